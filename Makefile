@@ -1,0 +1,44 @@
+# boltscope: the two commands a newcomer needs are `make demo` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+WORKSPACE ?= workspace
+PORT ?= 8501
+
+.PHONY: setup setup-dev demo run test test-fast lint browser
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+setup: $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+
+setup-dev: $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+
+## Set up, load 330 demo photos (once) and start the dashboard on http://localhost:$(PORT)
+demo: setup
+	@if [ "$$($(BIN)/python -m core --workspace $(WORKSPACE) stats | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["total"])')" = "0" ]; then \
+		$(BIN)/python -m core --workspace $(WORKSPACE) demo --n 330; fi
+	$(BIN)/streamlit run app.py --server.port $(PORT) -- --workspace $(WORKSPACE)
+
+run: setup
+	$(BIN)/streamlit run app.py --server.port $(PORT) -- --workspace $(WORKSPACE)
+
+## Install Debian's Chromium for the browser tests (needs root or sudo); never downloads a browser build
+browser:
+	@command -v chromium >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver fonts-noto-cjk; }
+
+## Set up and run every test except the GPU ones (browser tests included)
+test: setup-dev browser
+	@$(BIN)/python -m pytest -m "not gpu"; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+## The quick inner loop: no slow, no browser
+test-fast: setup-dev
+	$(BIN)/python -m pytest -m "not slow and not gpu and not e2e"
+
+lint: setup-dev
+	$(BIN)/ruff check .
