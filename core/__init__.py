@@ -1,0 +1,1 @@
+"""boltscope engine: storage, ingest, training and diagnosis. Never imports streamlit."""

@@ -1,0 +1,118 @@
+"""`python -m core [--workspace DIR] COMMAND`: the command-line contract other tools rely on."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from core import auth, ingest, store
+from core.errors import CoreError, NotFoundError, PermissionDenied, ValidationError
+from core.workspace import Workspace, open_workspace
+
+log = logging.getLogger("boltscope")
+
+
+def _print(obj: object) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def cmd_import(ws: Workspace, args: argparse.Namespace) -> int:
+    report = ingest.import_paths(ws, auth.local_actor(args.user), args.paths, label=args.label, split=args.split)
+    _print(report.to_json())
+    return 0
+
+
+def cmd_export(ws: Workspace, args: argparse.Namespace) -> int:
+    counts = ingest.export_folder(ws, auth.local_actor(args.user), args.dir)
+    _print({"dir": args.dir, "exported": sum(counts.values()), "by_split": counts})
+    return 0
+
+
+def cmd_demo(ws: Workspace, args: argparse.Namespace) -> int:
+    from core import demo
+
+    if args.n < 1:
+        raise ValidationError(f"--n {args.n}: give at least 1 photo")
+    uploads = [(f"demo/{p.label}/demo_{args.seed}_{i:05d}.jpg", p.jpeg)
+               for i, p in enumerate(demo.demo_set(args.n, args.seed))]
+    report = ingest.import_uploads(ws, auth.local_actor(args.user), uploads, image_source="demo",
+                                   event_source="import")
+    _print(report.to_json())
+    return 0
+
+
+def cmd_relabel(ws: Workspace, args: argparse.Namespace) -> int:
+    image = store.resolve_image(ws.conn, args.image)
+    changed = store.relabel(ws.conn, auth.local_actor(args.user), [image.id], args.label, "manual")
+    _print({"image": image.id, "label": args.label, "changed": bool(changed)})
+    return 0
+
+
+def cmd_stats(ws: Workspace, _args: argparse.Namespace) -> int:
+    _print(store.stats(ws.conn))
+    return 0
+
+
+def cmd_history(ws: Workspace, args: argparse.Namespace) -> int:
+    image = store.resolve_image(ws.conn, args.image)
+    _print([asdict(event) for event in store.history(ws.conn, image.id)])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="boltscope command line")
+    parser.add_argument("--workspace", help="workspace folder (default: $BOLTSCOPE_WORKSPACE or ./workspace)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("import", cmd_import, "import photos, folders (class subfolders = labels) and zips")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--label", help="one label for every imported photo")
+    p.add_argument("--split", choices=store.SPLITS, help="put every photo in this split (locked)")
+    p.add_argument("--user", help="who is importing (default: $BOLTSCOPE_USER or the login name)")
+    p = add("export", cmd_export, "export labelled photos as split/label/file (ImageFolder)")
+    p.add_argument("dir")
+    p.add_argument("--user")
+    p = add("demo", cmd_demo, "add synthetic bolt photos (normal / broken / missing)")
+    p.add_argument("--n", type=int, default=330)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--user")
+    p = add("relabel", cmd_relabel, "set the label of one photo (id or SHA-256 prefix)")
+    p.add_argument("image")
+    p.add_argument("label")
+    p.add_argument("--user")
+    add("stats", cmd_stats, "counts by label and split as JSON")
+    p = add("history", cmd_history, "label events of one photo as JSON")
+    p.add_argument("image")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        ws = open_workspace(args.workspace)
+    except CoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return args.func(ws, args)
+    except (ValidationError, NotFoundError, PermissionDenied) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except CoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        ws.close()

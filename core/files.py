@@ -1,0 +1,66 @@
+"""Content-addressed file store inside the workspace, with atomic writes (temp file + rename)."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+
+from core.errors import StorageError, ValidationError
+
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_EXT_RE = re.compile(r"^\.[a-z0-9]{2,5}$")
+TMP_PREFIX = ".tmp-"
+
+
+class Layout:
+    """Where each kind of file lives; every path is built from a checked SHA-256, never from a name."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.db_path = root / "boltscope.db"
+        self.originals = root / "originals"
+        self.cache = root / "cache"
+        self.exports = root / "exports"
+
+    def ensure(self) -> None:
+        try:
+            for folder in (self.root, self.originals, self.cache / "images", self.cache / "thumbs"):
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create workspace folders under {self.root}: {exc}") from exc
+
+    def original(self, sha256: str, ext: str) -> Path:
+        _check_sha(sha256)
+        if not _EXT_RE.match(ext):
+            raise ValidationError(f"file extension {ext!r} is not a stored image extension")
+        return self.originals / sha256[:2] / f"{sha256}{ext}"
+
+    def cached(self, sha256: str) -> Path:
+        _check_sha(sha256)
+        return self.cache / "images" / sha256[:2] / f"{sha256}.jpg"
+
+    def thumb(self, sha256: str) -> Path:
+        _check_sha(sha256)
+        return self.cache / "thumbs" / sha256[:2] / f"{sha256}.jpg"
+
+
+def _check_sha(sha256: str) -> None:
+    if not _SHA_RE.match(sha256):
+        raise ValidationError(f"{sha256!r} is not a lowercase hex SHA-256")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write bytes so that readers see the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}-{path.name}")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(f"cannot write {path.name} in the workspace: {exc.strerror or exc}") from exc

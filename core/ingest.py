@@ -1,0 +1,248 @@
+"""Import photos (hash, dedup, decode, derive, store) with a per-file outcome, and export them
+as an ImageFolder tree. Files are written before their rows, so a crash leaves no visible half."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core import auth, files, imaging, sources, store
+from core.errors import RejectedFile, StorageError, ValidationError
+from core.i18n import t
+from core.workspace import Workspace
+
+CHUNK = 16  # photos decoded in parallel and committed in one transaction
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    file: str
+    status: str  # imported | duplicate | rejected
+    image_id: int | None = None
+    key: str | None = None  # translation key of the reason (duplicates and refusals)
+    detail: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return t(self.key, "en", **self.detail) if self.key else ""
+
+
+@dataclass
+class ImportReport:
+    outcomes: list[FileOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for item in self.outcomes if item.status == status)
+
+    @property
+    def imported_ids(self) -> list[int]:
+        return [o.image_id for o in self.outcomes if o.status == "imported" and o.image_id is not None]
+
+    def to_json(self) -> dict[str, object]:
+        """The CLI contract: imported, duplicates, rejected [{file, error}]."""
+        return {
+            "imported": self.count("imported"),
+            "duplicates": self.count("duplicate"),
+            "rejected": [{"file": o.file, "error": o.message} for o in self.outcomes if o.status == "rejected"],
+        }
+
+
+def import_paths(ws: Workspace, actor: auth.Actor, paths: Iterable[str | os.PathLike[str]],
+                 label: str | None = None, split: str | None = None,
+                 image_source: str = "import") -> ImportReport:
+    """Import files, folders (class subfolders as labels) and zip archives from disk."""
+    return import_sources(ws, actor, sources.iter_paths(paths, ws.settings), label, split,
+                          image_source, "import")
+
+
+def import_uploads(ws: Workspace, actor: auth.Actor, uploads: Iterable[tuple[str, bytes]],
+                   label: str | None = None, image_source: str = "upload",
+                   event_source: str = "upload") -> ImportReport:
+    """Import browser uploads given as (file name, bytes); zips are opened, folders kept as labels."""
+    return import_sources(ws, actor, sources.iter_uploads(uploads, ws.settings), label, None,
+                          image_source, event_source)
+
+
+def import_sources(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Source | sources.Refusal],
+                   label: str | None, split: str | None, image_source: str,
+                   event_source: str) -> ImportReport:
+    auth.require(actor, "upload")
+    store.check_label(ws.conn, label)
+    if split is not None and split not in store.SPLITS:
+        raise ValidationError(f"split {split!r} is unknown; valid: {', '.join(store.SPLITS)}")
+    if image_source not in store.IMAGE_SOURCES:
+        raise ValidationError(f"image source {image_source!r} is unknown; valid: {store.IMAGE_SOURCES}")
+    folder_labels = _folder_label_map(ws)
+    report = ImportReport()
+    batch_seen: dict[str, str] = {}
+    pending: list[tuple[sources.Source, bytes]] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        for index, item in enumerate(items):
+            if index >= ws.settings.max_batch_files:
+                report.outcomes.append(_refused("…", RejectedFile(
+                    "reject.too_many", "", limit=ws.settings.max_batch_files)))
+                break
+            if isinstance(item, sources.Refusal):
+                report.outcomes.append(FileOutcome(item.name, "rejected", key=item.key, detail=item.detail))
+                continue
+            try:
+                pending.append((item, item.read()))  # read now: zip readers close with their archive
+            except RejectedFile as exc:
+                report.outcomes.append(_refused(item.name, exc))
+            except OSError as exc:
+                report.outcomes.append(FileOutcome(item.name, "rejected", key="reject.unreadable",
+                                                   detail={"detail": exc.strerror or str(exc)}))
+            if len(pending) >= CHUNK:
+                _flush(ws, actor, pool, pending, batch_seen, report,
+                       (label, split, image_source, event_source, folder_labels))
+                pending = []
+        _flush(ws, actor, pool, pending, batch_seen, report,
+               (label, split, image_source, event_source, folder_labels))
+    return report
+
+
+def _refused(name: str, exc: RejectedFile) -> FileOutcome:
+    return FileOutcome(name, "rejected", key=exc.reason_key, detail=dict(exc.detail))
+
+
+def _folder_label_map(ws: Workspace) -> dict[str, str]:
+    """Folder names that mean a label: the name itself and its English and Korean display names."""
+    mapping: dict[str, str] = {}
+    for lab in store.list_labels(ws.conn):
+        for alias in (lab.name, lab.display_en, lab.display_ko):
+            mapping[alias.strip().lower()] = lab.name
+    return mapping
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    new: store.NewImage | None
+    error: RejectedFile | None
+
+
+def _flush(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
+           pending: list[tuple[sources.Source, bytes]], batch_seen: dict[str, str],
+           report: ImportReport, options: tuple) -> None:
+    if not pending:
+        return
+    label, split, image_source, event_source, folder_labels = options
+    shas = list(pool.map(lambda pair: hashlib.sha256(pair[1]).hexdigest(), pending))
+    known = store.find_shas(ws.conn, shas)
+    todo: list[tuple[sources.Source, bytes, str, str | None]] = []
+    for (src, data), sha in zip(pending, shas, strict=True):
+        if sha in known:
+            image = known[sha]
+            key = "dup.trash" if image.deleted_at else "dup.existing"
+            report.outcomes.append(FileOutcome(src.name, "duplicate", image.id, key, {"id": image.id}))
+        elif sha in batch_seen:
+            report.outcomes.append(FileOutcome(src.name, "duplicate", None, "dup.batch",
+                                               {"name": batch_seen[sha]}))
+        else:
+            batch_seen[sha] = src.name
+            folder_label = folder_labels.get((src.folder or "").strip().lower())
+            todo.append((src, data, sha, label or folder_label))
+    prepared = list(pool.map(lambda job: _prepare(ws, job, split, image_source), todo))
+    ready = [p.new for p in prepared if p.new is not None]
+    stored = store.insert_images(ws.conn, actor, ready, event_source, ws.settings.split_ratios) if ready else {}
+    for (src, _data, sha, _label), prep in zip(todo, prepared, strict=True):
+        if prep.error is not None:
+            report.outcomes.append(_refused(src.name, prep.error))
+            continue
+        image_id, inserted = stored[sha]
+        if inserted:
+            report.outcomes.append(FileOutcome(src.name, "imported", image_id))
+        else:
+            report.outcomes.append(FileOutcome(src.name, "duplicate", image_id, "dup.existing", {"id": image_id}))
+
+
+def _prepare(ws: Workspace, job: tuple[sources.Source, bytes, str, str | None], split: str | None,
+             image_source: str) -> _Prepared:
+    """Decode, derive and write the files of one new photo (runs in a worker thread)."""
+    src, data, sha, label = job
+    try:
+        decoded = imaging.decode(data, ws.settings.max_pixels, ws.settings.cache_px)
+        derived = imaging.derive(decoded.image, ws.settings.thumb_px)
+    except RejectedFile as exc:
+        return _Prepared(None, exc)
+    layout = ws.layout
+    original = layout.original(sha, decoded.ext)
+    if not original.exists():
+        files.write_atomic(original, data)
+    files.write_atomic(layout.cached(sha), derived.cached_jpeg)
+    files.write_atomic(layout.thumb(sha), derived.thumb_jpeg)
+    return _Prepared(store.NewImage(
+        sha256=sha, ext=decoded.ext, display_name=src.name, origin=src.origin[:500], source=image_source,
+        width=decoded.width, height=decoded.height, bytes=len(data), phash=derived.phash,
+        brightness=derived.brightness, sharpness=derived.sharpness, label=label, split=split,
+    ), None)
+
+
+# ---- export ----------------------------------------------------------------------------------
+
+_UNSAFE_CHARS = re.compile(r"[^\w.\-]+", re.UNICODE)
+
+
+def safe_filename(name: str) -> str:
+    """A file name that is safe on every OS: word characters (Korean too), '.', '-' and '_' only."""
+    stem, ext = os.path.splitext(sources.display_name(name))
+    stem = _UNSAFE_CHARS.sub("_", stem).strip("._")[:80] or "photo"
+    return f"{stem}{_UNSAFE_CHARS.sub('', ext)[:6].lower()}"
+
+
+def _export_plan(ws: Workspace) -> Iterator[tuple[Path, str]]:
+    """(stored original, relative destination) for every labelled photo not in the trash."""
+    for image in store.all_images(ws.conn):
+        if image.label is None or image.split is None:
+            continue
+        stem = os.path.splitext(safe_filename(image.display_name))[0]
+        rel = f"{image.split}/{image.label}/{image.id:06d}_{stem}{image.ext}"
+        yield ws.layout.original(image.sha256, image.ext), rel
+
+
+def export_folder(ws: Workspace, actor: auth.Actor, dest: str | os.PathLike[str]) -> dict[str, int]:
+    """Write split/label/file under dest (which must not exist or be empty), all or nothing."""
+    auth.require(actor, "export")
+    target = Path(dest).resolve()
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ValidationError(f"export folder {target} exists and is not empty; choose a new folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
+    counts: dict[str, int] = {}
+    try:
+        for src, rel in _export_plan(ws):
+            out = staging / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, out)
+            counts[rel.split("/")[0]] = counts.get(rel.split("/")[0], 0) + 1
+        if target.exists():
+            target.rmdir()
+        os.replace(staging, target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise StorageError(f"export to {target} failed: {exc.strerror or exc}") from exc
+    return counts
+
+
+def export_zip(ws: Workspace, actor: auth.Actor) -> Path:
+    """The ImageFolder tree as one zip in the workspace's exports folder (atomic); returns its path."""
+    auth.require(actor, "export")
+    ws.layout.exports.mkdir(parents=True, exist_ok=True)
+    final = ws.layout.exports / f"boltscope-imagefolder-{store.now_iso()[:19].replace(':', '')}.zip"
+    tmp = final.with_name(files.TMP_PREFIX + final.name)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+            for src, rel in _export_plan(ws):
+                archive.write(src, rel)  # JPEGs do not compress: store them
+        os.replace(tmp, final)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(f"cannot write the export zip: {exc.strerror or exc}") from exc
+    return final

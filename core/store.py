@@ -1,0 +1,478 @@
+"""All SQL: schema and migrations, connections, and the image / label / split CRUD as dataclasses."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core import auth, splits
+from core.errors import NotFoundError, StorageError, ValidationError
+
+SPLITS = ("train", "val", "test")
+EVENT_SOURCES = ("upload", "manual", "review", "import", "diagnose")
+IMAGE_SOURCES = ("upload", "import", "demo", "diagnose")
+DEFAULT_LABELS = (("normal", "normal", "정상"), ("broken", "broken", "파손"), ("missing", "missing", "유실"))
+
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE labels (
+        name TEXT PRIMARY KEY,
+        position INTEGER NOT NULL,
+        display_en TEXT NOT NULL,
+        display_ko TEXT NOT NULL
+    );
+    CREATE TABLE images (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE,
+        ext TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        source TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        phash TEXT NOT NULL,
+        brightness REAL NOT NULL,
+        sharpness REAL NOT NULL,
+        label TEXT REFERENCES labels(name) ON UPDATE CASCADE,
+        split TEXT CHECK (split IN ('train', 'val', 'test')),
+        split_locked INTEGER NOT NULL DEFAULT 0,
+        added_by TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        deleted_at TEXT,
+        deleted_by TEXT
+    );
+    CREATE INDEX images_label ON images(label);
+    CREATE INDEX images_added ON images(added_at);
+    CREATE TABLE label_events (
+        id INTEGER PRIMARY KEY,
+        image_id INTEGER NOT NULL REFERENCES images(id),
+        old_label TEXT,
+        new_label TEXT,
+        user TEXT NOT NULL,
+        at TEXT NOT NULL,
+        source TEXT NOT NULL
+    );
+    CREATE INDEX label_events_image ON label_events(image_id);
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    position: int
+    display_en: str
+    display_ko: str
+
+    def display(self, lang: str) -> str:
+        return self.display_ko if lang == "ko" else self.display_en
+
+
+@dataclass(frozen=True)
+class Image:
+    id: int
+    sha256: str
+    ext: str
+    display_name: str
+    origin: str
+    source: str
+    width: int
+    height: int
+    bytes: int
+    phash: str
+    brightness: float
+    sharpness: float
+    label: str | None
+    split: str | None
+    split_locked: bool
+    added_by: str
+    added_at: str
+    deleted_at: str | None
+    deleted_by: str | None
+
+
+@dataclass(frozen=True)
+class LabelEvent:
+    id: int
+    image_id: int
+    old_label: str | None
+    new_label: str | None
+    user: str
+    at: str
+    source: str
+
+
+@dataclass(frozen=True)
+class NewImage:
+    """A decoded, validated photo whose files are already on disk, ready for its row."""
+
+    sha256: str
+    ext: str
+    display_name: str
+    origin: str
+    source: str
+    width: int
+    height: int
+    bytes: int
+    phash: str
+    brightness: float
+    sharpness: float
+    label: str | None
+    split: str | None  # None: the stratified automatic assignment decides
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def connect(db_path: Path) -> sqlite3.Connection:
+    """Open the database with WAL, a busy timeout and foreign keys, migrated to the newest schema."""
+    try:
+        conn = sqlite3.connect(db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(conn)
+    except sqlite3.OperationalError as exc:
+        raise StorageError(f"cannot open the workspace database {db_path}: {exc}") from exc
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction, taken up front (BEGIN IMMEDIATE) so concurrent writers queue, not fail."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    except sqlite3.OperationalError as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise StorageError(f"the workspace database refused the change: {exc}") from exc
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    with transaction(conn):
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for index in range(version, len(_MIGRATIONS)):
+            # executescript() would COMMIT mid-transaction, so run the statements one by one
+            for statement in _MIGRATIONS[index].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {index + 1}")
+        if version == 0:
+            conn.executemany(
+                "INSERT INTO labels (name, position, display_en, display_ko) VALUES (?, ?, ?, ?)",
+                [(name, pos, en, ko) for pos, (name, en, ko) in enumerate(DEFAULT_LABELS)],
+            )
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+# ---- labels and settings -------------------------------------------------------------------
+
+
+def list_labels(conn: sqlite3.Connection) -> list[Label]:
+    rows = conn.execute("SELECT * FROM labels ORDER BY position").fetchall()
+    return [Label(**dict(row)) for row in rows]
+
+
+def add_label(conn: sqlite3.Connection, actor: auth.Actor, name: str, en: str, ko: str) -> Label:
+    auth.require(actor, "settings")
+    clean = name.strip().lower()
+    if not clean.isidentifier():
+        raise ValidationError(f"label name {name!r} must be letters, digits and _ (e.g. 'corroded')")
+    with transaction(conn):
+        if conn.execute("SELECT 1 FROM labels WHERE name = ?", (clean,)).fetchone():
+            raise ValidationError(f"label {clean!r} exists already")
+        pos = conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM labels").fetchone()[0]
+        conn.execute(
+            "INSERT INTO labels VALUES (?, ?, ?, ?)", (clean, pos, en.strip() or clean, ko.strip() or clean)
+        )
+    return Label(clean, pos, en.strip() or clean, ko.strip() or clean)
+
+
+def get_setting(conn: sqlite3.Connection, key: str, default: str) -> str:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return row["value"] if row else default
+
+
+def _put_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def check_label(conn: sqlite3.Connection, label: str | None) -> str | None:
+    """Return the label if it is configured; raise naming the valid ones otherwise."""
+    if label is None:
+        return None
+    names = [lab.name for lab in list_labels(conn)]
+    if label not in names:
+        raise ValidationError(f"label {label!r} is not configured; valid labels: {', '.join(names)}")
+    return label
+
+
+# ---- images ----------------------------------------------------------------------------------
+
+
+def _image(row: sqlite3.Row) -> Image:
+    data = dict(row)
+    data["split_locked"] = bool(data["split_locked"])
+    return Image(**data)
+
+
+def find_shas(conn: sqlite3.Connection, shas: Sequence[str]) -> dict[str, Image]:
+    """Stored images (trashed too) among the given hashes, keyed by hash."""
+    found: dict[str, Image] = {}
+    for start in range(0, len(shas), 500):
+        chunk = list(shas[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT * FROM images WHERE sha256 IN ({marks})", chunk):
+            found[row["sha256"]] = _image(row)
+    return found
+
+
+def insert_images(conn: sqlite3.Connection, actor: auth.Actor, items: Sequence[NewImage],
+                  event_source: str, ratios: tuple[float, float, float]) -> dict[str, tuple[int, bool]]:
+    """Insert new images, their first label events and their splits in one transaction.
+
+    Returns sha256 -> (image id, inserted); inserted is False where another process stored the
+    same photo first, so concurrent imports of one file never fail or double it.
+    """
+    auth.require(actor, "upload")
+    if event_source not in EVENT_SOURCES:
+        raise ValidationError(f"event source {event_source!r} is unknown; valid: {EVENT_SOURCES}")
+    at = now_iso()
+    result: dict[str, tuple[int, bool]] = {}
+    with transaction(conn):
+        for item in items:
+            check_label(conn, item.label)
+            cur = conn.execute(
+                "INSERT INTO images (sha256, ext, display_name, origin, source, width, height, bytes,"
+                " phash, brightness, sharpness, label, split, split_locked, added_by, added_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(sha256) DO NOTHING",
+                (item.sha256, item.ext, item.display_name, item.origin, item.source, item.width,
+                 item.height, item.bytes, item.phash, item.brightness, item.sharpness, item.label,
+                 item.split, int(item.split is not None), actor.name, at),
+            )
+            if cur.rowcount == 0:
+                row = conn.execute("SELECT id FROM images WHERE sha256 = ?", (item.sha256,)).fetchone()
+                result[item.sha256] = (row["id"], False)
+                continue
+            result[item.sha256] = (cur.lastrowid, True)
+            if item.label is not None:
+                conn.execute(
+                    "INSERT INTO label_events (image_id, old_label, new_label, user, at, source)"
+                    " VALUES (?, NULL, ?, ?, ?, ?)",
+                    (cur.lastrowid, item.label, actor.name, at, event_source),
+                )
+        _apply_split_plan(conn, ratios, {item.label for item in items})
+    return result
+
+
+def get_image(conn: sqlite3.Connection, image_id: int) -> Image:
+    row = conn.execute("SELECT * FROM images WHERE id = ?", (image_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"image {image_id} does not exist")
+    return _image(row)
+
+
+def resolve_image(conn: sqlite3.Connection, ref: str) -> Image:
+    """An image by numeric id or by a SHA-256 prefix of at least 6 hex digits (unique)."""
+    ref = ref.strip().lower()
+    if ref.isdigit() and len(ref) < 12:
+        try:
+            return get_image(conn, int(ref))
+        except NotFoundError:
+            if len(ref) < 6:
+                raise
+            # all-digit SHA-256 prefixes are common (about 2% at 8 digits): try the prefix too
+    if len(ref) < 6 or any(ch not in "0123456789abcdef" for ch in ref):
+        raise ValidationError(f"{ref!r} is neither an image id nor a SHA-256 prefix of 6+ hex digits")
+    rows = conn.execute("SELECT * FROM images WHERE sha256 LIKE ? LIMIT 2", (ref + "%",)).fetchall()
+    if not rows:
+        raise NotFoundError(f"no image has a SHA-256 starting with {ref!r}")
+    if len(rows) > 1:
+        raise ValidationError(f"SHA-256 prefix {ref!r} matches several images; give more digits")
+    return _image(rows[0])
+
+
+@dataclass(frozen=True)
+class ImageQuery:
+    """Gallery filters; None means 'any'."""
+
+    labels: tuple[str, ...] | None = None
+    unlabeled: bool = False
+    splits: tuple[str, ...] | None = None
+    sources: tuple[str, ...] | None = None
+    added_from: str | None = None  # ISO date, inclusive
+    added_to: str | None = None  # ISO date, inclusive
+    trashed: bool = False
+    ids: tuple[int, ...] | None = None
+
+
+def _where(query: ImageQuery) -> tuple[str, list[object]]:
+    clauses = ["deleted_at IS NOT NULL" if query.trashed else "deleted_at IS NULL"]
+    params: list[object] = []
+    label_parts = []
+    if query.labels:
+        label_parts.append(f"label IN ({','.join('?' * len(query.labels))})")
+        params.extend(query.labels)
+    if query.unlabeled:
+        label_parts.append("label IS NULL")
+    if label_parts:
+        clauses.append("(" + " OR ".join(label_parts) + ")")
+    for column, values in (("split", query.splits), ("source", query.sources), ("id", query.ids)):
+        if values is not None:
+            clauses.append(f"{column} IN ({','.join('?' * len(values))})" if values else "0")
+            params.extend(values)
+    if query.added_from:
+        clauses.append("added_at >= ?")
+        params.append(query.added_from)
+    if query.added_to:
+        clauses.append("added_at < date(?, '+1 day')")
+        params.append(query.added_to)
+    return " AND ".join(clauses), params
+
+
+def query_images(conn: sqlite3.Connection, query: ImageQuery, offset: int = 0,
+                 limit: int = 48) -> tuple[list[Image], int]:
+    """One page of images matching the filters, newest first, and the total count."""
+    where, params = _where(query)
+    total = conn.execute(f"SELECT COUNT(*) FROM images WHERE {where}", params).fetchone()[0]
+    rows = conn.execute(
+        f"SELECT * FROM images WHERE {where} ORDER BY added_at DESC, id DESC LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    ).fetchall()
+    return [_image(row) for row in rows], total
+
+
+def all_images(conn: sqlite3.Connection, include_trashed: bool = False) -> list[Image]:
+    sql = "SELECT * FROM images" + ("" if include_trashed else " WHERE deleted_at IS NULL")
+    return [_image(row) for row in conn.execute(sql + " ORDER BY id")]
+
+
+def stats(conn: sqlite3.Connection) -> dict[str, object]:
+    """The CLI `stats` contract: total, by_label, by_split, unlabeled (trash excluded)."""
+    live = "FROM images WHERE deleted_at IS NULL"
+    total = conn.execute(f"SELECT COUNT(*) {live}").fetchone()[0]
+    by_label = {lab.name: 0 for lab in list_labels(conn)}
+    for row in conn.execute(f"SELECT label, COUNT(*) n {live} AND label IS NOT NULL GROUP BY label"):
+        by_label[row["label"]] = row["n"]
+    by_split = {name: 0 for name in SPLITS}
+    for row in conn.execute(f"SELECT split, COUNT(*) n {live} AND split IS NOT NULL GROUP BY split"):
+        by_split[row["split"]] = row["n"]
+    unlabeled = conn.execute(f"SELECT COUNT(*) {live} AND label IS NULL").fetchone()[0]
+    return {"total": total, "by_label": by_label, "by_split": by_split, "unlabeled": unlabeled}
+
+
+# ---- labelling -------------------------------------------------------------------------------
+
+
+def relabel(conn: sqlite3.Connection, actor: auth.Actor, image_ids: Iterable[int], label: str | None,
+            source: str = "manual", record_unchanged: bool = False) -> int:
+    """Set the label of images; one append-only event per change, all in one transaction.
+
+    Returns how many images changed. A confirmation (same label) is only recorded when asked.
+    """
+    auth.require(actor, "relabel")
+    if source not in EVENT_SOURCES:
+        raise ValidationError(f"event source {source!r} is unknown; valid: {', '.join(EVENT_SOURCES)}")
+    wanted = sorted(set(image_ids))
+    changed = 0
+    at = now_iso()
+    with transaction(conn):
+        check_label(conn, label)
+        for image_id in wanted:
+            row = conn.execute(
+                "SELECT label FROM images WHERE id = ? AND deleted_at IS NULL", (image_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"image {image_id} does not exist or is in the trash")
+            if row["label"] == label and not record_unchanged:
+                continue
+            conn.execute(
+                "INSERT INTO label_events (image_id, old_label, new_label, user, at, source)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (image_id, row["label"], label, actor.name, at, source),
+            )
+            conn.execute("UPDATE images SET label = ? WHERE id = ?", (label, image_id))
+            changed += row["label"] != label
+    return changed
+
+
+def history(conn: sqlite3.Connection, image_id: int) -> list[LabelEvent]:
+    get_image(conn, image_id)
+    rows = conn.execute(
+        "SELECT * FROM label_events WHERE image_id = ? ORDER BY id", (image_id,)
+    ).fetchall()
+    return [LabelEvent(**dict(row)) for row in rows]
+
+
+def set_trashed(conn: sqlite3.Connection, actor: auth.Actor, image_ids: Iterable[int],
+                trashed: bool) -> int:
+    """Move images to the trash (files kept) or restore them. Admin only."""
+    auth.require(actor, "delete" if trashed else "restore")
+    ids = sorted(set(image_ids))
+    with transaction(conn):
+        if trashed:
+            sql = "UPDATE images SET deleted_at = ?, deleted_by = ? WHERE id = ? AND deleted_at IS NULL"
+            args = [(now_iso(), actor.name, i) for i in ids]
+        else:
+            sql = "UPDATE images SET deleted_at = NULL, deleted_by = NULL WHERE id = ? AND deleted_at IS NOT NULL"
+            args = [(i,) for i in ids]
+        return sum(conn.execute(sql, arg).rowcount for arg in args)
+
+
+# ---- splits ----------------------------------------------------------------------------------
+
+
+def split_settings(conn: sqlite3.Connection, default: tuple[float, float, float]) -> tuple[tuple[float, float, float], bool]:
+    raw = get_setting(conn, "split_ratios", ",".join(str(r) for r in default))
+    ratios = tuple(float(part) for part in raw.split(","))
+    return (ratios[0], ratios[1], ratios[2]), get_setting(conn, "test_locked", "0") == "1"
+
+
+def save_split_settings(conn: sqlite3.Connection, actor: auth.Actor, ratios: tuple[float, float, float],
+                        test_locked: bool) -> int:
+    """Store split ratios and the test lock, then move the fewest images needed. Returns moves."""
+    auth.require(actor, "split")
+    splits.check_ratios(ratios)
+    with transaction(conn):
+        _put_setting(conn, "split_ratios", ",".join(f"{r:.4f}" for r in ratios))
+        _put_setting(conn, "test_locked", "1" if test_locked else "0")
+        return _apply_split_plan(conn, ratios, None)
+
+
+def _apply_split_plan(conn: sqlite3.Connection, default_ratios: tuple[float, float, float],
+                      labels: set[str | None] | None) -> int:
+    """Inside a transaction: rebalance the given label groups (all when None). Returns moves."""
+    ratios, test_locked = split_settings(conn, default_ratios)
+    rows = conn.execute(
+        "SELECT id, sha256, label, split, split_locked FROM images WHERE deleted_at IS NULL"
+    ).fetchall()
+    items = [
+        splits.SplitItem(r["id"], r["sha256"], r["label"], r["split"], bool(r["split_locked"]))
+        for r in rows
+        if labels is None or r["label"] in labels
+    ]
+    moves = splits.plan(items, ratios, test_locked)
+    conn.executemany("UPDATE images SET split = ? WHERE id = ?", [(s, i) for i, s in moves.items()])
+    return len(moves)
