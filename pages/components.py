@@ -1,0 +1,102 @@
+"""Shared widgets and session helpers for the pages: workspace, language, user, image cards."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+from core import auth, i18n, store
+from core.workspace import Workspace, open_workspace
+
+
+def workspace_path() -> str | None:
+    """`streamlit run app.py -- --workspace DIR` wins over $BOLTSCOPE_WORKSPACE and the default."""
+    argv = sys.argv[1:]
+    if "--workspace" in argv and argv.index("--workspace") + 1 < len(argv):
+        return argv[argv.index("--workspace") + 1]
+    return os.environ.get("BOLTSCOPE_WORKSPACE")
+
+
+def workspace() -> Workspace:
+    """One open workspace (and SQLite connection) per browser session: transactions never mix."""
+    if "ws" not in st.session_state:
+        st.session_state.ws = open_workspace(workspace_path())
+    return st.session_state.ws
+
+
+def lang() -> str:
+    return st.session_state.get("lang", "en")
+
+
+def tr(key: str, **values: object) -> str:
+    return i18n.t(key, lang(), **values)
+
+
+def actor() -> auth.Actor:
+    """The acting user. Single-user mode until sign-in exists: the local operator, as admin."""
+    if "actor" not in st.session_state:
+        st.session_state.actor = auth.local_actor()
+    return st.session_state.actor
+
+
+def label_names(ws: Workspace) -> dict[str, str]:
+    """Label name -> display name in the current language, in configured order."""
+    return {lab.name: lab.display(lang()) for lab in store.list_labels(ws.conn)}
+
+
+def label_text(ws: Workspace, label: str | None) -> str:
+    return label_names(ws).get(label, label) if label else tr("common.unlabeled")
+
+
+def local_time(iso: str | None) -> str:
+    if not iso:
+        return tr("common.none")
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def flash() -> None:
+    """Show (once) the message a button callback left for this rerun."""
+    message = st.session_state.pop("flash", None)
+    if message:
+        kind, text = message
+        (st.error if kind == "error" else st.success)(text)
+
+
+def show_error(exc: Exception) -> None:
+    st.error(tr("common.error", message=str(exc)))
+
+
+def history_table(ws: Workspace, image_id: int) -> None:
+    events = store.history(ws.conn, image_id)
+    rows = [{
+        tr("history.col_at"): local_time(e.at),
+        tr("history.col_user"): e.user,
+        tr("history.col_from"): label_text(ws, e.old_label) if e.old_label else tr("common.none"),
+        tr("history.col_to"): label_text(ws, e.new_label),
+        tr("history.col_source"): tr(f"source.{e.source}"),
+    } for e in reversed(events)]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def image_card(ws: Workspace, image: store.Image, openable: bool = True) -> bool:
+    """Thumbnail with id, label, split and a select box; True when its 'open' button was pressed."""
+    with st.container(border=True):
+        st.image(str(ws.layout.thumb(image.sha256)), width="stretch")
+        st.caption(f"**{label_text(ws, image.label)}** · {tr('split.' + (image.split or 'train'))}")
+        left, right = st.columns([3, 2], vertical_alignment="center")
+        left.checkbox(f"#{image.id}", key=f"sel_{image.id}")
+        return openable and right.button("", icon=":material/zoom_in:", key=f"open_{image.id}",
+                                         help=tr("dataset.open"), width="stretch")
+
+
+def selected_ids(candidates: list[int]) -> list[int]:
+    return [i for i in candidates if st.session_state.get(f"sel_{i}")]
+
+
+def clear_selection(ids: list[int]) -> None:
+    for i in ids:
+        st.session_state.pop(f"sel_{i}", None)
