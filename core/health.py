@@ -38,8 +38,8 @@ def near_duplicate_pairs(hashes: list[str], max_bits: int = NEAR_BITS) -> list[t
         return []
     values = np.array([int(h, 16) for h in hashes], dtype=np.uint64)
     pairs: list[tuple[int, int, int]] = []
-    for start in range(0, len(values), 512):
-        block = values[start : start + 512, None] ^ values[None, :]
+    for start in range(0, len(values), 64):  # 64 x N blocks: ~50 MB at 100k photos
+        block = values[start : start + 64, None] ^ values[None, :]
         bits = np.bitwise_count(block)
         rows, cols = np.nonzero(bits <= max_bits)
         for r, c in zip(rows.tolist(), cols.tolist(), strict=True):

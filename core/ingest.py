@@ -8,13 +8,14 @@ import os
 import re
 import shutil
 import tempfile
+import uuid
 import zipfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core import auth, files, imaging, sources, store
+from core import auth, db, files, imaging, sources, store
 from core.errors import RejectedFile, StorageError, ValidationError
 from core.i18n import t
 from core.workspace import Workspace
@@ -83,9 +84,11 @@ def import_sources(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Sou
     folder_labels = _folder_label_map(ws)
     report = ImportReport()
     batch_seen: dict[str, str] = {}
+    seen_order: list[str] = []  # the report lists files in the order they were given
     pending: list[tuple[sources.Source, bytes]] = []
     with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
         for index, item in enumerate(items):
+            seen_order.append(item.name)
             if index >= ws.settings.max_batch_files:
                 report.outcomes.append(_refused("…", RejectedFile(
                     "reject.too_many", "", limit=ws.settings.max_batch_files)))
@@ -106,6 +109,8 @@ def import_sources(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Sou
                 pending = []
         _flush(ws, actor, pool, pending, batch_seen, report,
                (label, split, image_source, event_source, folder_labels))
+    position = {name: i for i, name in reversed(list(enumerate(seen_order)))}
+    report.outcomes.sort(key=lambda o: position.get(o.file, len(position)))
     return report
 
 
@@ -235,7 +240,8 @@ def export_zip(ws: Workspace, actor: auth.Actor) -> Path:
     """The ImageFolder tree as one zip in the workspace's exports folder (atomic); returns its path."""
     auth.require(actor, "export")
     ws.layout.exports.mkdir(parents=True, exist_ok=True)
-    final = ws.layout.exports / f"boltscope-imagefolder-{store.now_iso()[:19].replace(':', '')}.zip"
+    stamp = db.now_iso()[:19].replace(":", "")
+    final = ws.layout.exports / f"boltscope-imagefolder-{stamp}-{uuid.uuid4().hex[:6]}.zip"
     tmp = final.with_name(files.TMP_PREFIX + final.name)
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:

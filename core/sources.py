@@ -71,7 +71,7 @@ def iter_paths(paths: Iterable[str | os.PathLike[str]], settings: Settings) -> I
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     file_path = Path(root) / name
-                    folder = Path(root).name if Path(root) != path else None
+                    folder = Path(root).name  # `import photos/normal` labels them too
                     yield from _from_file(file_path, folder, settings)
         elif path.is_file():
             yield from _from_file(path, None, settings)

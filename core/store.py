@@ -1,67 +1,17 @@
-"""All SQL: schema and migrations, connections, and the image / label / split CRUD as dataclasses."""
+"""Image, label, split and settings CRUD returning dataclasses (schema and connections: core.db)."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 
-from core import auth, splits
-from core.errors import NotFoundError, StorageError, ValidationError
+from core import auth, db, splits
+from core.errors import NotFoundError, ValidationError
 
 SPLITS = ("train", "val", "test")
 EVENT_SOURCES = ("upload", "manual", "review", "import", "diagnose")
 IMAGE_SOURCES = ("upload", "import", "demo", "diagnose")
-DEFAULT_LABELS = (("normal", "normal", "정상"), ("broken", "broken", "파손"), ("missing", "missing", "유실"))
-
-_MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE labels (
-        name TEXT PRIMARY KEY,
-        position INTEGER NOT NULL,
-        display_en TEXT NOT NULL,
-        display_ko TEXT NOT NULL
-    );
-    CREATE TABLE images (
-        id INTEGER PRIMARY KEY,
-        sha256 TEXT NOT NULL UNIQUE,
-        ext TEXT NOT NULL,
-        display_name TEXT NOT NULL,
-        origin TEXT NOT NULL,
-        source TEXT NOT NULL,
-        width INTEGER NOT NULL,
-        height INTEGER NOT NULL,
-        bytes INTEGER NOT NULL,
-        phash TEXT NOT NULL,
-        brightness REAL NOT NULL,
-        sharpness REAL NOT NULL,
-        label TEXT REFERENCES labels(name) ON UPDATE CASCADE,
-        split TEXT CHECK (split IN ('train', 'val', 'test')),
-        split_locked INTEGER NOT NULL DEFAULT 0,
-        added_by TEXT NOT NULL,
-        added_at TEXT NOT NULL,
-        deleted_at TEXT,
-        deleted_by TEXT
-    );
-    CREATE INDEX images_label ON images(label);
-    CREATE INDEX images_added ON images(added_at);
-    CREATE TABLE label_events (
-        id INTEGER PRIMARY KEY,
-        image_id INTEGER NOT NULL REFERENCES images(id),
-        old_label TEXT,
-        new_label TEXT,
-        user TEXT NOT NULL,
-        at TEXT NOT NULL,
-        source TEXT NOT NULL
-    );
-    CREATE INDEX label_events_image ON label_events(image_id);
-    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    """,
-)
-
 
 @dataclass(frozen=True)
 class Label:
@@ -127,62 +77,6 @@ class NewImage:
     split: str | None  # None: the stratified automatic assignment decides
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def connect(db_path: Path) -> sqlite3.Connection:
-    """Open the database with WAL, a busy timeout and foreign keys, migrated to the newest schema."""
-    try:
-        conn = sqlite3.connect(db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        migrate(conn)
-    except sqlite3.OperationalError as exc:
-        raise StorageError(f"cannot open the workspace database {db_path}: {exc}") from exc
-    return conn
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction, taken up front (BEGIN IMMEDIATE) so concurrent writers queue, not fail."""
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    except sqlite3.OperationalError as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise StorageError(f"the workspace database refused the change: {exc}") from exc
-
-
-def migrate(conn: sqlite3.Connection) -> None:
-    with transaction(conn):
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for index in range(version, len(_MIGRATIONS)):
-            # executescript() would COMMIT mid-transaction, so run the statements one by one
-            for statement in _MIGRATIONS[index].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {index + 1}")
-        if version == 0:
-            conn.executemany(
-                "INSERT INTO labels (name, position, display_en, display_ko) VALUES (?, ?, ?, ?)",
-                [(name, pos, en, ko) for pos, (name, en, ko) in enumerate(DEFAULT_LABELS)],
-            )
-
-
-def schema_version(conn: sqlite3.Connection) -> int:
-    return conn.execute("PRAGMA user_version").fetchone()[0]
-
-
 # ---- labels and settings -------------------------------------------------------------------
 
 
@@ -196,7 +90,7 @@ def add_label(conn: sqlite3.Connection, actor: auth.Actor, name: str, en: str, k
     clean = name.strip().lower()
     if not clean.isidentifier():
         raise ValidationError(f"label name {name!r} must be letters, digits and _ (e.g. 'corroded')")
-    with transaction(conn):
+    with db.transaction(conn):
         if conn.execute("SELECT 1 FROM labels WHERE name = ?", (clean,)).fetchone():
             raise ValidationError(f"label {clean!r} exists already")
         pos = conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM labels").fetchone()[0]
@@ -258,9 +152,9 @@ def insert_images(conn: sqlite3.Connection, actor: auth.Actor, items: Sequence[N
     auth.require(actor, "upload")
     if event_source not in EVENT_SOURCES:
         raise ValidationError(f"event source {event_source!r} is unknown; valid: {EVENT_SOURCES}")
-    at = now_iso()
+    at = db.now_iso()
     result: dict[str, tuple[int, bool]] = {}
-    with transaction(conn):
+    with db.transaction(conn):
         for item in items:
             check_label(conn, item.label)
             cur = conn.execute(
@@ -298,12 +192,9 @@ def resolve_image(conn: sqlite3.Connection, ref: str) -> Image:
     """An image by numeric id or by a SHA-256 prefix of at least 6 hex digits (unique)."""
     ref = ref.strip().lower()
     if ref.isdigit() and len(ref) < 12:
-        try:
+        found = conn.execute("SELECT 1 FROM images WHERE id = ?", (int(ref),)).fetchone()
+        if found or len(ref) < 6:  # else try it as a SHA prefix: ~2% of 8-digit prefixes are all digits
             return get_image(conn, int(ref))
-        except NotFoundError:
-            if len(ref) < 6:
-                raise
-            # all-digit SHA-256 prefixes are common (about 2% at 8 digits): try the prefix too
     if len(ref) < 6 or any(ch not in "0123456789abcdef" for ch in ref):
         raise ValidationError(f"{ref!r} is neither an image id nor a SHA-256 prefix of 6+ hex digits")
     rows = conn.execute("SELECT * FROM images WHERE sha256 LIKE ? LIMIT 2", (ref + "%",)).fetchall()
@@ -397,8 +288,8 @@ def relabel(conn: sqlite3.Connection, actor: auth.Actor, image_ids: Iterable[int
         raise ValidationError(f"event source {source!r} is unknown; valid: {', '.join(EVENT_SOURCES)}")
     wanted = sorted(set(image_ids))
     changed = 0
-    at = now_iso()
-    with transaction(conn):
+    at = db.now_iso()
+    with db.transaction(conn):
         check_label(conn, label)
         for image_id in wanted:
             row = conn.execute(
@@ -431,10 +322,10 @@ def set_trashed(conn: sqlite3.Connection, actor: auth.Actor, image_ids: Iterable
     """Move images to the trash (files kept) or restore them. Admin only."""
     auth.require(actor, "delete" if trashed else "restore")
     ids = sorted(set(image_ids))
-    with transaction(conn):
+    with db.transaction(conn):
         if trashed:
             sql = "UPDATE images SET deleted_at = ?, deleted_by = ? WHERE id = ? AND deleted_at IS NULL"
-            args = [(now_iso(), actor.name, i) for i in ids]
+            args = [(db.now_iso(), actor.name, i) for i in ids]
         else:
             sql = "UPDATE images SET deleted_at = NULL, deleted_by = NULL WHERE id = ? AND deleted_at IS NOT NULL"
             args = [(i,) for i in ids]
@@ -444,7 +335,10 @@ def set_trashed(conn: sqlite3.Connection, actor: auth.Actor, image_ids: Iterable
 # ---- splits ----------------------------------------------------------------------------------
 
 
-def split_settings(conn: sqlite3.Connection, default: tuple[float, float, float]) -> tuple[tuple[float, float, float], bool]:
+Ratios = tuple[float, float, float]
+
+
+def split_settings(conn: sqlite3.Connection, default: Ratios) -> tuple[Ratios, bool]:
     raw = get_setting(conn, "split_ratios", ",".join(str(r) for r in default))
     ratios = tuple(float(part) for part in raw.split(","))
     return (ratios[0], ratios[1], ratios[2]), get_setting(conn, "test_locked", "0") == "1"
@@ -455,7 +349,7 @@ def save_split_settings(conn: sqlite3.Connection, actor: auth.Actor, ratios: tup
     """Store split ratios and the test lock, then move the fewest images needed. Returns moves."""
     auth.require(actor, "split")
     splits.check_ratios(ratios)
-    with transaction(conn):
+    with db.transaction(conn):
         _put_setting(conn, "split_ratios", ",".join(f"{r:.4f}" for r in ratios))
         _put_setting(conn, "test_locked", "1" if test_locked else "0")
         return _apply_split_plan(conn, ratios, None)

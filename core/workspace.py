@@ -6,7 +6,7 @@ import os
 import sqlite3
 from dataclasses import dataclass
 
-from core import config, store
+from core import config, db
 from core.files import Layout
 
 
@@ -25,4 +25,4 @@ def open_workspace(path: str | os.PathLike[str] | None = None) -> Workspace:
     settings = config.load_settings(path)
     layout = Layout(settings.workspace)
     layout.ensure()
-    return Workspace(settings, layout, store.connect(layout.db_path))
+    return Workspace(settings, layout, db.connect(layout.db_path))

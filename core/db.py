@@ -1,0 +1,118 @@
+"""The database: schema and migrations (PRAGMA user_version), connections (WAL, busy timeout,
+foreign keys) and the write transaction every mutation runs in."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core.errors import StorageError
+
+DEFAULT_LABELS = (("normal", "normal", "정상"), ("broken", "broken", "파손"), ("missing", "missing", "유실"))
+
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE labels (
+        name TEXT PRIMARY KEY,
+        position INTEGER NOT NULL,
+        display_en TEXT NOT NULL,
+        display_ko TEXT NOT NULL
+    );
+    CREATE TABLE images (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE,
+        ext TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        source TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        phash TEXT NOT NULL,
+        brightness REAL NOT NULL,
+        sharpness REAL NOT NULL,
+        label TEXT REFERENCES labels(name) ON UPDATE CASCADE,
+        split TEXT CHECK (split IN ('train', 'val', 'test')),
+        split_locked INTEGER NOT NULL DEFAULT 0,
+        added_by TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        deleted_at TEXT,
+        deleted_by TEXT
+    );
+    CREATE INDEX images_label ON images(label);
+    CREATE INDEX images_added ON images(added_at);
+    CREATE TABLE label_events (
+        id INTEGER PRIMARY KEY,
+        image_id INTEGER NOT NULL REFERENCES images(id),
+        old_label TEXT,
+        new_label TEXT,
+        user TEXT NOT NULL,
+        at TEXT NOT NULL,
+        source TEXT NOT NULL
+    );
+    CREATE INDEX label_events_image ON label_events(image_id);
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def connect(db_path: Path) -> sqlite3.Connection:
+    """Open the database with WAL, a busy timeout and foreign keys, migrated to the newest schema."""
+    try:
+        conn = sqlite3.connect(db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(conn)
+    except sqlite3.OperationalError as exc:
+        raise StorageError(f"cannot open the workspace database {db_path}: {exc}") from exc
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction, taken up front (BEGIN IMMEDIATE) so concurrent writers queue, not fail."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    except sqlite3.OperationalError as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise StorageError(f"the workspace database refused the change: {exc}") from exc
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    with transaction(conn):
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for index in range(version, len(_MIGRATIONS)):
+            # executescript() would COMMIT mid-transaction, so run the statements one by one
+            for statement in _MIGRATIONS[index].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {index + 1}")
+        if version == 0:
+            conn.executemany(
+                "INSERT INTO labels (name, position, display_en, display_ko) VALUES (?, ?, ?, ?)",
+                [(name, pos, en, ko) for pos, (name, en, ko) in enumerate(DEFAULT_LABELS)],
+            )
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
