@@ -1,0 +1,93 @@
+"""The import rules of DESIGN.md, checked on the source: core never imports streamlit or pages,
+the light tier never imports torch, pages stay thin, and every t()/tr() key exists in both languages."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from core import i18n
+from tests.conftest import ROOT
+
+TORCH_TIER = {"models", "weights", "transforms", "data", "trainer", "worker", "embed", "predict",
+              "explain", "export"}
+CORE_FILES = sorted((ROOT / "core").glob("*.py"))
+PAGE_FILES = sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
+
+
+def imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            if node.module == "core":
+                names.update(f"core.{alias.name}" for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: p.name)
+def test_core_never_imports_streamlit_or_pages(path):
+    bad = {m for m in imported_modules(path) if m.split(".")[0] in ("streamlit", "pages")}
+    assert not bad, f"{path.name} imports {bad}"
+
+
+@pytest.mark.parametrize("path", [p for p in CORE_FILES if p.stem not in TORCH_TIER], ids=lambda p: p.name)
+def test_light_tier_never_imports_torch(path):
+    mods = imported_modules(path)
+    bad = {m for m in mods if m.split(".")[0] in ("torch", "torchvision", "pytorch_grad_cam")}
+    bad |= {m for m in mods if m.startswith("core.") and m.split(".")[1] in TORCH_TIER}
+    assert not bad, f"{path.name} is in the light tier but imports {bad}"
+
+
+@pytest.mark.parametrize("path", PAGE_FILES, ids=lambda p: p.name)
+def test_pages_are_thin(path):
+    mods = imported_modules(path)
+    bad = {m for m in mods if m.split(".")[0] in ("torch", "sqlite3", "subprocess", "torchvision")}
+    allowed_core = {"core.predict", "core.explain"}
+    bad |= {m for m in mods if m.startswith("core.") and m.split(".")[1] in TORCH_TIER} - allowed_core
+    assert not bad, f"{path.name} imports {bad}"
+    limit = 200 if path.name not in ("components.py",) and not path.name.endswith("_panels.py") else 400
+    assert len(path.read_text(encoding="utf-8").splitlines()) <= limit
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: p.name)
+def test_core_modules_are_small(path):
+    assert len(path.read_text(encoding="utf-8").splitlines()) <= 400
+
+
+def translation_keys_used() -> set[str]:
+    """Literal first arguments of t(...), tr(...) and ui.tr(...) calls, plus reason keys in core."""
+    keys: set[str] = set()
+    for path in [*CORE_FILES, *PAGE_FILES]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                value = node.args[0].value
+                if name in ("t", "tr") and isinstance(value, str):
+                    keys.add(value)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if node.value.startswith(("reject.", "dup.")) and " " not in node.value:
+                    keys.add(node.value)
+    return keys
+
+
+def test_every_used_key_is_translated():
+    used = translation_keys_used()
+    assert len(used) > 50
+    missing = {k for k in used if k not in i18n.EN or k not in i18n.KO}
+    assert not missing, f"keys without English or Korean text: {sorted(missing)}"
+
+
+def test_tables_have_the_same_keys_and_placeholders():
+    assert set(i18n.EN) == set(i18n.KO)
+    import string
+
+    for key in i18n.EN:
+        fields_en = {f for _, f, _, _ in string.Formatter().parse(i18n.EN[key]) if f}
+        fields_ko = {f for _, f, _, _ in string.Formatter().parse(i18n.KO[key]) if f}
+        assert fields_en == fields_ko, key
