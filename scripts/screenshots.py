@@ -1,0 +1,82 @@
+"""Take the README's screenshots: a demo workspace, a real `streamlit run`, Debian's Chromium.
+
+    .venv/bin/python scripts/screenshots.py [OUT_DIR]   (default docs/screenshots)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def serve(workspace: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "BOLTSCOPE_WORKSPACE": str(workspace), "BOLTSCOPE_USER": "kim.engineer"}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+            return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("streamlit did not start")
+
+
+def main() -> None:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "docs" / "screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    workspace = Path(tempfile.mkdtemp(prefix="boltscope-shots-"))
+    subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), "demo", "--n", "330"],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    proc, url = serve(workspace)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.goto(url)
+            page.locator("[data-testid=stMetric]").first.wait_for()
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(out / "dataset-en.png"))
+            page.locator(".st-key-open_329 button").first.click()
+            page.get_by_text("Photo #329").wait_for()
+            page.wait_for_timeout(800)
+            page.locator(".st-key-open_photo").screenshot(path=str(out / "photo-detail-en.png"))
+            page.get_by_role("tab", name="Balance & health").click()
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(out / "health-en.png"), full_page=True)
+            page.get_by_text("한국어").click()
+            page.get_by_role("tab", name="갤러리").wait_for()
+            page.get_by_role("tab", name="갤러리").click()
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(out / "dataset-ko.png"))
+            page.get_by_role("tab", name="분할 및 내보내기").click()
+            page.wait_for_timeout(1200)
+            page.screenshot(path=str(out / "splits-ko.png"), full_page=True)
+            browser.close()
+    finally:
+        proc.terminate()
+        shutil.rmtree(workspace, ignore_errors=True)
+    print(f"screenshots in {out}")
+
+
+if __name__ == "__main__":
+    main()
