@@ -25,8 +25,9 @@ class Label:
 
 
 @dataclass(frozen=True)
-class Image:
-    id: int
+class Photo:
+    """What ingest learns about a photo: content hash, names, size and quality signals, label, split."""
+
     sha256: str
     ext: str
     display_name: str
@@ -39,7 +40,19 @@ class Image:
     brightness: float
     sharpness: float
     label: str | None
-    split: str | None
+    split: str | None  # for a NewImage, None: the stratified automatic assignment decides
+
+
+@dataclass(frozen=True)
+class NewImage(Photo):
+    """A decoded, validated photo whose files are already on disk, ready for its row."""
+
+
+@dataclass(frozen=True)
+class Image(Photo):
+    """A stored photo: its row."""
+
+    id: int
     split_locked: bool
     added_by: str
     added_at: str
@@ -56,25 +69,6 @@ class LabelEvent:
     user: str
     at: str
     source: str
-
-
-@dataclass(frozen=True)
-class NewImage:
-    """A decoded, validated photo whose files are already on disk, ready for its row."""
-
-    sha256: str
-    ext: str
-    display_name: str
-    origin: str
-    source: str
-    width: int
-    height: int
-    bytes: int
-    phash: str
-    brightness: float
-    sharpness: float
-    label: str | None
-    split: str | None  # None: the stratified automatic assignment decides
 
 
 # ---- labels and settings -------------------------------------------------------------------
