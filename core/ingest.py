@@ -72,6 +72,17 @@ def import_uploads(ws: Workspace, actor: auth.Actor, uploads: Iterable[tuple[str
                           image_source, event_source)
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """What holds for every file of one import call."""
+
+    label: str | None
+    split: str | None
+    image_source: str
+    event_source: str
+    folder_labels: dict[str, str]
+
+
 def import_sources(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Source | sources.Refusal],
                    label: str | None, split: str | None, image_source: str,
                    event_source: str) -> ImportReport:
@@ -81,37 +92,32 @@ def import_sources(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Sou
         raise ValidationError(f"split {split!r} is unknown; valid: {', '.join(store.SPLITS)}")
     if image_source not in store.IMAGE_SOURCES:
         raise ValidationError(f"image source {image_source!r} is unknown; valid: {store.IMAGE_SOURCES}")
-    folder_labels = _folder_label_map(ws)
-    report = ImportReport()
+    batch = _Batch(label, split, image_source, event_source, _folder_label_map(ws))
+    slots: list[FileOutcome | None] = []  # one per file, in the order the files were given
     batch_seen: dict[str, str] = {}
-    seen_order: list[str] = []  # the report lists files in the order they were given
-    pending: list[tuple[sources.Source, bytes]] = []
+    pending: list[tuple[int, sources.Source, bytes]] = []
     with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
         for index, item in enumerate(items):
-            seen_order.append(item.name)
+            slots.append(None)
             if index >= ws.settings.max_batch_files:
-                report.outcomes.append(_refused("…", RejectedFile(
-                    "reject.too_many", "", limit=ws.settings.max_batch_files)))
+                slots[index] = FileOutcome("…", "rejected", key="reject.too_many",
+                                           detail={"limit": ws.settings.max_batch_files})
                 break
             if isinstance(item, sources.Refusal):
-                report.outcomes.append(FileOutcome(item.name, "rejected", key=item.key, detail=item.detail))
+                slots[index] = FileOutcome(item.name, "rejected", key=item.key, detail=item.detail)
                 continue
             try:
-                pending.append((item, item.read()))  # read now: zip readers close with their archive
+                pending.append((index, item, item.read()))  # read now: zip readers close with their archive
             except RejectedFile as exc:
-                report.outcomes.append(_refused(item.name, exc))
+                slots[index] = _refused(item.name, exc)
             except OSError as exc:
-                report.outcomes.append(FileOutcome(item.name, "rejected", key="reject.unreadable",
-                                                   detail={"detail": exc.strerror or str(exc)}))
+                slots[index] = FileOutcome(item.name, "rejected", key="reject.unreadable",
+                                           detail={"detail": exc.strerror or str(exc)})
             if len(pending) >= CHUNK:
-                _flush(ws, actor, pool, pending, batch_seen, report,
-                       (label, split, image_source, event_source, folder_labels))
+                _flush(ws, actor, pool, pending, batch_seen, slots, batch)
                 pending = []
-        _flush(ws, actor, pool, pending, batch_seen, report,
-               (label, split, image_source, event_source, folder_labels))
-    position = {name: i for i, name in reversed(list(enumerate(seen_order)))}
-    report.outcomes.sort(key=lambda o: position.get(o.file, len(position)))
-    return report
+        _flush(ws, actor, pool, pending, batch_seen, slots, batch)
+    return ImportReport([outcome for outcome in slots if outcome is not None])
 
 
 def _refused(name: str, exc: RejectedFile) -> FileOutcome:
@@ -134,38 +140,35 @@ class _Prepared:
 
 
 def _flush(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
-           pending: list[tuple[sources.Source, bytes]], batch_seen: dict[str, str],
-           report: ImportReport, options: tuple) -> None:
+           pending: list[tuple[int, sources.Source, bytes]], batch_seen: dict[str, str],
+           slots: list[FileOutcome | None], batch: _Batch) -> None:
+    """Dedup, decode and store one chunk; fill each file's slot with its outcome."""
     if not pending:
         return
-    label, split, image_source, event_source, folder_labels = options
-    shas = list(pool.map(lambda pair: hashlib.sha256(pair[1]).hexdigest(), pending))
+    shas = list(pool.map(lambda job: hashlib.sha256(job[2]).hexdigest(), pending))
     known = store.find_shas(ws.conn, shas)
-    todo: list[tuple[sources.Source, bytes, str, str | None]] = []
-    for (src, data), sha in zip(pending, shas, strict=True):
+    todo: list[tuple[int, sources.Source, bytes, str, str | None]] = []
+    for (index, src, data), sha in zip(pending, shas, strict=True):
         if sha in known:
             image = known[sha]
             key = "dup.trash" if image.deleted_at else "dup.existing"
-            report.outcomes.append(FileOutcome(src.name, "duplicate", image.id, key, {"id": image.id}))
+            slots[index] = FileOutcome(src.name, "duplicate", image.id, key, {"id": image.id})
         elif sha in batch_seen:
-            report.outcomes.append(FileOutcome(src.name, "duplicate", None, "dup.batch",
-                                               {"name": batch_seen[sha]}))
+            slots[index] = FileOutcome(src.name, "duplicate", None, "dup.batch", {"name": batch_seen[sha]})
         else:
             batch_seen[sha] = src.name
-            folder_label = folder_labels.get((src.folder or "").strip().lower())
-            todo.append((src, data, sha, label or folder_label))
-    prepared = list(pool.map(lambda job: _prepare(ws, job, split, image_source), todo))
+            folder_label = batch.folder_labels.get((src.folder or "").strip().lower())
+            todo.append((index, src, data, sha, batch.label or folder_label))
+    prepared = list(pool.map(lambda job: _prepare(ws, job[1:], batch.split, batch.image_source), todo))
     ready = [p.new for p in prepared if p.new is not None]
-    stored = store.insert_images(ws.conn, actor, ready, event_source, ws.settings.split_ratios) if ready else {}
-    for (src, _data, sha, _label), prep in zip(todo, prepared, strict=True):
+    stored = store.insert_images(ws.conn, actor, ready, batch.event_source, ws.settings.split_ratios) if ready else {}
+    for (index, src, _data, sha, _label), prep in zip(todo, prepared, strict=True):
         if prep.error is not None:
-            report.outcomes.append(_refused(src.name, prep.error))
+            slots[index] = _refused(src.name, prep.error)
             continue
         image_id, inserted = stored[sha]
-        if inserted:
-            report.outcomes.append(FileOutcome(src.name, "imported", image_id))
-        else:
-            report.outcomes.append(FileOutcome(src.name, "duplicate", image_id, "dup.existing", {"id": image_id}))
+        slots[index] = (FileOutcome(src.name, "imported", image_id) if inserted
+                        else FileOutcome(src.name, "duplicate", image_id, "dup.existing", {"id": image_id}))
 
 
 def _prepare(ws: Workspace, job: tuple[sources.Source, bytes, str, str | None], split: str | None,

@@ -691,3 +691,14 @@ def test_trainer_may_import(ws, tmp_path):
     trainer = auth.Actor("tina", "trainer")
     path = write(tmp_path / "a.jpg", make_image(1))
     assert ingest.import_paths(ws, trainer, [path]).count("imported") == 1
+
+
+def test_report_lists_files_in_the_order_given_even_with_equal_names(ws, admin):
+    from tests.conftest import make_image as picture
+
+    uploads = [("same.jpg", b"not an image"), ("ok.png", picture(71, fmt="PNG")),
+               ("same.jpg", picture(72)), ("z.txt", b"text"), ("again.png", picture(71, fmt="PNG"))]
+    report = ingest.import_uploads(ws, admin, uploads)
+    assert [(o.file, o.status) for o in report.outcomes] == [
+        ("same.jpg", "rejected"), ("ok.png", "imported"), ("same.jpg", "imported"),
+        ("z.txt", "rejected"), ("again.png", "duplicate")]
