@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+from core import zoo
 from core.errors import ValidationError
 
 DEFAULT_WORKSPACE = "workspace"
@@ -60,3 +61,88 @@ def load_settings(workspace: str | os.PathLike[str] | None = None) -> Settings:
         max_zip_mb=_env_int("BOLTSCOPE_MAX_ZIP_MB", 4096),
         max_batch_files=_env_int("BOLTSCOPE_MAX_BATCH_FILES", 20_000),
     )
+
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULERS = ("cosine", "step", "plateau")
+AUGMENTS = ("none", "flip", "photo", "strong")
+BALANCES = ("none", "weighted_loss", "sampler")
+RUN_KINDS = ("train", "quick")
+QUICK_IMAGE_SIZE = 256  # the probe gains from seeing bolt crops near their photographed size
+
+
+def _choice(name: str, value: object, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise ValidationError(f"{name} {value!r} is not one of: {', '.join(options)}")
+
+
+def _within(name: str, value: float, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ValidationError(f"{name} {value!r} must be a number from {low:g} to {high:g}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides what a training run does; validated on creation, stored with the run."""
+
+    arch: str = "efficientnet_lite0"
+    kind: str = "train"
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    image_size: int = 224
+    optimizer: str = "adamw"
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 1e-4
+    scheduler: str = "cosine"
+    warmup_epochs: int = 1
+    augment: str = "flip"
+    label_smoothing: float = 0.0
+    balance: str = "none"
+    freeze_epochs: int = 0
+    early_stop: int = 0  # patience in epochs without a better validation macro-F1; 0 = off
+    pretrained: bool = True
+    seed: int = 0
+    nproc: int = 1  # processes for DistributedDataParallel; 1 = plain training
+    amp: bool = True  # CUDA only
+    channels_last: bool = True  # CUDA only
+    val_fraction: float = 0.15  # of train, held out when the dataset has no validation photos
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        zoo.get_arch(self.arch)
+        _choice("run kind", self.kind, RUN_KINDS)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("scheduler", self.scheduler, SCHEDULERS)
+        _choice("augmentation", self.augment, AUGMENTS)
+        _choice("class balance", self.balance, BALANCES)
+        _within("epochs", self.epochs, 1, 1000)
+        _within("batch size", self.batch_size, 1, 4096)
+        _within("learning rate", self.lr, 1e-7, 10.0)
+        _within("image size", self.image_size, 32, 1024)
+        _within("momentum", self.momentum, 0.0, 0.999)
+        _within("weight decay", self.weight_decay, 0.0, 1.0)
+        _within("warm-up epochs", self.warmup_epochs, 0, self.epochs)
+        _within("label smoothing", self.label_smoothing, 0.0, 0.5)
+        _within("frozen-backbone epochs", self.freeze_epochs, 0, self.epochs)
+        _within("early-stopping patience", self.early_stop, 0, 1000)
+        _within("processes", self.nproc, 1, 64)
+        _within("validation fraction", self.val_fraction, 0.01, 0.5)
+        _within("data-loader workers", self.num_workers, 0, 64)
+        for name in ("epochs", "batch_size", "image_size", "warmup_epochs", "freeze_epochs", "early_stop",
+                     "seed", "nproc", "num_workers"):
+            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
+                raise ValidationError(f"{name.replace('_', ' ')} {getattr(self, name)!r} must be a whole number")
+        if self.batch_size % self.nproc:
+            raise ValidationError(f"batch size {self.batch_size} must divide evenly over {self.nproc} processes")
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, object]) -> TrainConfig:
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValidationError(f"unknown training settings: {', '.join(sorted(unknown))}")
+        return cls(**values)

@@ -56,6 +56,92 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX label_events_image ON label_events(image_id);
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL
+            CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled', 'interrupted')),
+        config TEXT NOT NULL,
+        sweep TEXT,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        heartbeat_at TEXT,
+        worker_pid INTEGER,
+        worker_host TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        progress TEXT NOT NULL DEFAULT '{}',
+        error TEXT,
+        error_hint TEXT
+    );
+    CREATE INDEX jobs_status ON jobs(status);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL UNIQUE REFERENCES jobs(id),
+        kind TEXT NOT NULL,
+        arch TEXT NOT NULL,
+        config TEXT NOT NULL,
+        class_names TEXT NOT NULL,
+        weights TEXT NOT NULL,
+        device TEXT,
+        versions TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        finished_at TEXT,
+        best_epoch INTEGER,
+        val_accuracy REAL,
+        val_macro_f1 REAL,
+        test_accuracy REAL,
+        test_macro_f1 REAL,
+        checkpoint TEXT
+    );
+    CREATE TABLE run_images (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        image_id INTEGER NOT NULL REFERENCES images(id),
+        label TEXT NOT NULL,
+        split TEXT NOT NULL CHECK (split IN ('train', 'val', 'test')),
+        held_out INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (run_id, image_id)
+    );
+    CREATE TABLE epochs (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        epoch INTEGER NOT NULL,
+        train_loss REAL,
+        train_accuracy REAL,
+        val_loss REAL,
+        val_accuracy REAL,
+        val_macro_f1 REAL,
+        lr REAL,
+        seconds REAL,
+        images_per_s REAL,
+        steps INTEGER,
+        at TEXT NOT NULL,
+        PRIMARY KEY (run_id, epoch)
+    );
+    CREATE TABLE predictions (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        image_id INTEGER NOT NULL REFERENCES images(id),
+        split TEXT NOT NULL,
+        predicted TEXT NOT NULL,
+        probs TEXT NOT NULL,
+        PRIMARY KEY (run_id, image_id)
+    );
+    CREATE TABLE workers (
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL,
+        PRIMARY KEY (host, pid)
+    );
+    CREATE TABLE embeddings (
+        model_key TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (model_key, sha256)
+    );
+    """,
 )
 
 

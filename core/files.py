@@ -23,10 +23,14 @@ class Layout:
         self.originals = root / "originals"
         self.cache = root / "cache"
         self.exports = root / "exports"
+        self.runs = root / "runs"
+        self.logs = root / "logs"
+        self.weights = root / "weights"
 
     def ensure(self) -> None:
         try:
-            for folder in (self.root, self.originals, self.cache / "images", self.cache / "thumbs"):
+            for folder in (self.root, self.originals, self.cache / "images", self.cache / "thumbs", self.runs,
+                           self.logs, self.weights):
                 folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create workspace folders under {self.root}: {exc}") from exc
@@ -40,6 +44,12 @@ class Layout:
     def cached(self, sha256: str) -> Path:
         _check_sha(sha256)
         return self.cache / "images" / sha256[:2] / f"{sha256}.jpg"
+
+    def run_dir(self, run_id: int) -> Path:
+        return self.runs / f"run-{int(run_id):06d}"
+
+    def job_log(self, job_id: int) -> Path:
+        return self.logs / f"job-{int(job_id):06d}.log"
 
     def thumb(self, sha256: str) -> Path:
         _check_sha(sha256)

@@ -1,0 +1,240 @@
+"""Model registry: name → builder(num_classes, weights) → ModelSpec (model, CAM layers, preprocessing).
+
+Each builder makes the backbone with a fresh head for our classes; pretrained backbone weights come
+from the file core.weights found (offline), loaded with weights_only=True. A file that is missing or
+does not fit means training from scratch, reported on the spec, never an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from core import weights as weights_lookup
+from core import zoo
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+LITE_MEAN = (0.498, 0.498, 0.498)  # EfficientNet-Lite was trained on (x - 127) / 128
+LITE_STD = (0.502, 0.502, 0.502)
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """What the model expects: square size and the normalisation its weights were trained with."""
+
+    size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"size": self.size, "mean": list(self.mean), "std": list(self.std)}
+
+
+@dataclass
+class ModelSpec:
+    name: str
+    model: nn.Module
+    cam_target_layers: list[nn.Module]
+    preprocess: Preprocess
+    head_path: str  # dotted path of the final Linear layer (replaced for our classes)
+    pool_path: str | None  # the global pool that feeds the head directly, when there is one
+    pooling: str = "avg"
+    weights: dict[str, object] = field(default_factory=dict)  # what was loaded, from where, or why not
+
+    @property
+    def head(self) -> nn.Linear:
+        return self.model.get_submodule(self.head_path)
+
+
+class AvgMaxPool2d(nn.Module):
+    """Average and maximum over space, side by side: a small defect in one spot survives the pooling."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x.mean(dim=(2, 3), keepdim=True), x.amax(dim=(2, 3), keepdim=True)], dim=1)
+
+
+POOLINGS = ("avg", "avgmax")
+# builder(num_classes) -> (model, CAM layers of the model, head path, pool path or None, mean, std)
+Builder = Callable[[int], tuple[nn.Module, Callable[[nn.Module], list[nn.Module]], str, str | None, tuple, tuple]]
+REGISTRY: dict[str, Builder] = {}
+
+
+def register(name: str) -> Callable[[Builder], Builder]:
+    """Add a builder; a second builder under one name is a bug, so it raises."""
+    def decorate(builder: Builder) -> Builder:
+        if name in REGISTRY:
+            raise ValueError(f"model {name!r} is registered twice")
+        if name not in zoo.ARCHES:
+            raise ValueError(f"model {name!r} has no entry in core.zoo")
+        REGISTRY[name] = builder
+        return builder
+    return decorate
+
+
+@register("efficientnet_lite0")
+def _lite0(n: int):
+    from efficientnet_lite_pytorch import EfficientNet
+
+    model = EfficientNet.from_name("efficientnet-lite0", num_classes=n)
+    model.set_swish(memory_efficient=False)  # plain x*sigmoid(x): exportable and hook-friendly
+    return model, lambda m: [m._blocks[-1]], "_fc", "_avg_pooling", LITE_MEAN, LITE_STD
+
+
+@register("resnet18")
+def _resnet18(n: int):
+    from torchvision.models import resnet18
+
+    return resnet18(weights=None, num_classes=n), lambda m: [m.layer4[-1]], "fc", "avgpool", IMAGENET_MEAN, IMAGENET_STD
+
+
+@register("resnet50")
+def _resnet50(n: int):
+    from torchvision.models import resnet50
+
+    return resnet50(weights=None, num_classes=n), lambda m: [m.layer4[-1]], "fc", "avgpool", IMAGENET_MEAN, IMAGENET_STD
+
+
+@register("efficientnet_b0")
+def _effb0(n: int):
+    from torchvision.models import efficientnet_b0
+
+    model = efficientnet_b0(weights=None, num_classes=n)
+    return model, lambda m: [m.features[-1]], "classifier.1", "avgpool", IMAGENET_MEAN, IMAGENET_STD
+
+
+@register("mobilenet_v3_large")
+def _mnv3(n: int):
+    from torchvision.models import mobilenet_v3_large
+
+    model = mobilenet_v3_large(weights=None, num_classes=n)
+    return model, lambda m: [m.features[-1]], "classifier.3", None, IMAGENET_MEAN, IMAGENET_STD
+
+
+@register("regnet_y_400mf")
+def _regnet(n: int):
+    from torchvision.models import regnet_y_400mf
+
+    model = regnet_y_400mf(weights=None, num_classes=n)
+    return model, lambda m: [m.trunk_output[-1]], "fc", "avgpool", IMAGENET_MEAN, IMAGENET_STD
+
+
+@register("convnext_tiny")
+def _convnext(n: int):
+    from torchvision.models import convnext_tiny
+
+    model = convnext_tiny(weights=None, num_classes=n)
+    return model, lambda m: [m.features[-1]], "classifier.2", None, IMAGENET_MEAN, IMAGENET_STD
+
+
+class TinyCNN(nn.Module):
+    """Three conv blocks and a linear head: the registry's test model (trains in seconds on a CPU)."""
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 3
+        for width in (8, 16, 32):
+            layers.append(nn.Sequential(nn.Conv2d(channels, width, 3, stride=2, padding=1, bias=False),
+                                        nn.BatchNorm2d(width), nn.ReLU(inplace=True)))
+            channels = width
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
+@register("tiny_cnn")
+def _tiny(n: int):
+    return TinyCNN(n), lambda m: [m.features[-1]], "fc", "pool", IMAGENET_MEAN, IMAGENET_STD
+
+
+def build(name: str, num_classes: int, pretrained: bool = True, image_size: int | None = None,
+          weights_dir: Path | None = None, pooling: str = "avg") -> ModelSpec:
+    """The model with a fresh head for num_classes, pretrained backbone when a weights file is found.
+
+    pooling="avgmax" (models whose pool feeds the head directly) doubles the head's input with a max pool.
+    """
+    arch = zoo.get_arch(name)
+    if num_classes < 2:
+        raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
+    torch_model, cam_layers, head_path, pool_path, mean, std = REGISTRY[name](num_classes)
+    spec = ModelSpec(name, torch_model, cam_layers(torch_model), Preprocess(image_size or arch.default_size, mean, std),
+                     head_path, pool_path)
+    if pooling != "avg":
+        _set_pooling(spec, pooling, num_classes)
+    if not pretrained:
+        spec.weights = {"used": False, "reason": "not requested"}
+    elif not arch.weight_files:
+        spec.weights = {"used": False, "reason": "no pretrained weights exist for this model"}
+    else:
+        report = weights_lookup.find_weights(name, weights_dir or Path("weights"))
+        spec.weights = load_backbone(spec, report)
+    return spec
+
+
+def replace_module(model: nn.Module, path: str, module: nn.Module) -> None:
+    parent, _, leaf = path.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, leaf, module)
+
+
+def _set_pooling(spec: ModelSpec, pooling: str, num_classes: int) -> None:
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling {pooling!r} is not one of {POOLINGS}")
+    if spec.pool_path is None:
+        raise ValueError(f"{spec.name} has no global pool that feeds its head; only 'avg' pooling")
+    replace_module(spec.model, spec.pool_path, AvgMaxPool2d())
+    replace_module(spec.model, spec.head_path, nn.Linear(spec.head.in_features * 2, num_classes))
+    spec.pooling = pooling
+
+
+def supports_avgmax(name: str) -> bool:
+    return REGISTRY[name](2)[3] is not None
+
+
+def load_backbone(spec: ModelSpec, report: weights_lookup.WeightsReport) -> dict[str, object]:
+    """Load every backbone tensor from the found file into spec.model; the head stays fresh."""
+    info: dict[str, object] = {"used": False, **report.to_json()}
+    if not report.found:
+        info["reason"] = "no weights file found offline"
+        return info
+    try:
+        state = torch.load(report.path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a corrupt or foreign file: say so and train from scratch
+        info["reason"] = f"could not read {report.path.name}: {type(exc).__name__}: {exc}"
+        return info
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    own = spec.model.state_dict()
+    head_keys = {k for k in own if k.startswith(spec.head_path + ".")}
+    usable = {k: v for k, v in state.items() if k in own and k not in head_keys and own[k].shape == v.shape}
+    missing = [k for k in own if k not in usable and k not in head_keys and not k.endswith("num_batches_tracked")]
+    if missing:
+        info["reason"] = f"{report.path.name} does not fit {spec.name}: {len(missing)} tensors missing or mis-shaped"
+        return info
+    spec.model.load_state_dict(usable, strict=False)
+    info["used"] = True
+    log.info("%s: pretrained weights from %s (%s)", spec.name, report.path, report.source)
+    return info
+
+
+def describe(name: str, image_size: int = 224, num_classes: int = 3) -> dict[str, float]:
+    """Parameters (millions) and GFLOPs (multiply-adds, torchvision's convention) at image_size."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    spec = build(name, num_classes, pretrained=False, image_size=image_size)
+    spec.model.eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.inference_mode():
+        spec.model(torch.zeros(1, 3, image_size, image_size))
+    params = sum(p.numel() for p in spec.model.parameters())
+    return {"params_m": params / 1e6, "gflops": counter.get_total_flops() / 2e9}

@@ -1,0 +1,334 @@
+"""The training loop: train_one_epoch / evaluate / run_training, single process or DDP under torchrun.
+
+run_training reports through a Hooks object (progress, stop requests, finished epochs), so the same
+loop serves the worker (database rows), DDP rank 0 and the tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, WeightedRandomSampler
+
+from core import checkpoint, data, metrics, models, transforms
+from core.config import TrainConfig
+from core.runs import SnapshotItem
+
+log = logging.getLogger(__name__)
+
+
+class Cancelled(Exception):
+    """A stop was requested; the last finished epoch's checkpoint stays and can be resumed."""
+
+
+class Hooks:
+    """How a run reports back. The default does nothing, which is what a test often wants."""
+
+    def progress(self, values: dict[str, object]) -> None:
+        pass
+
+    def should_stop(self) -> bool:
+        return False
+
+    def epoch_done(self, epoch: int, values: dict[str, float | int | None]) -> None:
+        pass
+
+
+@dataclass
+class RunContext:
+    config: TrainConfig
+    class_names: tuple[str, ...]
+    items: list[SnapshotItem]
+    image_paths: list[Path]
+    run_dir: Path
+    weights_dir: Path
+    hooks: Hooks = field(default_factory=Hooks)
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+
+@dataclass
+class RunResult:
+    best_epoch: int | None
+    results: dict[str, dict[str, float]]
+    predictions: list[tuple[int, str, str, list[float]]]
+    checkpoint: str
+    device: str
+    weights: dict[str, object]
+    steps_per_epoch: int
+
+
+OPTIMIZERS = {
+    "sgd": lambda params, c: torch.optim.SGD(params, lr=c.lr, momentum=c.momentum,
+                                             nesterov=c.nesterov and c.momentum > 0, weight_decay=c.weight_decay),
+    "adam": lambda params, c: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay),
+    "adamw": lambda params, c: torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay),
+}
+
+
+def _cosine(optimizer: torch.optim.Optimizer, c: TrainConfig, steps: int):
+    warm, total = c.warmup_epochs * steps, max(1, c.epochs * steps)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor), "step"
+
+
+SCHEDULERS = {  # name -> (optimizer, config, steps per epoch) -> (scheduler, when it steps)
+    "cosine": _cosine,
+    "step": lambda o, c, s: (torch.optim.lr_scheduler.StepLR(o, step_size=max(1, c.epochs // 3), gamma=0.1), "epoch"),
+    "plateau": lambda o, c, s: (torch.optim.lr_scheduler.ReduceLROnPlateau(o, mode="max", factor=0.1, patience=2),
+                                "metric"),
+}
+
+
+def pick_device(local_rank: int = 0) -> torch.device:
+    return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def _stop_requested(ctx: RunContext, device: torch.device) -> bool:
+    wanted = ctx.rank == 0 and ctx.hooks.should_stop()
+    if ctx.world == 1:
+        return wanted
+    flag = torch.tensor([1.0 if wanted else 0.0], device=device)
+    dist.all_reduce(flag)  # every rank stops at the same step
+    return bool(flag.item())
+
+
+def train_one_epoch(model: nn.Module, loader: DataLoader, criterion: nn.Module, optimizer: torch.optim.Optimizer,
+                    device: torch.device, ctx: RunContext, epoch: int, scaler: torch.amp.GradScaler,
+                    scheduler=None, mix=None) -> dict[str, float]:
+    """One pass over the training data; raises Cancelled when a stop was requested."""
+    model.train()
+    cuda = device.type == "cuda"
+    total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
+    steps = len(loader)
+    for step, (images, targets) in enumerate(loader, start=1):
+        if _stop_requested(ctx, device):
+            raise Cancelled(f"stopped during epoch {epoch}, step {step}")
+        images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        if cuda and ctx.config.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        hard = targets
+        if mix is not None:
+            images, targets = mix(images, targets)
+            hard = targets.argmax(dim=1)
+        with torch.autocast(device_type=device.type, enabled=cuda and ctx.config.amp):
+            outputs = model(images)
+            loss = criterion(outputs, targets)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        if scheduler is not None:
+            scheduler.step()
+        total_loss += loss.item() * len(images)
+        correct += int((outputs.argmax(dim=1) == hard).sum())
+        seen += len(images)
+        elapsed = time.perf_counter() - start
+        ctx.hooks.progress({"phase": "train", "epoch": epoch, "epochs": ctx.config.epochs, "step": step,
+                            "steps": steps, "loss": total_loss / seen, "lr": optimizer.param_groups[0]["lr"],
+                            "images_per_s": seen * ctx.world / max(elapsed, 1e-9),
+                            "eta_s": elapsed / step * ((ctx.config.epochs - epoch) * steps + steps - step)})
+    seconds = time.perf_counter() - start
+    return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1), "seconds": seconds,
+            "images_per_s": seen * ctx.world / max(seconds, 1e-9), "steps": steps}
+
+
+def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, criterion: nn.Module | None = None,
+             num_classes: int = 2) -> dict[str, object]:
+    """Loss, accuracy, macro-F1 and the softmax probabilities of every photo in the loader's order."""
+    model.eval()
+    probs, targets, total_loss = [], [], 0.0
+    with torch.inference_mode():
+        for images, labels in loader:
+            images, labels = images.to(device), labels.to(device)
+            with torch.autocast(device_type=device.type, enabled=device.type == "cuda"):
+                logits = model(images)
+            if criterion is not None:
+                total_loss += criterion(logits.float(), labels).item() * len(labels)
+            probs.append(torch.softmax(logits.float(), dim=1).cpu())
+            targets.append(labels.cpu())
+    p = torch.cat(probs).numpy() if probs else np.zeros((0, num_classes), dtype=np.float32)
+    t = torch.cat(targets).numpy() if targets else np.zeros(0, dtype=np.int64)
+    summary = metrics.summary(t.tolist(), p.argmax(axis=1).tolist(), num_classes)
+    return {"loss": total_loss / max(len(t), 1), **summary, "probs": p, "targets": t}
+
+
+def _criterion(ctx: RunContext, targets: list[int], device: torch.device) -> nn.Module:
+    weight = None
+    if ctx.config.balance == "weighted_loss" or (ctx.config.balance == "sampler" and ctx.world > 1):
+        counts = Counter(targets)
+        n = len(ctx.class_names)
+        weight = torch.tensor([len(targets) / (n * max(counts.get(i, 0), 1)) for i in range(n)], device=device)
+    return nn.CrossEntropyLoss(weight=weight, label_smoothing=ctx.config.label_smoothing)
+
+
+def _train_loader(ctx: RunContext, dataset: data.CachedImages, epoch: int) -> DataLoader:
+    c = ctx.config
+    per_rank = c.batch_size // ctx.world
+    generator = torch.Generator().manual_seed(c.seed * 1000 + epoch)  # same order after a resume
+    sampler = None
+    if ctx.world > 1:
+        sampler = DistributedSampler(dataset, num_replicas=ctx.world, rank=ctx.rank, shuffle=True, seed=c.seed)
+        sampler.set_epoch(epoch)
+    elif c.balance == "sampler":
+        counts = Counter(dataset.targets.tolist())
+        weights = [1.0 / counts[int(t)] for t in dataset.targets]
+        sampler = WeightedRandomSampler(weights, len(weights), replacement=True, generator=generator)
+    return DataLoader(dataset, batch_size=per_rank, shuffle=sampler is None, sampler=sampler, generator=generator,
+                      num_workers=c.num_workers, pin_memory=torch.cuda.is_available(), drop_last=False)
+
+
+def _set_frozen(spec: models.ModelSpec, frozen: bool) -> None:
+    head = {id(p) for p in spec.head.parameters()}
+    for p in spec.model.parameters():
+        p.requires_grad_(not frozen or id(p) in head)
+
+
+@dataclass
+class _State:
+    """What changes from epoch to epoch and is saved in last.pt."""
+
+    epoch: int = 0
+    best_epoch: int | None = None
+    best_key: tuple[float, float] = (-1.0, -math.inf)  # (val macro-F1, -val loss)
+    since_best: int = 0
+
+
+def _payload(ctx: RunContext, spec: models.ModelSpec, model: nn.Module, epoch: int, values: dict) -> dict:
+    return {"arch": ctx.config.arch, "class_names": list(ctx.class_names), "config": ctx.config.to_dict(),
+            "preprocess": spec.preprocess.to_dict(), "pooling": spec.pooling, "epoch": epoch, "metrics": values,
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+
+
+def _restore(ctx: RunContext, model, optimizer, scheduler, scaler, device) -> _State:
+    path = ctx.run_dir / checkpoint.LAST
+    if not path.exists():
+        return _State()
+    saved = checkpoint.load(path, map_location=device)
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    scaler.load_state_dict(saved["scaler"])
+    state = _State(**saved["state"])
+    state.best_key = tuple(state.best_key)
+    log.info("resuming after epoch %d (best so far: epoch %s)", state.epoch, state.best_epoch)
+    return state
+
+
+def run_training(ctx: RunContext) -> RunResult:
+    """Train for config.epochs (or until early stopping) and predict every snapshot photo with the best epoch."""
+    c, n = ctx.config, len(ctx.class_names)
+    device = pick_device(ctx.local_rank)
+    torch.manual_seed(c.seed)
+    spec = models.build(c.arch, n, pretrained=c.pretrained, image_size=c.image_size, weights_dir=ctx.weights_dir)
+    log.info("model %s on %s, %d px; pretrained: %s", c.arch, device, c.image_size,
+             spec.weights.get("used") and spec.weights.get("path") or spec.weights.get("reason"))
+    ctx.hooks.progress({"phase": "decode", "epoch": 0, "epochs": c.epochs})
+    cache = data.decode_all(ctx.image_paths, c.image_size,
+                            progress=lambda done, total: ctx.hooks.progress(
+                                {"phase": "decode", "step": done, "steps": total, "epoch": 0, "epochs": c.epochs}))
+    index = {s: [i for i, it in enumerate(ctx.items) if it.split == s] for s in ("train", "val", "test")}
+    class_of = {name: i for i, name in enumerate(ctx.class_names)}
+    targets = [class_of[it.label] for it in ctx.items]
+    train_ds = data.CachedImages(cache[index["train"]], [targets[i] for i in index["train"]],
+                                 transforms.train_transform(c.augment, spec.preprocess))
+    eval_tf = transforms.eval_transform(spec.preprocess)
+    val_loader = DataLoader(data.CachedImages(cache[index["val"]], [targets[i] for i in index["val"]], eval_tf),
+                            batch_size=max(c.batch_size, 64))
+    model = spec.model.to(device)
+    if device.type == "cuda" and c.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    wrapped = model
+    if ctx.world > 1:  # frozen warm-up epochs leave backbone parameters without gradients: tell DDP
+        ids = [device.index] if device.type == "cuda" else None
+        wrapped = nn.parallel.DistributedDataParallel(model, device_ids=ids, find_unused_parameters=c.freeze_epochs > 0)
+    optimizer = OPTIMIZERS[c.optimizer](model.parameters(), c)
+    steps = len(_train_loader(ctx, train_ds, 1))
+    scheduler, when = SCHEDULERS[c.scheduler](optimizer, c, steps)
+    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and c.amp)
+    criterion = _criterion(ctx, train_ds.targets.tolist(), device)
+    state = _restore(ctx, model, optimizer, scheduler, scaler, device)
+    mix = transforms.batch_mix(c.augment, n)
+    for epoch in range(state.epoch + 1, c.epochs + 1):
+        torch.manual_seed(c.seed * 1000 + epoch)
+        _set_frozen(spec, epoch <= c.freeze_epochs)
+        values = train_one_epoch(wrapped, _train_loader(ctx, train_ds, epoch), criterion, optimizer, device, ctx,
+                                 epoch, scaler, scheduler if when == "step" else None, mix)
+        values["lr"] = optimizer.param_groups[0]["lr"]
+        if _end_epoch(ctx, spec, model, val_loader, device, epoch, values, state, optimizer, scheduler, when, scaler):
+            log.info("early stop after epoch %d: no better validation macro-F1 for %d epochs", epoch, c.early_stop)
+            break
+    if ctx.world > 1:
+        dist.barrier()
+    if ctx.rank != 0:
+        return RunResult(state.best_epoch, {}, [], checkpoint.BEST, str(device), spec.weights, steps)
+    return _final(ctx, spec, cache, targets, device, state, steps)
+
+
+def _end_epoch(ctx, spec, model, val_loader, device, epoch, values, state, optimizer, scheduler, when, scaler) -> bool:
+    """Validate, keep the best, checkpoint, report (rank 0); True when early stopping says stop."""
+    stop = False
+    if ctx.rank == 0:
+        ctx.hooks.progress({"phase": "validate", "epoch": epoch, "epochs": ctx.config.epochs})
+        val = evaluate(model, val_loader, device, nn.CrossEntropyLoss(), len(ctx.class_names))
+        values.update(val_loss=val["loss"], val_accuracy=val["accuracy"], val_macro_f1=val["macro_f1"])
+        key = (val["macro_f1"], -val["loss"])
+        if key > state.best_key:
+            state.best_key, state.best_epoch, state.since_best = key, epoch, 0
+            checkpoint.save(ctx.run_dir / checkpoint.BEST, _payload(ctx, spec, model, epoch, values))
+        else:
+            state.since_best += 1
+        stop = bool(ctx.config.early_stop) and state.since_best >= ctx.config.early_stop
+    if when == "epoch":
+        scheduler.step()
+    elif when == "metric":
+        scheduler.step(values.get("val_macro_f1", 0.0))
+    state.epoch = epoch
+    if ctx.rank == 0:
+        payload = _payload(ctx, spec, model, epoch, values)
+        payload.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), scaler=scaler.state_dict(),
+                       state={"epoch": epoch, "best_epoch": state.best_epoch, "best_key": list(state.best_key),
+                              "since_best": state.since_best})
+        checkpoint.save(ctx.run_dir / checkpoint.LAST, payload)
+        ctx.hooks.epoch_done(epoch, values)
+        log.info("epoch %d/%d: loss %.4f, train acc %.3f, val acc %.3f, val macro-F1 %.3f, %.1f img/s", epoch,
+                 ctx.config.epochs, values["train_loss"], values["train_accuracy"], values["val_accuracy"],
+                 values["val_macro_f1"], values["images_per_s"])
+    if ctx.world > 1:
+        flag = torch.tensor([1.0 if stop else 0.0], device=device)
+        dist.broadcast(flag, src=0)
+        stop = bool(flag.item())
+    return stop
+
+
+def _final(ctx, spec, cache, targets, device, state, steps) -> RunResult:
+    """Predict every snapshot photo with the best checkpoint; val and test figures come from these."""
+    ctx.hooks.progress({"phase": "predict", "epoch": state.epoch, "epochs": ctx.config.epochs})
+    best = checkpoint.load(ctx.run_dir / checkpoint.BEST, map_location=device)
+    spec.model.load_state_dict(best["model"])
+    loader = DataLoader(data.CachedImages(cache, targets, transforms.eval_transform(spec.preprocess)), batch_size=64)
+    out = evaluate(spec.model, loader, device, None, len(ctx.class_names))
+    predicted = out["probs"].argmax(axis=1)
+    results = {}
+    for split in ("val", "test"):
+        rows = [i for i, it in enumerate(ctx.items) if it.split == split]
+        if rows:
+            results[split] = metrics.summary([targets[i] for i in rows], predicted[rows].tolist(),
+                                             len(ctx.class_names))
+    preds = [(it.image_id, it.split, ctx.class_names[int(predicted[i])], out["probs"][i].tolist())
+             for i, it in enumerate(ctx.items)]
+    return RunResult(state.best_epoch, results, preds, checkpoint.BEST, str(device), spec.weights, steps)
