@@ -26,9 +26,12 @@ with st.sidebar:
     )
     st.caption(f":material/folder: {ui.tr('app.workspace')}: `{ws.settings.workspace}`")
     st.caption(":material/person: " + ui.tr("app.user", name=me.name, role=ui.tr(f"role.{me.role}")))
+    ui.job_status(ws)
 
 pages = [
     st.Page(Path(__file__).parent / "pages" / "dataset.py", title=ui.tr("page.dataset"),
-            icon=":material/photo_library:", url_path="dataset", default=True),
+            icon=":material/photo_library:", url_path="photos", default=True),
+    st.Page(Path(__file__).parent / "pages" / "train.py", title=ui.tr("page.train"),
+            icon=":material/model_training:", url_path="training"),
 ]
 st.navigation(pages).run()

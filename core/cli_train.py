@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable
 
@@ -143,8 +144,10 @@ def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -
     _common(p)
     p = add("worker", cmd_worker, "run queued jobs (the app starts one when needed)")
     p.add_argument("--once", action="store_true", help="run at most one job, then exit")
-    p.add_argument("--idle-exit", dest="idle_exit", type=float, default=60.0,
-                   help="exit after this many idle seconds (0: never, for a service)")
+    p.add_argument("--idle-exit", dest="idle_exit", type=float,
+                   default=float(os.environ.get("BOLTSCOPE_WORKER_IDLE_S", "60")),
+                   help="exit after this many idle seconds (0: never, for a service; default $BOLTSCOPE_WORKER_IDLE_S"
+                        " or 60)")
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ import os
 import torch
 import torch.distributed as dist
 
-from core import runs, trainer, worker
+from core import runs, runtime, trainer, worker
 from core.files import write_atomic
 from core.workspace import open_workspace
 
@@ -26,6 +26,7 @@ def main() -> int:
     parser.add_argument("--workspace", required=True)
     parser.add_argument("--job", type=int, required=True)
     args = parser.parse_args()
+    runtime.tune_allocator()
     rank, world, local = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"])
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
                         format=f"%(asctime)s rank{rank} %(levelname)s %(message)s", datefmt="%H:%M:%S")

@@ -33,7 +33,7 @@ def model_key(spec: models.ModelSpec) -> str:
 
 
 def _features(spec: models.ModelSpec, images: torch.Tensor, device: torch.device, hooks: trainer.Hooks,
-              batch: int = 64) -> np.ndarray:
+              batch: int = 32) -> np.ndarray:
     """Pooled backbone features (the head's input) for uint8 images, in eval mode."""
     head = spec.head
     models.replace_module(spec.model, spec.head_path, nn.Identity())

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 import torchvision
 
-from core import db, jobs, runs, trainer, weights
+from core import db, jobs, runs, runtime, trainer, weights
 from core.errors import CoreError
 from core.workspace import Workspace
 
@@ -52,6 +52,11 @@ class DbHooks(trainer.Hooks):
         conn = db.connect(self.db_path)
         try:
             while not self._done.wait(jobs.HEARTBEAT_S):
+                if not self.db_path.exists():  # the workspace was removed under us: stop, write nothing more
+                    log.error("workspace database %s is gone; stopping job %s", self.db_path, self.job_id)
+                    self.sigterm = True
+                    self.stop_event.set()
+                    return
                 try:
                     if jobs.heartbeat(conn, self.job_id, self._progress if self._report else None):
                         self.stop_event.set()
@@ -135,6 +140,7 @@ def outcome_of(exc: BaseException, hooks: DbHooks, config_batch: int) -> tuple[s
 
 def run_job(ws: Workspace, job: jobs.Job) -> str:
     """Run one claimed job to its end and record how it ended; returns the final status."""
+    runtime.tune_allocator()
     with job_log(ws.layout.job_log(job.id)), DbHooks(ws.layout.db_path, job.id, None) as hooks:
         _on_sigterm(hooks)
         log.info("job %d (%s, %s), attempt %d, on %s", job.id, job.kind, job.config.arch, job.attempts,

@@ -9,7 +9,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from core import auth, i18n, store
+from core import auth, i18n, jobs, store
 from core.workspace import Workspace, open_workspace
 
 
@@ -100,3 +100,14 @@ def selected_ids(candidates: list[int]) -> list[int]:
 def clear_selection(ids: list[int]) -> None:
     for i in ids:
         st.session_state.pop(f"sel_{i}", None)
+
+
+@st.fragment(run_every=5.0)
+def job_status(ws: Workspace) -> None:
+    """Sidebar: how many jobs run and wait, so a user on any page knows training is under way."""
+    counts = {status: 0 for status in jobs.ACTIVE}
+    for job in jobs.list_jobs(ws.conn, limit=200):
+        if job.status in counts:
+            counts[job.status] += 1
+    if counts["running"] or counts["queued"]:
+        st.caption(":material/model_training: " + tr("app.jobs", running=counts["running"], queued=counts["queued"]))

@@ -11,15 +11,17 @@ import pytest
 from core import i18n
 from tests.conftest import ROOT
 
-TORCH_TIER = {"models", "weights", "transforms", "data", "trainer", "worker", "embed", "predict",
+TORCH_TIER = {"models", "checkpoint", "transforms", "data", "trainer", "worker", "ddp", "embed", "predict",
               "explain", "export"}
 CORE_FILES = sorted((ROOT / "core").glob("*.py"))
 PAGE_FILES = sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
 
 
-def imported_modules(path: Path) -> set[str]:
+def imported_modules(path: Path, top_level_only: bool = False) -> set[str]:
+    """Modules a file imports; top_level_only skips imports inside functions (loaded only when called)."""
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in (tree.body if top_level_only else ast.walk(tree)):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -37,7 +39,8 @@ def test_core_never_imports_streamlit_or_pages(path):
 
 @pytest.mark.parametrize("path", [p for p in CORE_FILES if p.stem not in TORCH_TIER], ids=lambda p: p.name)
 def test_light_tier_never_imports_torch(path):
-    mods = imported_modules(path)
+    """At import time: a light module may reach the torch tier inside a function that trains (CLI --wait)."""
+    mods = imported_modules(path, top_level_only=True)
     bad = {m for m in mods if m.split(".")[0] in ("torch", "torchvision", "pytorch_grad_cam")}
     bad |= {m for m in mods if m.startswith("core.") and m.split(".")[1] in TORCH_TIER}
     assert not bad, f"{path.name} is in the light tier but imports {bad}"
@@ -91,3 +94,14 @@ def test_tables_have_the_same_keys_and_placeholders():
         fields_en = {f for _, f, _, _ in string.Formatter().parse(i18n.EN[key]) if f}
         fields_ko = {f for _, f, _, _ in string.Formatter().parse(i18n.KO[key]) if f}
         assert fields_en == fields_ko, key
+
+
+def test_page_urls_do_not_shadow_files_in_pages():
+    """Streamlit also registers pages/*.py by file name; an st.Page url_path equal to one of those names
+    makes a direct link or a reload open the bare file instead of the app (seen with /train)."""
+    stems = {p.stem for p in (ROOT / "pages").glob("*.py")}
+    tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
+    paths = [kw.value.value for node in ast.walk(tree) if isinstance(node, ast.Call)
+             for kw in node.keywords if kw.arg == "url_path" and isinstance(kw.value, ast.Constant)]
+    assert paths, "app.py registers pages with url_path"
+    assert not set(paths) & stems, f"url paths {set(paths) & stems} shadow files in pages/"

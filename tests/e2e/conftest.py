@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -31,7 +34,8 @@ def app_server(tmp_path):
     """Start the dashboard on an empty workspace; yields (url, workspace path)."""
     port = free_port()
     workspace = tmp_path / "ws"
-    env = {**os.environ, "BOLTSCOPE_WORKSPACE": str(workspace), "BOLTSCOPE_USER": "e2e-tester"}
+    env = {**os.environ, "BOLTSCOPE_WORKSPACE": str(workspace), "BOLTSCOPE_USER": "e2e-tester",
+           "BOLTSCOPE_WORKER_IDLE_S": "5"}
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
@@ -51,12 +55,26 @@ def app_server(tmp_path):
         proc.kill()
         pytest.fail(f"streamlit did not start; log: {(tmp_path / 'streamlit.log').read_text()[-2000:]}")
     yield url, workspace
+    stop_workers(workspace)
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+def stop_workers(workspace) -> None:
+    """Workers the app started are detached on purpose (they outlive Streamlit): end them with the test."""
+    db_path = workspace / "boltscope.db"
+    if not db_path.exists():
+        return
+    with sqlite3.connect(db_path) as conn:
+        pids = [row[0] for row in conn.execute("SELECT pid FROM workers")]
+        pids += [row[0] for row in conn.execute("SELECT worker_pid FROM jobs WHERE status = 'running'")]
+    for pid in set(pids):
+        with contextlib.suppress(ProcessLookupError, PermissionError, TypeError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -1,0 +1,51 @@
+"""Train page: pick a backbone and settings, start a run, a quick model or a sweep; watch jobs live."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import auth, jobs
+from core.errors import CoreError
+from pages import components as ui
+from pages import train_panels as panels
+
+ws = ui.workspace()
+me = ui.actor()
+
+st.title(ui.tr("train.title"))
+ui.flash()
+
+if auth.can(me, "train"):
+    with st.container(border=True):
+        st.subheader(ui.tr("train.new.header"))
+        try:
+            config = panels.config_form(ws)
+            panels.start_buttons(ws, me, config)
+            panels.sweep_panel(ws, me, config)
+        except CoreError as exc:
+            ui.show_error(exc)
+else:
+    st.info(ui.tr("train.viewer_only", role=ui.tr(f"role.{me.role}")))
+
+
+@st.fragment(run_every=2.0)
+def live_jobs() -> None:
+    """Redrawn every 2 s from the database: a reload, a restart or another user sees the same thing."""
+    try:
+        if jobs.ensure_worker(ws):
+            st.toast(ui.tr("train.worker_started"), icon=":material/rocket_launch:")
+        listing = jobs.list_jobs(ws.conn, limit=100)
+    except CoreError as exc:
+        ui.show_error(exc)
+        return
+    if not listing:
+        st.info(ui.tr("train.jobs.empty"))
+        return
+    job = panels.jobs_table(ws, listing)
+    if job is not None:
+        panels.job_detail(ws, me, job)
+
+
+st.subheader(ui.tr("train.jobs.header"))
+live_jobs()
+panels.sweep_results(ws)
