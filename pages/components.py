@@ -111,3 +111,17 @@ def job_status(ws: Workspace) -> None:
             counts[job.status] += 1
     if counts["running"] or counts["queued"]:
         st.caption(":material/model_training: " + tr("app.jobs", running=counts["running"], queued=counts["queued"]))
+
+
+def choice(where, label: str, options: list, key: str, format_func, index: int = 0, **kwargs):
+    """A select box whose option texts are translated.
+
+    Streamlit keeps the option texts a keyed select box first drew, so after a language switch it would
+    go on showing the old language. The key therefore carries the language, and the choice made under
+    the other language is carried over.
+    """
+    for code in i18n.LANGUAGES:
+        earlier = st.session_state.get(f"{key}_{code}")
+        if code != lang() and earlier in options:
+            index = options.index(earlier)
+    return where.selectbox(label, options, index=index, key=f"{key}_{lang()}", format_func=format_func, **kwargs)

@@ -47,7 +47,7 @@ def _weights_note(ws: Workspace, arch: zoo.Arch) -> bool:
 
 def config_form(ws: Workspace) -> config.TrainConfig:
     """The run settings, with weights availability for the chosen backbone; raises ValidationError."""
-    name = st.selectbox(ui.tr("train.arch"), list(zoo.ARCHES), format_func=_arch_text, key="train_arch")
+    name = ui.choice(st, ui.tr("train.arch"), list(zoo.ARCHES), "train_arch", _arch_text)
     arch = zoo.ARCHES[name]
     has_weights = _weights_note(ws, arch)
     cols = st.columns(6)
@@ -57,8 +57,8 @@ def config_form(ws: Workspace) -> config.TrainConfig:
                            key="train_lr")
     size = cols[3].selectbox(ui.tr("train.size"), SIZES, index=SIZES.index(arch.default_size), key=f"train_size_{name}")
     optimizer = cols[4].selectbox(ui.tr("train.optimizer"), config.OPTIMIZERS, index=2, key="train_optimizer")
-    augment = cols[5].selectbox(ui.tr("train.augment"), config.AUGMENTS, index=1, key="train_augment",
-                                format_func=lambda k: ui.tr(f"train.augment.{k}"), help=ui.tr("train.augment.help"))
+    augment = ui.choice(cols[5], ui.tr("train.augment"), list(config.AUGMENTS), "train_augment",
+                        lambda k: ui.tr(f"train.augment.{k}"), index=1, help=ui.tr("train.augment.help"))
     st.caption(ui.tr("train.cost", params=_params(arch.params_m), gflops=f"{arch.gflops(size):.2f}", size=size))
     values = {"arch": name, "epochs": int(epochs), "batch_size": int(batch), "lr": float(lr), "image_size": int(size),
               "optimizer": optimizer, "augment": augment}
@@ -74,14 +74,14 @@ def _advanced(arch: str, epochs: int, has_weights: bool) -> dict[str, object]:
     ticked = st.checkbox(ui.tr("train.pretrained"), value=has_weights, disabled=not has_weights,
                          key=f"train_pretrained_{arch}")
     return {
-        "scheduler": a[0].selectbox(ui.tr("train.scheduler"), config.SCHEDULERS, key="train_scheduler",
-                                    format_func=lambda k: ui.tr(f"train.scheduler.{k}")),
+        "scheduler": ui.choice(a[0], ui.tr("train.scheduler"), list(config.SCHEDULERS), "train_scheduler",
+                               lambda k: ui.tr(f"train.scheduler.{k}")),
         "warmup_epochs": int(a[1].number_input(ui.tr("train.warmup"), 0, epochs, min(1, epochs), key="train_warmup")),
         "weight_decay": float(a[2].selectbox(ui.tr("train.weight_decay"), [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 5e-2], index=2,
                                              format_func=lambda v: f"{v:g}", key="train_wd")),
         "label_smoothing": float(a[3].slider(ui.tr("train.smoothing"), 0.0, 0.3, 0.0, 0.05, key="train_smoothing")),
-        "balance": b[0].selectbox(ui.tr("train.balance"), config.BALANCES, key="train_balance",
-                                  format_func=lambda k: ui.tr(f"train.balance.{k}")),
+        "balance": ui.choice(b[0], ui.tr("train.balance"), list(config.BALANCES), "train_balance",
+                             lambda k: ui.tr(f"train.balance.{k}")),
         "freeze_epochs": int(b[1].number_input(ui.tr("train.freeze"), 0, epochs, 0, key="train_freeze")),
         "early_stop": int(b[2].number_input(ui.tr("train.early_stop"), 0, 100, 0, key="train_early_stop",
                                             help=ui.tr("train.early_stop.help"))),
@@ -93,7 +93,7 @@ def _advanced(arch: str, epochs: int, has_weights: bool) -> dict[str, object]:
 def _queue(ws: Workspace, me: auth.Actor, cfg: config.TrainConfig) -> None:
     job_id = jobs.submit(ws.conn, me, cfg)
     jobs.ensure_worker(ws)
-    st.session_state.job_pick = job_id
+    st.session_state.job_pick = job_id  # watch the job just started
     st.session_state.flash = ("ok", ui.tr("train.queued", id=job_id))
 
 
@@ -156,12 +156,16 @@ def jobs_table(ws: Workspace, listing: list[jobs.Job]) -> jobs.Job | None:
                  column_config={ui.tr("train.col.val_f1"): st.column_config.NumberColumn(format="%.3f"),
                                 ui.tr("train.col.test_f1"): st.column_config.NumberColumn(format="%.3f")})
     ids = [j.id for j in listing]
-    if st.session_state.get("job_pick") not in ids:
+    wanted = st.session_state.get("job_pick")
+    if wanted not in ids:
         active = [j.id for j in listing if j.active]
-        st.session_state.job_pick = active[-1] if active else ids[0]
+        wanted = active[-1] if active else ids[0]
     by_id = {j.id: j for j in listing}
-    # no status in the label: a select box keeps the label it first drew while the status moves on
-    pick = st.selectbox(ui.tr("train.watch"), ids, key="job_pick", format_func=lambda i: _job_label(by_id[i]))
+    # no status in the label: a select box keeps the texts it first drew while the status moves on;
+    # the options carry the newest job, so a new job gives a new box that starts on the wanted one
+    pick = st.selectbox(ui.tr("train.watch"), ids, index=ids.index(wanted), key=f"job_pick_{ui.lang()}_{ids[0]}",
+                        format_func=lambda i: _job_label(by_id[i]))
+    st.session_state.job_pick = pick
     return by_id.get(pick)
 
 

@@ -41,12 +41,28 @@ def serve(workspace: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("streamlit did not start")
 
 
+def train_page(page, out: Path) -> None:
+    """The Train page with the finished fine-tune selected, in Korean and then English (tall viewport)."""
+    page.set_viewport_size({"width": 1440, "height": 2100})
+    page.get_by_role("link", name="학습", exact=True).click()
+    page.locator(".st-key-job_detail .js-plotly-plot").nth(1).wait_for()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(out / "train-ko.png"))
+    page.get_by_text("English").click()
+    page.get_by_text("New run", exact=True).wait_for()
+    page.locator(".st-key-job_detail .js-plotly-plot").nth(1).wait_for()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(out / "train-en.png"))
+
+
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "docs" / "screenshots")
     out.mkdir(parents=True, exist_ok=True)
     workspace = Path(tempfile.mkdtemp(prefix="boltscope-shots-"))
-    subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), "demo", "--n", "330"],
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    for args in (["demo", "--n", "330"], ["quick-model", "--wait"],
+                 ["train", "--arch", "efficientnet_lite0", "--epochs", "5", "--image-size", "128", "--wait"]):
+        subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), *args],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     proc, url = serve(workspace)
     try:
         with sync_playwright() as pw:
@@ -71,6 +87,7 @@ def main() -> None:
             page.get_by_role("tab", name="분할 및 내보내기").click()
             page.wait_for_timeout(1200)
             page.screenshot(path=str(out / "splits-ko.png"), full_page=True)
+            train_page(page, out)
             browser.close()
     finally:
         proc.terminate()

@@ -37,7 +37,7 @@ def test_start_reload_finish(app_server, page, tmp_path):
     page.get_by_role("link", name="Train", exact=True).click()
     page.get_by_text("New run", exact=True).wait_for()
     assert page.url.endswith("/training")
-    pick(page, "train_arch", "^tiny_cnn")
+    pick(page, "train_arch_en", "^tiny_cnn")
     page.get_by_text("This model has no pretrained weights").wait_for()
     pick(page, "train_size_tiny_cnn", "^256$")
     pick(page, "train_batch", "^8$")

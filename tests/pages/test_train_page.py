@@ -44,14 +44,14 @@ def texts(at: AppTest) -> str:
 def test_default_backbone_has_offline_weights(demo_ws):
     at = train_page()
     assert at.title[0].value == "Train"
-    assert at.selectbox(key="train_arch").value == "efficientnet_lite0"
+    assert at.selectbox(key="train_arch_en").value == "efficientnet_lite0"
     assert any("Pretrained ImageNet weights found (pip package)" in s.value for s in at.success)
     assert "No training jobs yet." in texts(at)
 
 
 def test_resnet50_without_weights_says_where_to_put_the_file(demo_ws):
     at = train_page()
-    at.selectbox(key="train_arch").set_value("resnet50").run()
+    at.selectbox(key="train_arch_en").set_value("resnet50").run()
     warning = next(w.value for w in at.warning if "No pretrained weights" in w.value)
     assert "resnet50-11ad3fa6.pth" in warning
     assert str(demo_ws.layout.weights) in warning
@@ -62,7 +62,7 @@ def test_resnet50_without_weights_says_where_to_put_the_file(demo_ws):
 
 def test_start_queues_a_job_with_the_form_settings(demo_ws):
     at = train_page()
-    at.selectbox(key="train_arch").set_value("tiny_cnn").run()
+    at.selectbox(key="train_arch_en").set_value("tiny_cnn").run()
     at.number_input(key="train_epochs").set_value(3).run()
     at.selectbox(key="train_batch").set_value(8).run()
     at.button(key="train_start").click().run()
@@ -79,7 +79,7 @@ def test_start_queues_a_job_with_the_form_settings(demo_ws):
 
 def test_sweep_queues_the_grid(demo_ws):
     at = train_page()
-    at.selectbox(key="train_arch").set_value("tiny_cnn").run()
+    at.selectbox(key="train_arch_en").set_value("tiny_cnn").run()
     at.multiselect(key="sweep_batches").set_value([8, 16]).run()
     at.multiselect(key="sweep_lrs").set_value([1e-3, 3e-3, 1e-2]).run()
     at.button(key="sweep_start").click().run()
@@ -125,11 +125,14 @@ def test_failed_job_shows_cause_and_hint_and_can_resume(demo_ws):
     assert jobs.get_job(demo_ws.conn, job_id).status == "queued"
 
 
-def test_korean(demo_ws):
+def test_korean_keeps_the_choices_made_in_english(demo_ws):
     at = train_page()
+    at.selectbox(key="train_augment_en").set_value("photo").run()
     at.radio(key="lang").set_value("ko").run()
     assert at.title[0].value == "학습"
     assert any("사전학습 ImageNet 가중치 있음" in s.value for s in at.success)
+    box = at.selectbox(key="train_augment_ko")
+    assert box.value == "photo" and "손으로 찍은 사진" in box.options
 
 
 def test_progress_json_is_what_the_page_reads(demo_ws):
