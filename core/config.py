@@ -134,6 +134,11 @@ class TrainConfig:
                      "seed", "nproc", "num_workers"):
             if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
                 raise ValidationError(f"{name.replace('_', ' ')} {getattr(self, name)!r} must be a whole number")
+        if not 0 <= self.seed < 2**32:
+            raise ValidationError(f"seed {self.seed} must be from 0 to {2**32 - 1}")
+        for name in ("nesterov", "pretrained", "amp", "channels_last"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValidationError(f"{name.replace('_', ' ')} {getattr(self, name)!r} must be true or false")
         if self.batch_size % self.nproc:
             raise ValidationError(f"batch size {self.batch_size} must divide evenly over {self.nproc} processes")
 

@@ -26,10 +26,12 @@ log = logging.getLogger(__name__)
 PROBE_C = (0.02, 0.1, 0.5, 2.0)  # inverse regularisation strengths tried; cross-validation picks
 
 
-def model_key(spec: models.ModelSpec) -> str:
-    """Embeddings depend on the backbone, its weights and the input size."""
-    source = Path(str(spec.weights.get("path"))).name if spec.weights.get("used") else "scratch"
-    return f"{spec.name}@{spec.preprocess.size}/{spec.pooling}:{source}"
+def model_key(spec: models.ModelSpec) -> str | None:
+    """Embeddings depend on the backbone, its weights, the pooling and the input size. A randomly
+    initialised backbone is a different network every time: its embeddings are never cached (None)."""
+    if not spec.weights.get("used"):
+        return None
+    return f"{spec.name}@{spec.preprocess.size}/{spec.pooling}:{Path(str(spec.weights.get('path'))).name}"
 
 
 def _features(spec: models.ModelSpec, images: torch.Tensor, device: torch.device, hooks: trainer.Hooks,
@@ -63,7 +65,7 @@ def embeddings(conn: sqlite3.Connection, spec: models.ModelSpec, shas: Sequence[
     hooks = hooks or trainer.Hooks()
     key = model_key(spec)
     cached: dict[str, np.ndarray] = {}
-    for start in range(0, len(shas), 500):
+    for start in range(0, len(shas) if key else 0, 500):
         chunk = list(shas[start:start + 500])
         rows = conn.execute(f"SELECT sha256, vector FROM embeddings WHERE model_key = ? AND sha256 IN"
                             f" ({','.join('?' * len(chunk))})", (key, *chunk)).fetchall()
@@ -72,6 +74,8 @@ def embeddings(conn: sqlite3.Connection, spec: models.ModelSpec, shas: Sequence[
     if todo:
         images = data.decode_all([paths[i] for i in todo], spec.preprocess.size)
         vectors = _features(spec, images, device, hooks)
+        if key is None:
+            return vectors
         with db.transaction(conn):
             conn.executemany("INSERT OR REPLACE INTO embeddings (model_key, sha256, vector) VALUES (?, ?, ?)",
                              [(key, shas[i], v.astype(np.float16).tobytes())
@@ -131,6 +135,7 @@ def run_quick(ctx: trainer.RunContext, conn: sqlite3.Connection) -> trainer.RunR
     c, n = ctx.config, len(ctx.class_names)
     device = trainer.pick_device(ctx.local_rank)
     pooling = "avgmax" if models.supports_avgmax(c.arch) else "avg"
+    torch.manual_seed(c.seed)  # a backbone without pretrained weights is then the same for the same seed
     spec = models.build(c.arch, n, pretrained=c.pretrained, image_size=c.image_size, weights_dir=ctx.weights_dir,
                         pooling=pooling)
     start = time.perf_counter()

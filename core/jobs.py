@@ -231,6 +231,9 @@ def live_workers(conn: sqlite3.Connection) -> list[dict[str, object]]:
 def ensure_worker(ws: Workspace) -> bool:
     """Start a detached worker when jobs are queued and no worker is alive; True when one was started."""
     reconcile(ws.conn)
+    # every open Train page asks every 2 s: answer the common case with a read, no write lock
+    if not ws.conn.execute("SELECT 1 FROM jobs WHERE status = 'queued' LIMIT 1").fetchone():
+        return False
     with db.transaction(ws.conn):
         queued = ws.conn.execute("SELECT COUNT(*) FROM jobs WHERE status = 'queued'").fetchone()[0]
         if not queued or live_workers(ws.conn):

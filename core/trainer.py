@@ -280,19 +280,22 @@ def run_training(ctx: RunContext) -> RunResult:
 
 
 def _end_epoch(ctx, spec, model, val_loader, device, epoch, values, state, optimizer, scheduler, when, scaler) -> bool:
-    """Validate, keep the best, checkpoint, report (rank 0); True when early stopping says stop."""
-    stop = False
-    if ctx.rank == 0:
-        ctx.hooks.progress({"phase": "validate", "epoch": epoch, "epochs": ctx.config.epochs})
-        val = evaluate(model, val_loader, device, nn.CrossEntropyLoss(), len(ctx.class_names))
-        values.update(val_loss=val["loss"], val_accuracy=val["accuracy"], val_macro_f1=val["macro_f1"])
-        key = (val["macro_f1"], -val["loss"])
-        if key > state.best_key:
-            state.best_key, state.best_epoch, state.since_best = key, epoch, 0
+    """Validate, keep the best, checkpoint and report; True when early stopping says stop.
+
+    Every rank validates (the validation split is small), so each steps its schedule and counts its
+    patience on the same figures as rank 0; only rank 0 writes files and reports.
+    """
+    ctx.hooks.progress({"phase": "validate", "epoch": epoch, "epochs": ctx.config.epochs})
+    val = evaluate(model, val_loader, device, nn.CrossEntropyLoss(), len(ctx.class_names))
+    values.update(val_loss=val["loss"], val_accuracy=val["accuracy"], val_macro_f1=val["macro_f1"])
+    key = (val["macro_f1"], -val["loss"])
+    if key > state.best_key:
+        state.best_key, state.best_epoch, state.since_best = key, epoch, 0
+        if ctx.rank == 0:
             checkpoint.save(ctx.run_dir / checkpoint.BEST, _payload(ctx, spec, model, epoch, values))
-        else:
-            state.since_best += 1
-        stop = bool(ctx.config.early_stop) and state.since_best >= ctx.config.early_stop
+    else:
+        state.since_best += 1
+    stop = bool(ctx.config.early_stop) and state.since_best >= ctx.config.early_stop
     if when == "epoch":
         scheduler.step()
     elif when == "metric":
@@ -308,7 +311,7 @@ def _end_epoch(ctx, spec, model, val_loader, device, epoch, values, state, optim
         log.info("epoch %d/%d: loss %.4f, train acc %.3f, val acc %.3f, val macro-F1 %.3f, %.1f img/s", epoch,
                  ctx.config.epochs, values["train_loss"], values["train_accuracy"], values["val_accuracy"],
                  values["val_macro_f1"], values["images_per_s"])
-    if ctx.world > 1:
+    if ctx.world > 1:  # rank 0 decides, in case float rounding on another device told a rank otherwise
         flag = torch.tensor([1.0 if stop else 0.0], device=device)
         dist.broadcast(flag, src=0)
         stop = bool(flag.item())

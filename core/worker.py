@@ -138,11 +138,11 @@ def outcome_of(exc: BaseException, hooks: DbHooks, config_batch: int) -> tuple[s
     return "failed", f"{type(exc).__name__}: {exc}", None
 
 
-def run_job(ws: Workspace, job: jobs.Job) -> str:
+def run_job(ws: Workspace, job: jobs.Job, shutdown: Shutdown | None = None) -> str:
     """Run one claimed job to its end and record how it ended; returns the final status."""
     runtime.tune_allocator()
-    with job_log(ws.layout.job_log(job.id)), DbHooks(ws.layout.db_path, job.id, None) as hooks:
-        _on_sigterm(hooks)
+    with job_log(ws.layout.job_log(job.id)), DbHooks(ws.layout.db_path, job.id, None) as hooks, \
+            (shutdown or Shutdown()).watching(hooks):
         log.info("job %d (%s, %s), attempt %d, on %s", job.id, job.kind, job.config.arch, job.attempts,
                  describe_device())
         try:
@@ -199,15 +199,46 @@ def _run_ddp(ws: Workspace, job: jobs.Job, run: runs.Run, nproc: int, hooks: DbH
     return result["status"], result.get("error"), result.get("hint")
 
 
-def _on_sigterm(hooks: DbHooks) -> None:
-    """A service stop (SIGTERM) ends the job at the next step as interrupted, resumable."""
-    if threading.current_thread() is not threading.main_thread():
-        return
+class Shutdown:
+    """SIGTERM (a service stop) while this is installed: the running job ends at its next step as
+    interrupted (resumable) and the worker leaves its loop. The previous handler comes back after."""
 
-    def handle(_signum, _frame) -> None:
-        hooks.sigterm = True
-        hooks.stop_event.set()
-    signal.signal(signal.SIGTERM, handle)
+    def __init__(self) -> None:
+        self.requested = False
+        self._hooks: DbHooks | None = None
+        self._previous = None
+
+    def __enter__(self) -> Shutdown:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
+
+    def _handle(self, _signum, _frame) -> None:
+        self.requested = True
+        if self._hooks is not None:
+            self._hooks.sigterm = True
+            self._hooks.stop_event.set()
+
+    @contextmanager
+    def watching(self, hooks: DbHooks):
+        """While a job runs, a SIGTERM also stops it; installs the handler itself when nobody has."""
+        owned = self._previous is None
+        if owned:
+            self.__enter__()
+        self._hooks = hooks
+        if self.requested:
+            self._handle(signal.SIGTERM, None)
+        try:
+            yield self
+        finally:
+            self._hooks = None
+            if owned:
+                self.__exit__()
 
 
 def serve(ws: Workspace, once: bool = False, idle_exit_s: float = 60.0) -> int:
@@ -215,22 +246,23 @@ def serve(ws: Workspace, once: bool = False, idle_exit_s: float = 60.0) -> int:
     jobs.reconcile(ws.conn)
     jobs.worker_beat(ws.conn)
     ran, idle_since, last_beat = 0, time.monotonic(), 0.0
-    try:
-        while True:
-            job = jobs.claim(ws.conn)
-            if job is not None:
-                run_job(ws, job)
-                ran, idle_since = ran + 1, time.monotonic()
-                if once:
+    with Shutdown() as shutdown:
+        try:
+            while not shutdown.requested:
+                job = jobs.claim(ws.conn)
+                if job is not None:
+                    run_job(ws, job, shutdown)
+                    ran, idle_since = ran + 1, time.monotonic()
+                    if once:
+                        break
+                    continue
+                if once or (idle_exit_s and time.monotonic() - idle_since > idle_exit_s):
                     break
-                continue
-            if once or (idle_exit_s and time.monotonic() - idle_since > idle_exit_s):
-                break
-            if time.monotonic() - last_beat > jobs.HEARTBEAT_S:
-                jobs.worker_beat(ws.conn)
-                jobs.reconcile(ws.conn)
-                last_beat = time.monotonic()
-            time.sleep(0.5)
-    finally:
-        jobs.worker_gone(ws.conn)
+                if time.monotonic() - last_beat > jobs.HEARTBEAT_S:
+                    jobs.worker_beat(ws.conn)
+                    jobs.reconcile(ws.conn)
+                    last_beat = time.monotonic()
+                time.sleep(0.5)
+        finally:
+            jobs.worker_gone(ws.conn)
     return ran
