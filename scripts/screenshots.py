@@ -61,8 +61,9 @@ def main() -> None:
     workspace = Path(tempfile.mkdtemp(prefix="boltscope-shots-"))
     for args in (["demo", "--n", "330"], ["quick-model", "--wait"],
                  ["train", "--arch", "efficientnet_lite0", "--epochs", "5", "--image-size", "128", "--wait"]):
-        subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), *args],
-                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), *args], cwd=ROOT, check=True,
+                       env={**os.environ, "BOLTSCOPE_USER": "kim.engineer"}, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
     proc, url = serve(workspace)
     try:
         with sync_playwright() as pw:
