@@ -142,6 +142,9 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (model_key, sha256)
     );
     """,
+    """
+    ALTER TABLE epochs ADD COLUMN train_macro_f1 REAL;
+    """,
 )
 
 

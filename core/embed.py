@@ -130,6 +130,17 @@ def _expand(probs: np.ndarray, classes: np.ndarray, n: int) -> np.ndarray:
     return full
 
 
+def _epoch_values(y: np.ndarray, probs: np.ndarray, split: np.ndarray, results: dict, n: int) -> dict:
+    """The quick model's one 'epoch' row: train figures (out of fold) and validation figures."""
+    tr, va, labels = split == "train", split == "val", list(range(n))
+    train_fit = metrics.summary(y[tr].tolist(), probs[tr].argmax(axis=1).tolist(), n)
+    val = results.get("val", {})
+    return {"train_loss": float(log_loss(y[tr], probs[tr], labels=labels)), "train_accuracy": train_fit["accuracy"],
+            "train_macro_f1": train_fit["macro_f1"],
+            "val_loss": float(log_loss(y[va], probs[va], labels=labels)) if va.any() else None,
+            "val_accuracy": val.get("accuracy"), "val_macro_f1": val.get("macro_f1"), "lr": None, "steps": 1}
+
+
 def run_quick(ctx: trainer.RunContext, conn: sqlite3.Connection) -> trainer.RunResult:
     """The quick model: cached embeddings + probe fitted on train, C chosen on validation, one 'epoch'."""
     c, n = ctx.config, len(ctx.class_names)
@@ -157,12 +168,8 @@ def run_quick(ctx: trainer.RunContext, conn: sqlite3.Connection) -> trainer.RunR
     predicted = probs.argmax(axis=1)
     results = {s: metrics.summary(y[split == s].tolist(), predicted[split == s].tolist(), n)
                for s in ("val", "test") if (split == s).any()}
-    train_fit = metrics.summary(y[tr].tolist(), predicted[tr].tolist(), n)
-    values = {"train_loss": float(log_loss(y[tr], probs[tr], labels=list(range(n)))),
-              "train_accuracy": train_fit["accuracy"], "val_loss": float(log_loss(y[va], probs[va], labels=list(
-                  range(n)))) if va.any() else None, "val_accuracy": results.get("val", {}).get("accuracy"),
-              "val_macro_f1": results.get("val", {}).get("macro_f1"), "lr": None, "seconds": seconds,
-              "images_per_s": len(x) / max(seconds, 1e-9), "steps": 1}
+    values = _epoch_values(y, probs, split, results, n)
+    values.update(seconds=seconds, images_per_s=len(x) / max(seconds, 1e-9))
     checkpoint.save(ctx.run_dir / checkpoint.BEST, {
         "arch": c.arch, "class_names": list(ctx.class_names), "config": c.to_dict(),
         "preprocess": spec.preprocess.to_dict(), "pooling": spec.pooling, "epoch": 1, "metrics": values,

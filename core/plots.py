@@ -50,12 +50,13 @@ def loss_curves(epochs: Sequence[dict[str, float | None]], names: dict[str, str]
 
 
 def score_curves(epochs: Sequence[dict[str, float | None]], names: dict[str, str]) -> go.Figure:
-    """Train accuracy, validation accuracy and validation macro-F1 per epoch, on a 0–1 axis."""
+    """Accuracy and macro-F1, train and validation, per epoch, on a 0–1 axis (F1 dotted)."""
     x = [e["epoch"] for e in epochs]
     fig = go.Figure()
     for key, name, colour, dash in (("train_accuracy", names["train_acc"], TRAIN_COLOUR, None),
                                     ("val_accuracy", names["val_acc"], VAL_COLOUR, None),
-                                    ("val_macro_f1", names["val_f1"], F1_COLOUR, "dot")):
+                                    ("train_macro_f1", names["train_f1"], TRAIN_COLOUR, "dot"),
+                                    ("val_macro_f1", names["val_f1"], VAL_COLOUR, "dot")):
         fig.add_scatter(x=x, y=[e[key] for e in epochs], name=name, mode="lines+markers",
                         line=dict(color=colour, dash=dash))
     fig = _curve_layout(fig, names["score"], names["epoch"])

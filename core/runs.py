@@ -51,6 +51,7 @@ class Epoch:
     epoch: int
     train_loss: float | None
     train_accuracy: float | None
+    train_macro_f1: float | None
     val_loss: float | None
     val_accuracy: float | None
     val_macro_f1: float | None

@@ -114,6 +114,7 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, criterion: nn.Module, 
     model.train()
     cuda = device.type == "cuda"
     total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
+    predicted, truth = [], []
     steps = len(loader)
     for step, (images, targets) in enumerate(loader, start=1):
         if _stop_requested(ctx, device):
@@ -135,7 +136,10 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, criterion: nn.Module, 
         if scheduler is not None:
             scheduler.step()
         total_loss += loss.item() * len(images)
-        correct += int((outputs.argmax(dim=1) == hard).sum())
+        guess = outputs.argmax(dim=1)
+        correct += int((guess == hard).sum())
+        predicted.append(guess.cpu())
+        truth.append(hard.cpu())
         seen += len(images)
         elapsed = time.perf_counter() - start
         ctx.hooks.progress({"phase": "train", "epoch": epoch, "epochs": ctx.config.epochs, "step": step,
@@ -143,7 +147,10 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, criterion: nn.Module, 
                             "images_per_s": seen * ctx.world / max(elapsed, 1e-9),
                             "eta_s": elapsed / step * ((ctx.config.epochs - epoch) * steps + steps - step)})
     seconds = time.perf_counter() - start
-    return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1), "seconds": seconds,
+    f1 = metrics.summary(torch.cat(truth).tolist(), torch.cat(predicted).tolist(), outputs.shape[1])["macro_f1"] \
+        if truth else 0.0
+    return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1), "train_macro_f1": f1,
+            "seconds": seconds,
             "images_per_s": seen * ctx.world / max(seconds, 1e-9), "steps": steps}
 
 

@@ -248,7 +248,7 @@ def _run_figures(ws: Workspace, job: jobs.Job, run: runs.Run) -> None:
     history = [vars(e) for e in runs.epochs(ws.conn, run.id)]
     if history and job.kind == "train":
         names = {k: ui.tr(f"train.curve.{k}") for k in ("train", "val", "loss", "epoch", "train_acc", "val_acc",
-                                                          "val_f1", "score")}
+                                                          "train_f1", "val_f1", "score")}
         left, right = st.columns(2)
         left.plotly_chart(plots.loss_curves(history, names), key=f"loss_{run.id}", width="stretch")
         right.plotly_chart(plots.score_curves(history, names), key=f"score_{run.id}", width="stretch")

@@ -137,6 +137,8 @@ def test_worker_records_epochs_and_predictions(demo_ws):
     stored = runs.epochs(demo_ws.conn, run.id)
     assert [(e.epoch, e.steps) for e in stored] == [(1, 3), (2, 3)]  # 42 train photos in batches of 16
     assert all(e.val_macro_f1 is not None and e.lr is not None for e in stored)
+    assert all(0 <= e.train_macro_f1 <= 1 for e in stored)
+    assert all(e.train_accuracy == 1 or e.train_macro_f1 < 1 for e in stored)  # F1 is 1 only when every photo is
     done = runs.get_run(demo_ws.conn, run.id)
     assert done.finished_at and done.best_epoch in (1, 2) and done.checkpoint.endswith("best.pt")
     preds = runs.predictions(demo_ws.conn, run.id)
