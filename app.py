@@ -33,5 +33,7 @@ pages = [
             icon=":material/photo_library:", url_path="photos", default=True),
     st.Page(Path(__file__).parent / "pages" / "train.py", title=ui.tr("page.train"),
             icon=":material/model_training:", url_path="training"),
+    st.Page(Path(__file__).parent / "pages" / "evaluate.py", title=ui.tr("page.evaluate"),
+            icon=":material/analytics:", url_path="results"),
 ]
 st.navigation(pages).run()

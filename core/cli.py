@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from core import auth, cli_train, ingest, store
+from core import auth, cli_eval, cli_train, ingest, store
 from core.errors import CoreError, NotFoundError, PermissionDenied, ValidationError
 from core.workspace import Workspace, open_workspace
 
@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("history", cmd_history, "label events of one photo as JSON")
     p.add_argument("image")
     cli_train.add_commands(add)
+    cli_eval.add_commands(add)
     return parser
 
 

@@ -145,6 +145,19 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE epochs ADD COLUMN train_macro_f1 REAL;
     """,
+    """
+    ALTER TABLE runs ADD COLUMN operating_point TEXT;
+    ALTER TABLE runs ADD COLUMN cpu_ms REAL;
+    CREATE TABLE promotions (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        previous_run_id INTEGER REFERENCES runs(id),
+        user TEXT NOT NULL,
+        at TEXT NOT NULL,
+        forced INTEGER NOT NULL,
+        reason TEXT NOT NULL
+    );
+    """,
 )
 
 

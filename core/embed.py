@@ -181,3 +181,40 @@ def run_quick(ctx: trainer.RunContext, conn: sqlite3.Connection) -> trainer.RunR
     preds = [(it.image_id, it.split, ctx.class_names[int(predicted[i])], probs[i].tolist())
              for i, it in enumerate(ctx.items)]
     return trainer.RunResult(1, results, preds, checkpoint.BEST, str(device), spec.weights, 1)
+
+
+def suspects(ws, top: int | None = None, arch: str = "efficientnet_lite0", seed: int = 0) -> list[dict[str, object]]:
+    """Photos whose label looks wrong, most suspect first: confident learning (Northcutt et al.) on
+    out-of-fold probabilities of the quick-model probe over cached embeddings of every labelled photo.
+
+    A photo labelled i is flagged when some other class j reaches that class's own threshold (the mean
+    P(j) over the photos labelled j); the score is the margin max_j≠i P(j) − P(i).
+    """
+    from core import store  # light; imported here so embed stays importable without a workspace
+
+    images = [im for im in store.all_images(ws.conn) if im.label]
+    order = [lab.name for lab in store.list_labels(ws.conn)]
+    names = [name for name in order if sum(im.label == name for im in images) >= 2]
+    images = [im for im in images if im.label in names]
+    if len(names) < 2:
+        return []
+    torch.manual_seed(seed)
+    pooling = "avgmax" if models.supports_avgmax(arch) else "avg"
+    spec = models.build(arch, len(names), image_size=256, weights_dir=ws.layout.weights, pooling=pooling)
+    x = embeddings(ws.conn, spec, [im.sha256 for im in images], [ws.layout.cached(im.sha256) for im in images],
+                   trainer.pick_device())
+    y = np.array([names.index(im.label) for im in images])
+    folds = StratifiedKFold(min(5, int(np.bincount(y).min())), shuffle=True, random_state=seed)
+    z = StandardScaler().fit_transform(x)
+    probs = _expand(cross_val_predict(LogisticRegression(C=0.5, max_iter=3000, random_state=seed), z, y, cv=folds,
+                                      method="predict_proba"), np.arange(len(names)), len(names))
+    thresholds = np.array([probs[y == j, j].mean() for j in range(len(names))])
+    others = probs.copy()
+    others[np.arange(len(y)), y] = -1.0
+    rival = others.argmax(axis=1)
+    score = others.max(axis=1) - probs[np.arange(len(y)), y]
+    flagged = (others >= thresholds[None, :]).any(axis=1)
+    ranked = sorted(range(len(images)), key=lambda i: (not flagged[i], -score[i]))
+    out = [{"image": images[i].id, "given": images[i].label, "predicted": names[int(rival[i])] if score[i] > 0
+            else images[i].label, "score": round(float(score[i]), 6), "flagged": bool(flagged[i])} for i in ranked]
+    return out[:top] if top else out

@@ -1,10 +1,24 @@
-"""Pure functions over predictions: accuracy and macro-F1 with a fixed label set (scikit-learn)."""
+"""Pure functions over predictions: summaries, the full evaluation, and the safety operating point.
+
+scikit-learn underneath; the evaluation passes labels=range(n) and zero_division=0 so a class absent
+from a small split changes no shapes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
-from sklearn.metrics import accuracy_score, f1_score
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    top_k_accuracy_score,
+)
+
+DEFAULT_TARGET_RECALL = 0.99
 
 
 def summary(targets: Sequence[int], predicted: Sequence[int], num_classes: int) -> dict[str, float]:
@@ -21,3 +35,137 @@ def summary(targets: Sequence[int], predicted: Sequence[int], num_classes: int) 
         "macro_f1": float(f1_score(targets, predicted, labels=present, average="macro", zero_division=0)),
         "n": len(targets),
     }
+
+
+def evaluate(truth: Sequence[int], probs: np.ndarray, labels: Sequence[str],
+             predicted: Sequence[int] | None = None) -> dict[str, object]:
+    """Confusion matrix, accuracy, macro/micro/weighted F1, per-class P/R/F1/support and top-2 accuracy.
+
+    predicted defaults to the arg-max of probs; pass the operating point's decisions to evaluate those.
+    """
+    n = len(labels)
+    index = list(range(n))
+    truth = np.asarray(truth, dtype=int)
+    probs = np.asarray(probs, dtype=float).reshape(len(truth), n)
+    pred = probs.argmax(axis=1) if predicted is None else np.asarray(predicted, dtype=int)
+    precision, recall, f1, support = precision_recall_fscore_support(truth, pred, labels=index, zero_division=0)
+    out: dict[str, object] = {
+        "labels": list(labels),
+        "n": int(len(truth)),
+        "confusion_matrix": confusion_matrix(truth, pred, labels=index).tolist(),
+        "accuracy": float(accuracy_score(truth, pred)) if len(truth) else 0.0,
+        "top2_accuracy": _top2(truth, probs),
+    }
+    for average in ("macro", "micro", "weighted"):
+        out[f"{average}_f1"] = float(f1_score(truth, pred, labels=index, average=average, zero_division=0))
+    out["per_class"] = {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                               "support": int(support[i])} for i, name in enumerate(labels)}
+    return out
+
+
+def _top2(truth: np.ndarray, probs: np.ndarray) -> float:
+    if len(truth) == 0:
+        return 0.0
+    if probs.shape[1] <= 2:
+        return 1.0  # with two classes the right one is always among the top two
+    return float(top_k_accuracy_score(truth, probs, k=2, labels=list(range(probs.shape[1]))))
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """Call a photo normal only when P(normal) >= threshold; otherwise the likeliest defect class."""
+
+    threshold: float
+    target_recall: float | None  # the rule that chose it: a target defect recall ...
+    costs: list[list[float]] | None  # ... or a cost matrix [true][predicted]
+    val_defect_recall: float
+    val_false_alarm_rate: float
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def decide(probs: np.ndarray, normal: int, threshold: float) -> np.ndarray:
+    """Class decisions at an operating point: normal only when P(normal) >= threshold."""
+    probs = np.asarray(probs, dtype=float)
+    defect_probs = probs.copy()
+    defect_probs[:, normal] = -1.0
+    return np.where(probs[:, normal] >= threshold, normal, defect_probs.argmax(axis=1))
+
+
+def defect_rates(truth: Sequence[int], decisions: Sequence[int], normal: int) -> tuple[float, float]:
+    """(defect recall, false-alarm rate): defects not called normal; normals called a defect."""
+    truth, decisions = np.asarray(truth), np.asarray(decisions)
+    defect, healthy = truth != normal, truth == normal
+    recall = float((decisions[defect] != normal).mean()) if defect.any() else 1.0
+    false_alarm = float((decisions[healthy] != normal).mean()) if healthy.any() else 0.0
+    return recall, false_alarm
+
+
+def _candidates(p_normal: np.ndarray) -> np.ndarray:
+    """Thresholds halfway between consecutive distinct P(normal) values (never on a photo), plus the ends."""
+    values = np.unique(np.clip(p_normal, 0.0, 1.0))
+    middles = (values[:-1] + values[1:]) / 2 if len(values) > 1 else np.array([])
+    return np.unique(np.concatenate([[0.0], middles, [1.0 + 1e-9]]))
+
+
+def choose_operating_point(truth: Sequence[int], probs: np.ndarray, normal: int,
+                           target_recall: float | None = DEFAULT_TARGET_RECALL,
+                           costs: Sequence[Sequence[float]] | None = None) -> OperatingPoint:
+    """On validation predictions: the threshold on P(normal) that reaches the target defect recall with
+    the fewest false alarms, or (given costs[true][predicted]) the one with the lowest total cost."""
+    truth = np.asarray(truth, dtype=int)
+    probs = np.asarray(probs, dtype=float)
+    best = None
+    for threshold in _candidates(probs[:, normal]):
+        decisions = decide(probs, normal, threshold)
+        recall, false_alarm = defect_rates(truth, decisions, normal)
+        if costs is not None:
+            key = (float(sum(costs[t][d] for t, d in zip(truth, decisions, strict=True))), false_alarm)
+        elif recall + 1e-12 >= target_recall:
+            key = (false_alarm, -recall)
+        else:
+            continue
+        # ties on validation: the higher threshold, which leaves the larger margin for defects
+        if best is None or key < best[0] or (key == best[0] and threshold > best[1]):
+            best = (key, float(threshold), recall, false_alarm)
+    if best is None:  # unreachable target (no defects at all, say): the strictest point
+        decisions = decide(probs, normal, 1.0 + 1e-9)
+        recall, false_alarm = defect_rates(truth, decisions, normal)
+        best = (None, 1.0 + 1e-9, recall, false_alarm)
+    _, threshold, recall, false_alarm = best
+    return OperatingPoint(min(threshold, 1.0 + 1e-9), None if costs is not None else target_recall,
+                          [list(map(float, row)) for row in costs] if costs is not None else None, recall, false_alarm)
+
+
+def pr_curves(truth: Sequence[int], probs: np.ndarray, labels: Sequence[str]) -> dict[str, dict[str, list[float]]]:
+    """One-vs-rest precision-recall curve and average precision per class (classes with photos only)."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    truth = np.asarray(truth, dtype=int)
+    out = {}
+    for i, name in enumerate(labels):
+        positive = truth == i
+        if positive.any() and (~positive).any():
+            precision, recall, _ = precision_recall_curve(positive, probs[:, i])
+            out[name] = {"precision": precision.tolist(), "recall": recall.tolist(),
+                         "ap": float(average_precision_score(positive, probs[:, i]))}
+    return out
+
+
+def reliability(truth: Sequence[int], probs: np.ndarray, bins: int = 10) -> dict[str, object]:
+    """Confidence vs accuracy in equal-width bins of the top probability, and the expected calibration error."""
+    truth = np.asarray(truth, dtype=int)
+    confidence = probs.max(axis=1) if len(truth) else np.zeros(0)
+    correct = (probs.argmax(axis=1) == truth) if len(truth) else np.zeros(0, dtype=bool)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    rows, ece = [], 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            conf, acc = float(confidence[members].mean()), float(correct[members].mean())
+            ece += members.mean() * abs(acc - conf)
+            rows.append({"low": float(edges[b]), "high": float(edges[b + 1]), "confidence": conf, "accuracy": acc,
+                         "count": int(members.sum())})
+    return {"bins": rows, "ece": float(ece)}

@@ -62,3 +62,51 @@ def score_curves(epochs: Sequence[dict[str, float | None]], names: dict[str, str
     fig = _curve_layout(fig, names["score"], names["epoch"])
     fig.update_yaxes(range=[0, 1.02])
     return fig
+
+
+def confusion_heatmap(matrix: Sequence[Sequence[int]], labels: Sequence[str], names: dict[str, str],
+                      normalise: bool = False) -> go.Figure:
+    """Rows = given label, columns = predicted; cells show counts (or row shares); click a cell to select it."""
+    counts = [list(map(int, row)) for row in matrix]
+    shown = [[c / max(sum(row), 1) for c in row] for row in counts] if normalise else counts
+    text = [[f"{v:.0%}<br>({c})" if normalise else str(c) for v, c in zip(r, cr, strict=True)]
+            for r, cr in zip(shown, counts, strict=True)]
+    fig = go.Figure(go.Heatmap(z=shown, x=list(labels), y=list(labels), text=text, texttemplate="%{text}",
+                               colorscale="Blues", showscale=False, hoverinfo="skip"))
+    # heatmaps cannot be selected in plotly: an invisible square marker on each cell carries the click
+    cells = [(p, g) for g in labels for p in labels]
+    fig.add_scatter(x=[p for p, _ in cells], y=[g for _, g in cells], mode="markers", showlegend=False,
+                    marker=dict(size=70, opacity=0.0, symbol="square"), hovertemplate=names["hover"])
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=names["predicted"],
+                      yaxis_title=names["given"], yaxis_autorange="reversed", clickmode="event+select")
+    return fig
+
+
+def pr_figure(curves: dict[str, dict[str, list[float]]], names: dict[str, str]) -> go.Figure:
+    fig = go.Figure()
+    for label, curve in curves.items():
+        fig.add_scatter(x=curve["recall"], y=curve["precision"], mode="lines",
+                        name=f"{label} (AP {curve['ap']:.3f})")
+    return _curve_layout(fig, names["precision"], names["recall"]).update_xaxes(dtick=0.2, range=[0, 1.01])
+
+
+def reliability_figure(data: dict[str, object], names: dict[str, str]) -> go.Figure:
+    bins = data["bins"]
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#999", dash="dash"), name=names["ideal"])
+    fig.add_scatter(x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins], mode="lines+markers",
+                    marker=dict(size=[6 + min(b["count"], 60) / 4 for b in bins]), name=names["model"],
+                    line_color=TRAIN_COLOUR)
+    return _curve_layout(fig, names["accuracy"], names["confidence"]).update_xaxes(dtick=0.2, range=[0, 1.01])
+
+
+def comparison_scatter(rows: Sequence[dict[str, object]], names: dict[str, str]) -> go.Figure:
+    """Macro-F1 against cost per photo (CPU ms when measured, else GFLOPs), one point per run."""
+    use_ms = all(r.get("cpu_ms") for r in rows)
+    fig = go.Figure(go.Scatter(
+        x=[r["cpu_ms"] if use_ms else r["gflops"] for r in rows], y=[r["macro_f1"] for r in rows],
+        mode="markers+text", text=[f"#{r['run_id']} {r['arch']}" for r in rows], textposition="top center",
+        marker=dict(size=12, color=[F1_COLOUR if r.get("production") else TRAIN_COLOUR for r in rows])))
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=10, b=10), yaxis_title=names["f1"],
+                      xaxis_title=names["ms"] if use_ms else names["gflops"])
+    return fig

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core import db, store
+from core import auth, db, store
 from core.config import TrainConfig
 from core.errors import NotFoundError, ValidationError
 
@@ -33,6 +33,12 @@ class Run:
     test_accuracy: float | None
     test_macro_f1: float | None
     checkpoint: str | None
+    operating_point: dict[str, object] | None = None
+    cpu_ms: float | None = None  # CPU latency per photo, batch 1, measured when the run finished
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_at is not None
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,7 @@ def _run(row: sqlite3.Row) -> Run:
     values["class_names"] = tuple(json.loads(values["class_names"]))
     values["weights"] = json.loads(values["weights"])
     values["versions"] = json.loads(values["versions"])
+    values["operating_point"] = json.loads(values["operating_point"]) if values.get("operating_point") else None
     return Run(**values)
 
 
@@ -198,3 +205,31 @@ def predictions(conn: sqlite3.Connection, run_id: int, split: str | None = None)
     rows = conn.execute(sql + " ORDER BY p.image_id", params).fetchall()
     return [{"image_id": r[0], "split": r[1], "label": r[2], "predicted": r[3], "probs": json.loads(r[4])}
             for r in rows]
+
+
+# ---- operating point and production ---------------------------------------------------------
+
+
+def set_operating_point(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, point: dict[str, object]) -> None:
+    """Store the operating point diagnosis will use for this run."""
+    auth.require(actor, "promote")
+    get_run(conn, run_id)
+    with db.transaction(conn):
+        conn.execute("UPDATE runs SET operating_point = ? WHERE id = ?", (json.dumps(point), run_id))
+
+
+def production_run_id(conn: sqlite3.Connection) -> int | None:
+    row = conn.execute("SELECT run_id FROM promotions ORDER BY id DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def record_promotion(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, forced: bool, reason: str) -> None:
+    auth.require(actor, "promote")
+    with db.transaction(conn):
+        conn.execute("INSERT INTO promotions (run_id, previous_run_id, user, at, forced, reason)"
+                     " VALUES (?, ?, ?, ?, ?, ?)",
+                     (run_id, production_run_id(conn), actor.name, db.now_iso(), int(forced), reason))
+
+
+def promotions(conn: sqlite3.Connection) -> list[dict[str, object]]:
+    return [dict(r) for r in conn.execute("SELECT * FROM promotions ORDER BY id DESC")]

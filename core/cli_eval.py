@@ -1,0 +1,64 @@
+"""Evaluation commands of `python -m core`: evaluate, suspects, promote."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+
+from core import auth, evaluation
+from core.workspace import Workspace
+
+
+def _print(obj: object) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+CONTRACT = ("labels", "confusion_matrix", "accuracy", "macro_f1", "micro_f1", "weighted_f1", "per_class")
+
+
+def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
+    result = evaluation.evaluate_run(ws.conn, args.run, args.split)
+    point = result["operating_point"]
+    out = {key: result[key] for key in CONTRACT}
+    out["top2_accuracy"] = result["top2_accuracy"]
+    out["n"] = result["n"]
+    out["operating_point"] = {k: point[k] for k in ("threshold", "defect_recall", "false_alarm_rate")} \
+        if point else None
+    if args.json:
+        _print(out)
+    else:
+        print(f"run {args.run}, {args.split} split, {out['n']} photos: accuracy {out['accuracy']:.4f}, "
+              f"macro-F1 {out['macro_f1']:.4f}")
+    return 0
+
+
+def cmd_suspects(ws: Workspace, args: argparse.Namespace) -> int:
+    from core import embed  # the torch tier, only for this command
+
+    found = embed.suspects(ws, top=args.top)
+    if args.json:
+        _print([{k: s[k] for k in ("image", "given", "predicted", "score")} for s in found])
+    else:
+        for s in found:
+            print(f"#{s['image']}: labelled {s['given']}, looks {s['predicted']} (score {s['score']:.3f})")
+    return 0
+
+
+def cmd_promote(ws: Workspace, args: argparse.Namespace) -> int:
+    _print(evaluation.promote(ws.conn, auth.local_actor(args.user), args.run, force=args.force))
+    return 0
+
+
+def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -> None:
+    p = add("evaluate", cmd_evaluate, "figures of a finished run on its test split (stored predictions)")
+    p.add_argument("run", type=int)
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--json", action="store_true")
+    p = add("suspects", cmd_suspects, "photos whose label looks wrong, most suspect first")
+    p.add_argument("--top", type=int)
+    p.add_argument("--json", action="store_true")
+    p = add("promote", cmd_promote, "make a run the production model (refuses a worse one without --force)")
+    p.add_argument("run", type=int)
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--user")

@@ -1,0 +1,45 @@
+"""Evaluate page: a run's figures, confusion matrix with its photos, operating point, curves, comparison."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import evaluation, runs
+from core.errors import CoreError
+from pages import components as ui
+from pages import evaluate_panels as panels
+
+ws = ui.workspace()
+me = ui.actor()
+
+st.title(ui.tr("eval.title"))
+ui.flash()
+
+finished = [run for run in runs.list_runs(ws.conn) if run.finished]
+if not finished:
+    st.info(ui.tr("eval.none"))
+    st.stop()
+
+tab_run, tab_compare = st.tabs([ui.tr("eval.tab.run"), ui.tr("eval.tab.compare")])
+with tab_run:
+    try:
+        run = panels.run_picker(finished)
+        split = st.radio(ui.tr("eval.split"), ["test", "val"], horizontal=True, key="eval_split",
+                         format_func=lambda s: ui.tr(f"split.{s}"))
+        result = evaluation.evaluate_run(ws.conn, run.id, split)
+        if not result["n"]:
+            st.warning(ui.tr("eval.empty_split", split=ui.tr(f"split.{split}")))
+        else:
+            panels.metric_cards(result)
+            panels.confusion(ws, me, run, split, result)
+            panels.operating_point(ws, me, run)
+            panels.curves(ws, run, split)
+        panels.promote(ws, me, run)
+    except CoreError as exc:
+        ui.show_error(exc)
+
+with tab_compare:
+    try:
+        panels.compare(ws)
+    except CoreError as exc:
+        ui.show_error(exc)

@@ -1,0 +1,210 @@
+"""Panels of the Evaluate page: run picker, figures, clickable confusion matrix, operating point, curves,
+promotion and the run comparison."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import auth, evaluation, metrics, plots, runs, store
+from core.workspace import Workspace
+from pages import components as ui
+
+
+def _run_label(run: runs.Run) -> str:
+    f1 = f"{run.test_macro_f1:.3f}" if run.test_macro_f1 is not None else ui.tr("common.none")
+    return ui.tr("eval.run_option", id=run.id, arch=run.arch, kind=ui.tr(f"train.kind.{run.kind}"), f1=f1,
+                 at=ui.local_time(run.finished_at))
+
+
+def run_picker(finished: list[runs.Run]) -> runs.Run:
+    """The newest finished run unless the user picks another; a new run gives a new box starting on it."""
+    by_id = {run.id: run for run in finished}
+    ids = list(by_id)
+    pick = st.selectbox(ui.tr("eval.run"), ids, key=f"eval_run_{ui.lang()}_{ids[0]}",
+                        format_func=lambda i: _run_label(by_id[i]))
+    return by_id[pick]
+
+
+def metric_cards(result: dict) -> None:
+    figures = [("eval.m.accuracy", result["accuracy"]), ("eval.m.macro_f1", result["macro_f1"]),
+               ("eval.m.micro_f1", result["micro_f1"]), ("eval.m.weighted_f1", result["weighted_f1"]),
+               ("eval.m.top2", result["top2_accuracy"]), ("eval.m.n", result["n"])]
+    for col, (key, value) in zip(st.columns(len(figures)), figures, strict=True):
+        col.metric(ui.tr(key), f"{value:.3f}" if isinstance(value, float) else value)
+
+
+def _names(ws: Workspace) -> dict[str, str]:
+    return ui.label_names(ws)
+
+
+def confusion(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, result: dict) -> None:
+    """Heatmap (counts or row shares) and per-class table; a clicked cell lists its photos underneath."""
+    names = _names(ws)
+    shown = [names.get(c, c) for c in run.class_names]
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader(ui.tr("eval.cm"))
+        normalise = st.toggle(ui.tr("eval.cm.normalise"), key="eval_normalise")
+        fig = plots.confusion_heatmap(result["confusion_matrix"], shown, {
+            "hover": ui.tr("eval.cm.hover"), "predicted": ui.tr("eval.predicted"), "given": ui.tr("eval.given")},
+            normalise)
+        event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", width="stretch",
+                                key=f"eval_cm_{run.id}_{split}_{ui.lang()}")
+    with right:
+        st.subheader(ui.tr("eval.per_class"))
+        table = pd.DataFrame([{ui.tr("eval.col.class"): names.get(c, c), ui.tr("eval.col.precision"): v["precision"],
+                               ui.tr("eval.col.recall"): v["recall"], ui.tr("eval.col.f1"): v["f1"],
+                               ui.tr("eval.col.support"): v["support"]} for c, v in result["per_class"].items()])
+        st.dataframe(table, hide_index=True, width="stretch")
+        st.caption(ui.tr("eval.cm.help"))
+    points = event.selection.points if event and event.selection else []
+    if points:
+        back = dict(zip(shown, run.class_names, strict=True))
+        cell_panel(ws, me, run, split, back[points[0]["y"]], back[points[0]["x"]])
+
+
+def _probs_text(ws: Workspace, run: runs.Run, probs: list[float]) -> str:
+    names = _names(ws)
+    return " · ".join(f"{names.get(c, c)} {p:.2f}" for c, p in zip(run.class_names, probs, strict=True))
+
+
+def cell_panel(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, given: str, predicted: str) -> None:
+    """Exactly the photos of one cell, each with given and predicted label, probabilities and relabel buttons."""
+    names = _names(ws)
+    photos = evaluation.cell_photos(ws.conn, run.id, split, given, predicted)
+    with st.container(border=True, key="eval_cell"):
+        st.markdown("##### " + ui.tr("eval.cell", given=names.get(given, given),
+                                     predicted=names.get(predicted, predicted), n=len(photos)))
+        grid = st.columns(3)  # three across: room for a whole label on each relabel button
+        for index, row in enumerate(photos[:48]):
+            image = store.get_image(ws.conn, row["image_id"])
+            with grid[index % 3], st.container(border=True, key=f"cell_photo_{image.id}"):
+                st.image(str(ws.layout.thumb(image.sha256)), width="stretch")
+                st.caption(f"#{image.id} · {ui.tr('eval.given')}: **{names.get(given, given)}** · "
+                           f"{ui.tr('eval.predicted')}: **{names.get(predicted, predicted)}**")
+                st.caption(_probs_text(ws, run, row["probs"]))
+                if image.label != given:
+                    st.caption(":material/edit: " + ui.tr("eval.now", label=ui.label_text(ws, image.label)))
+                if auth.can(me, "relabel"):
+                    _relabel_buttons(ws, me, image, names)
+
+
+def _relabel_buttons(ws: Workspace, me: auth.Actor, image: store.Image, names: dict[str, str]) -> None:
+    cols = st.columns(len(names))
+    for col, (name, text) in zip(cols, names.items(), strict=True):
+        if col.button(text, key=f"cell_{image.id}_{name}", type="primary" if image.label == name else "secondary",
+                      width="stretch"):
+            store.relabel(ws.conn, me, [image.id], name, "review")
+            st.session_state.flash = ("ok", ui.tr("eval.relabelled", id=image.id, label=text))
+            st.rerun()
+
+
+def operating_point(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
+    """Target defect recall → threshold on P(normal) chosen on validation, its effect on the test split."""
+    if evaluation.NORMAL not in run.class_names:
+        return
+    st.subheader(ui.tr("eval.op"))
+    st.caption(ui.tr("eval.op.help"))
+    stored = run.operating_point or {}
+    target = st.slider(ui.tr("eval.op.target"), 0.80, 1.0, float(stored.get("target_recall") or
+                                                                 metrics.DEFAULT_TARGET_RECALL), 0.005,
+                       key=f"eval_target_{run.id}", format="%.3f")
+    point = evaluation.operating_point(ws.conn, run, target_recall=target)
+    normal = run.class_names.index(evaluation.NORMAL)
+    rows = runs.predictions(ws.conn, run.id, "test")
+    truth = [run.class_names.index(r["label"]) for r in rows]
+    probs = [r["probs"] for r in rows]
+    decisions = metrics.decide(probs, normal, point.threshold) if probs else []
+    recall, false_alarm = metrics.defect_rates(truth, decisions, normal) if probs else (0.0, 0.0)
+    cols = st.columns(5)
+    cols[0].metric(ui.tr("eval.op.threshold"), f"{point.threshold:.3f}")
+    cols[1].metric(ui.tr("eval.op.val_recall"), f"{point.val_defect_recall:.3f}")
+    cols[2].metric(ui.tr("eval.op.test_recall"), f"{recall:.3f}")
+    cols[3].metric(ui.tr("eval.op.false_alarm"), f"{false_alarm:.3f}")
+    cols[4].metric(ui.tr("eval.op.saved"), f"{stored['threshold']:.3f}" if stored else ui.tr("common.none"))
+    if probs:
+        names = _names(ws)
+        matrix = metrics.evaluate(truth, probs, run.class_names, decisions)["confusion_matrix"]
+        st.plotly_chart(plots.confusion_heatmap(matrix, [names.get(c, c) for c in run.class_names], {
+            "hover": ui.tr("eval.cm.hover"), "predicted": ui.tr("eval.predicted"), "given": ui.tr("eval.given")}),
+            key=f"eval_op_cm_{run.id}_{ui.lang()}", width="stretch")
+    if auth.can(me, "promote") and st.button(ui.tr("eval.op.save"), key="eval_op_save", icon=":material/save:"):
+        evaluation.store_operating_point(ws.conn, me, run.id, target_recall=target)
+        st.session_state.flash = ("ok", ui.tr("eval.op.stored", threshold=f"{point.threshold:.3f}", id=run.id))
+        st.rerun()
+
+
+def curves(ws: Workspace, run: runs.Run, split: str) -> None:
+    data = evaluation.curve_data(ws.conn, run.id, split)
+    left, right = st.columns(2)
+    with left:
+        st.subheader(ui.tr("eval.pr"))
+        st.plotly_chart(plots.pr_figure(data["pr"], {"precision": ui.tr("eval.col.precision"),
+                                                     "recall": ui.tr("eval.col.recall")}),
+                        key=f"eval_pr_{run.id}_{split}", width="stretch")
+    with right:
+        st.subheader(ui.tr("eval.reliability", ece=f"{data['reliability']['ece']:.3f}"))
+        st.plotly_chart(plots.reliability_figure(data["reliability"], {
+            "ideal": ui.tr("eval.rel.ideal"), "model": ui.tr("eval.rel.model"), "accuracy": ui.tr("eval.m.accuracy"),
+            "confidence": ui.tr("eval.rel.confidence")}), key=f"eval_rel_{run.id}_{split}", width="stretch")
+    history = [vars(e) for e in runs.epochs(ws.conn, run.id)]
+    if run.kind == "train" and history:
+        st.subheader(ui.tr("eval.learning"))
+        names = {k: ui.tr(f"train.curve.{k}") for k in ("train", "val", "loss", "epoch", "train_acc", "val_acc",
+                                                          "train_f1", "val_f1", "score")}
+        left, right = st.columns(2)
+        left.plotly_chart(plots.loss_curves(history, names), key=f"eval_loss_{run.id}", width="stretch")
+        right.plotly_chart(plots.score_curves(history, names), key=f"eval_score_{run.id}", width="stretch")
+
+
+def promote(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
+    production = runs.production_run_id(ws.conn)
+    st.subheader(ui.tr("eval.promote"))
+    if production == run.id:
+        st.success(ui.tr("eval.promote.is_production"), icon=":material/verified:")
+        return
+    st.caption(ui.tr("eval.promote.current", id=production) if production else ui.tr("eval.promote.none"))
+    if not auth.can(me, "promote"):
+        return
+    force = st.checkbox(ui.tr("eval.promote.force"), key=f"eval_force_{run.id}")
+    if st.button(ui.tr("eval.promote.button", id=run.id), key="eval_promote", type="primary",
+                 icon=":material/rocket_launch:"):
+        done = evaluation.promote(ws.conn, me, run.id, force=force)
+        st.session_state.flash = ("ok", ui.tr("eval.promote.done", id=run.id, reason=done["reason"]))
+        st.rerun()
+
+
+def compare(ws: Workspace) -> None:
+    rows = evaluation.compare_runs(ws.conn)
+    if not rows:
+        st.info(ui.tr("eval.none"))
+        return
+    columns = {"run_id": "#", "arch": ui.tr("train.col.arch"), "kind": ui.tr("train.col.kind"),
+               "pretrained": ui.tr("eval.c.pretrained"), "params_m": ui.tr("eval.c.params"),
+               "gflops": "GFLOPs", "image_size": ui.tr("train.size"), "epochs": ui.tr("train.epochs"),
+               "train_s": ui.tr("eval.c.train_s"), "images_per_s": ui.tr("train.m.speed"),
+               "accuracy": ui.tr("eval.m.accuracy"), "macro_f1": ui.tr("eval.m.macro_f1"),
+               "defect_recall": ui.tr("eval.c.defect_recall"), "cpu_ms": ui.tr("eval.c.cpu_ms"),
+               "production": ui.tr("eval.c.production")}
+    table = pd.DataFrame([{label: row[key] for key, label in columns.items()} for row in rows])
+    table[columns["kind"]] = [ui.tr(f"train.kind.{r['kind']}") for r in rows]
+    st.dataframe(table, hide_index=True, width="stretch", key="eval_compare_table",
+                 column_config={columns[k]: st.column_config.NumberColumn(format="%.3f")
+                                for k in ("accuracy", "macro_f1", "defect_recall", "gflops")})
+    st.plotly_chart(plots.comparison_scatter(rows, {"f1": ui.tr("eval.m.macro_f1"), "ms": ui.tr("eval.c.cpu_ms"),
+                                                    "gflops": ui.tr("eval.c.gflops")}),
+                    key="eval_compare_scatter", width="stretch")
+    pair = st.multiselect(ui.tr("eval.compare.pick"), [r["run_id"] for r in rows], max_selections=2,
+                          default=[r["run_id"] for r in rows[:2]], key="eval_compare_pair")
+    if len(pair) == 2:
+        names = _names(ws)
+        for col, run_id in zip(st.columns(2), pair, strict=True):
+            result = evaluation.evaluate_run(ws.conn, run_id)
+            col.markdown(f"**#{run_id}** · {ui.tr('eval.m.macro_f1')} {result['macro_f1']:.3f}")
+            col.plotly_chart(plots.confusion_heatmap(result["confusion_matrix"],
+                                                     [names.get(c, c) for c in result["labels"]],
+                                                     {"hover": ui.tr("eval.cm.hover"),
+                                                      "predicted": ui.tr("eval.predicted"),
+                                                      "given": ui.tr("eval.given")}),
+                             key=f"eval_pair_{run_id}", width="stretch")
