@@ -35,5 +35,7 @@ pages = [
             icon=":material/model_training:", url_path="training"),
     st.Page(Path(__file__).parent / "pages" / "evaluate.py", title=ui.tr("page.evaluate"),
             icon=":material/analytics:", url_path="results"),
+    st.Page(Path(__file__).parent / "pages" / "review.py", title=ui.tr("page.review"),
+            icon=":material/rule:", url_path="check"),
 ]
 st.navigation(pages).run()

@@ -67,7 +67,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("cosine", "step", "plateau")
 AUGMENTS = ("none", "flip", "photo", "strong")
 BALANCES = ("none", "weighted_loss", "sampler")
-RUN_KINDS = ("train", "quick")
+RUN_KINDS = ("train", "quick", "suspects")
 QUICK_IMAGE_SIZE = 256  # the probe gains from seeing bolt crops near their photographed size
 
 

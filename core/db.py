@@ -158,6 +158,25 @@ _MIGRATIONS: tuple[str, ...] = (
         reason TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE suspects (
+        image_id INTEGER PRIMARY KEY REFERENCES images(id),
+        given TEXT NOT NULL,
+        predicted TEXT NOT NULL,
+        score REAL NOT NULL,
+        flagged INTEGER NOT NULL,
+        job_id INTEGER REFERENCES jobs(id),
+        at TEXT NOT NULL
+    );
+    CREATE TABLE review_decisions (
+        id INTEGER PRIMARY KEY,
+        image_id INTEGER NOT NULL REFERENCES images(id),
+        reason TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        user TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    """,
 )
 
 

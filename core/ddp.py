@@ -45,7 +45,8 @@ def main() -> int:
         result = trainer.run_training(ctx)
         if rank == 0:
             runs.finish_run(ws.conn, run.id, result.best_epoch, result.results,
-                            str(ctx.run_dir.relative_to(ws.settings.workspace) / result.checkpoint), result.predictions)
+                            str(ctx.run_dir.relative_to(ws.settings.workspace) / result.checkpoint), result.predictions,
+                            result.cpu_ms)
             log.info("steps per epoch: %d (%d processes)", result.steps_per_epoch, world)
     except Exception as exc:  # rank 0 reports how it ended; the launching worker records it
         if rank == 0:

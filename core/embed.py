@@ -180,7 +180,8 @@ def run_quick(ctx: trainer.RunContext, conn: sqlite3.Connection) -> trainer.RunR
              results.get("test", {}).get("macro_f1"))
     preds = [(it.image_id, it.split, ctx.class_names[int(predicted[i])], probs[i].tolist())
              for i, it in enumerate(ctx.items)]
-    return trainer.RunResult(1, results, preds, checkpoint.BEST, str(device), spec.weights, 1)
+    return trainer.RunResult(1, results, preds, checkpoint.BEST, str(device), spec.weights, 1,
+                             trainer.measure_cpu_ms(spec.model, spec.preprocess.size))
 
 
 def suspects(ws, top: int | None = None, arch: str = "efficientnet_lite0", seed: int = 0) -> list[dict[str, object]]:

@@ -178,15 +178,16 @@ def epochs(conn: sqlite3.Connection, run_id: int) -> list[Epoch]:
 
 
 def finish_run(conn: sqlite3.Connection, run_id: int, best_epoch: int | None, results: dict[str, dict[str, float]],
-               checkpoint: str | None, predictions: Sequence[tuple[int, str, str, Sequence[float]]]) -> None:
+               checkpoint: str | None, predictions: Sequence[tuple[int, str, str, Sequence[float]]],
+               cpu_ms: float | None = None) -> None:
     """Store the best epoch, its val/test figures and per-photo predictions (id, split, label, probs)."""
     val, test = results.get("val", {}), results.get("test", {})
     with db.transaction(conn):
         conn.execute(
             "UPDATE runs SET finished_at = ?, best_epoch = ?, val_accuracy = ?, val_macro_f1 = ?,"
-            " test_accuracy = ?, test_macro_f1 = ?, checkpoint = ? WHERE id = ?",
+            " test_accuracy = ?, test_macro_f1 = ?, checkpoint = ?, cpu_ms = ? WHERE id = ?",
             (db.now_iso(), best_epoch, val.get("accuracy"), val.get("macro_f1"), test.get("accuracy"),
-             test.get("macro_f1"), checkpoint, run_id))
+             test.get("macro_f1"), checkpoint, cpu_ms, run_id))
         conn.execute("DELETE FROM predictions WHERE run_id = ?", (run_id,))
         conn.executemany(
             "INSERT INTO predictions (run_id, image_id, split, predicted, probs) VALUES (?, ?, ?, ?, ?)",

@@ -66,6 +66,21 @@ class RunResult:
     device: str
     weights: dict[str, object]
     steps_per_epoch: int
+    cpu_ms: float | None = None
+
+
+def measure_cpu_ms(model: nn.Module, size: int, repeats: int = 7) -> float:
+    """Median milliseconds for one photo (batch 1) on the CPU: the cost of a diagnosis on a plain PC."""
+    model = model.to("cpu").eval()
+    sample = torch.zeros(1, 3, size, size)
+    times = []
+    with torch.inference_mode():
+        model(sample)  # warm-up
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(sample)
+            times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times))
 
 
 OPTIMIZERS = {
@@ -341,4 +356,5 @@ def _final(ctx, spec, cache, targets, device, state, steps) -> RunResult:
                                              len(ctx.class_names))
     preds = [(it.image_id, it.split, ctx.class_names[int(predicted[i])], out["probs"][i].tolist())
              for i, it in enumerate(ctx.items)]
-    return RunResult(state.best_epoch, results, preds, checkpoint.BEST, str(device), spec.weights, steps)
+    return RunResult(state.best_epoch, results, preds, checkpoint.BEST, str(device), spec.weights, steps,
+                     measure_cpu_ms(spec.model, spec.preprocess.size))

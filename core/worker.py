@@ -146,6 +146,11 @@ def run_job(ws: Workspace, job: jobs.Job, shutdown: Shutdown | None = None) -> s
         log.info("job %d (%s, %s), attempt %d, on %s", job.id, job.kind, job.config.arch, job.attempts,
                  describe_device())
         try:
+            if job.kind == "suspects":
+                _run_suspects(ws, job, hooks)
+                status, error, hint = "done", None, None
+                jobs.finish(ws.conn, job.id, status)
+                return status
             run = runs.run_for_job(ws.conn, job.id) or _new_run(ws, job)
             hooks.run_id = run.id
             runs.set_device(ws.conn, run.id, describe_device(), run.weights)
@@ -164,6 +169,16 @@ def run_job(ws: Workspace, job: jobs.Job, shutdown: Shutdown | None = None) -> s
     return status
 
 
+def _run_suspects(ws: Workspace, job: jobs.Job, hooks: DbHooks) -> None:
+    """Score every labelled photo for a likely label error and store the scores for the Review page."""
+    from core import embed, review
+
+    hooks.progress({"phase": "embed", "epoch": 0, "epochs": 1})
+    found = embed.suspects(ws, arch=job.config.arch, seed=job.config.seed)
+    review.save_suspects(ws.conn, found, job.id)
+    log.info("suspects: %d photos scored, %d flagged", len(found), sum(1 for s in found if s["flagged"]))
+
+
 def _run_here(ws: Workspace, run: runs.Run, hooks: DbHooks) -> None:
     ctx = context(ws, run, hooks)
     if run.kind == "quick":
@@ -174,7 +189,8 @@ def _run_here(ws: Workspace, run: runs.Run, hooks: DbHooks) -> None:
         result = trainer.run_training(ctx)
     runs.set_device(ws.conn, run.id, describe_device(), {**run.weights, **result.weights})
     runs.finish_run(ws.conn, run.id, result.best_epoch, result.results,
-                    str(ctx.run_dir.relative_to(ws.settings.workspace) / result.checkpoint), result.predictions)
+                    str(ctx.run_dir.relative_to(ws.settings.workspace) / result.checkpoint), result.predictions,
+                    result.cpu_ms)
 
 
 def _run_ddp(ws: Workspace, job: jobs.Job, run: runs.Run, nproc: int, hooks: DbHooks) -> tuple[str, str, str | None]:

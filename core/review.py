@@ -1,0 +1,111 @@
+"""The review queue: misclassified photos of a run, suspected label errors, conflicting near-duplicates.
+
+Decisions (relabel, confirm, skip) are recorded; a relabel is a label event with source 'review'.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core import auth, db, health, runs, store
+
+REASONS = ("misclassified", "suspect", "duplicate_conflict", "leakage")
+DECISIONS = ("relabel", "confirm", "skip")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One photo in the queue and why; predicted/probs come from the run or the suspect scores."""
+
+    image_id: int
+    reason: str
+    given: str | None
+    predicted: str | None
+    score: float
+    probs: tuple[float, ...] = ()
+    partner: int | None = None  # the other photo of a near-duplicate pair
+
+
+def save_suspects(conn: sqlite3.Connection, rows: Sequence[dict[str, object]], job_id: int | None) -> None:
+    """Replace the stored suspect scores with a fresh computation (one transaction)."""
+    now = db.now_iso()
+    with db.transaction(conn):
+        conn.execute("DELETE FROM suspects")
+        conn.executemany(
+            "INSERT INTO suspects (image_id, given, predicted, score, flagged, job_id, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(r["image"], r["given"], r["predicted"], r["score"], int(bool(r["flagged"])), job_id, now) for r in rows])
+
+
+def suspects(conn: sqlite3.Connection, flagged_only: bool = True) -> list[Item]:
+    sql = "SELECT * FROM suspects" + (" WHERE flagged = 1" if flagged_only else "") + " ORDER BY score DESC"
+    return [Item(r["image_id"], "suspect", r["given"], r["predicted"], r["score"]) for r in conn.execute(sql)]
+
+
+def suspects_computed_at(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT MAX(at) FROM suspects").fetchone()
+    return row[0] if row else None
+
+
+def misclassified(conn: sqlite3.Connection, run_id: int) -> list[Item]:
+    """Validation and test photos of the run whose prediction differs from the label they had then."""
+    classes = runs.get_run(conn, run_id).class_names
+    items = []
+    for split in ("val", "test"):
+        for p in runs.predictions(conn, run_id, split):
+            if p["label"] != p["predicted"]:  # score: how sure the model is that the label is wrong
+                score = max(p["probs"]) - p["probs"][classes.index(p["label"])]
+                items.append(Item(p["image_id"], "misclassified", p["label"], p["predicted"], score,
+                                  tuple(p["probs"])))
+    return sorted(items, key=lambda it: -it.score)
+
+
+def duplicate_items(conn: sqlite3.Connection) -> list[Item]:
+    """Near-duplicate photos that carry different labels, and near-duplicates split across train and test."""
+    images = store.all_images(conn)
+    out = []
+    for i, j, bits in health.near_duplicate_pairs([im.phash for im in images]):
+        a, b = images[i], images[j]
+        if a.label and b.label and a.label != b.label:
+            out.append(Item(a.id, "duplicate_conflict", a.label, b.label, 1.0 - bits / 64, partner=b.id))
+        elif {a.split, b.split} == {"train", "test"}:
+            out.append(Item(a.id, "leakage", a.label, b.label, 1.0 - bits / 64, partner=b.id))
+    return out
+
+
+def queue(conn: sqlite3.Connection, run_id: int | None, include: Sequence[str] = REASONS) -> list[Item]:
+    """All reasons, most deserving first within each, without photos already decided after their reason
+    appeared, trashed photos, or the same photo twice."""
+    decided = {r[0] for r in conn.execute("SELECT DISTINCT image_id FROM review_decisions")}
+    live = {im.id for im in store.all_images(conn)}
+    parts: list[Item] = []
+    if run_id is not None and "misclassified" in include:
+        parts += misclassified(conn, run_id)
+    if "suspect" in include:
+        parts += suspects(conn)
+    parts += [it for it in duplicate_items(conn) if it.reason in include]
+    seen: set[int] = set()
+    out = []
+    for item in parts:
+        if item.image_id in live and item.image_id not in decided and item.image_id not in seen:
+            seen.add(item.image_id)
+            out.append(item)
+    return out
+
+
+def decide(conn: sqlite3.Connection, actor: auth.Actor, item: Item, decision: str, label: str | None = None) -> None:
+    """Record a review decision; 'relabel' also sets the label (a label event with source 'review'),
+    'confirm' records the current label as checked (also a 'review' label event), 'skip' only the decision."""
+    if decision not in DECISIONS:
+        raise ValueError(f"decision {decision!r} is not one of {DECISIONS}")
+    auth.require(actor, "relabel")
+    if decision == "relabel":
+        store.relabel(conn, actor, [item.image_id], label, "review")
+    elif decision == "confirm":
+        current = store.get_image(conn, item.image_id).label
+        store.relabel(conn, actor, [item.image_id], current, "review", record_unchanged=True)
+    with db.transaction(conn):
+        conn.execute("INSERT INTO review_decisions (image_id, reason, decision, user, at) VALUES (?, ?, ?, ?, ?)",
+                     (item.image_id, item.reason, decision, actor.name, db.now_iso()))
