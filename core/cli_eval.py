@@ -36,7 +36,12 @@ def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
 def cmd_suspects(ws: Workspace, args: argparse.Namespace) -> int:
     from core import embed  # the torch tier, only for this command
 
-    found = embed.suspects(ws, top=args.top)
+    found = embed.suspects(ws)
+    if args.save:
+        from core import review
+
+        review.save_suspects(ws.conn, found, None)
+    found = found[:args.top] if args.top else found
     if args.json:
         _print([{k: s[k] for k in ("image", "given", "predicted", "score")} for s in found])
     else:
@@ -58,6 +63,7 @@ def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -
     p = add("suspects", cmd_suspects, "photos whose label looks wrong, most suspect first")
     p.add_argument("--top", type=int)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--save", action="store_true", help="also store the scores for the Review page's queue")
     p = add("promote", cmd_promote, "make a run the production model (refuses a worse one without --force)")
     p.add_argument("run", type=int)
     p.add_argument("--force", action="store_true")

@@ -140,7 +140,9 @@ def curves(ws: Workspace, run: runs.Run, split: str) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader(ui.tr("eval.pr"))
-        st.plotly_chart(plots.pr_figure(data["pr"], {"precision": ui.tr("eval.col.precision"),
+        names = _names(ws)
+        shown = {names.get(label, label): curve for label, curve in data["pr"].items()}
+        st.plotly_chart(plots.pr_figure(shown, {"precision": ui.tr("eval.col.precision"),
                                                      "recall": ui.tr("eval.col.recall")}),
                         key=f"eval_pr_{run.id}_{split}", width="stretch")
     with right:

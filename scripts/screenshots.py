@@ -53,6 +53,15 @@ def train_page(page, out: Path) -> None:
     page.locator(".st-key-job_detail .js-plotly-plot").nth(1).wait_for()
     page.wait_for_timeout(1500)
     page.screenshot(path=str(out / "train-en.png"))
+    for link, name in (("Evaluate", "evaluate"), ("Review", "review")):
+        page.get_by_role("link", name=link, exact=True).click()
+        page.wait_for_timeout(6000)
+        page.screenshot(path=str(out / f"{name}-en.png"))
+    page.get_by_text("한국어").click()
+    page.wait_for_timeout(3000)
+    page.get_by_role("link", name="평가", exact=True).click()
+    page.wait_for_timeout(6000)
+    page.screenshot(path=str(out / "evaluate-ko.png"))
 
 
 def main() -> None:
@@ -60,7 +69,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     workspace = Path(tempfile.mkdtemp(prefix="boltscope-shots-"))
     for args in (["demo", "--n", "330"], ["quick-model", "--wait"],
-                 ["train", "--arch", "efficientnet_lite0", "--epochs", "5", "--image-size", "128", "--wait"]):
+                 ["train", "--arch", "efficientnet_lite0", "--epochs", "5", "--image-size", "128", "--wait"],
+                 ["suspects", "--save"], ["promote", "2"]):
         subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), *args], cwd=ROOT, check=True,
                        env={**os.environ, "BOLTSCOPE_USER": "kim.engineer"}, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
