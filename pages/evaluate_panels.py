@@ -110,7 +110,8 @@ def operating_point(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
     target = st.slider(ui.tr("eval.op.target"), 0.80, 1.0, float(stored.get("target_recall") or
                                                                  metrics.DEFAULT_TARGET_RECALL), 0.005,
                        key=f"eval_target_{run.id}", format="%.3f")
-    point = evaluation.operating_point(ws.conn, run, target_recall=target)
+    costs = _cost_matrix(ws, run)
+    point = evaluation.operating_point(ws.conn, run, target_recall=None if costs else target, costs=costs)
     normal = run.class_names.index(evaluation.NORMAL)
     rows = runs.predictions(ws.conn, run.id, "test")
     truth = [run.class_names.index(r["label"]) for r in rows]
@@ -130,9 +131,24 @@ def operating_point(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
             "hover": ui.tr("eval.cm.hover"), "predicted": ui.tr("eval.predicted"), "given": ui.tr("eval.given")}),
             key=f"eval_op_cm_{run.id}_{ui.lang()}", width="stretch")
     if auth.can(me, "promote") and st.button(ui.tr("eval.op.save"), key="eval_op_save", icon=":material/save:"):
-        evaluation.store_operating_point(ws.conn, me, run.id, target_recall=target)
+        evaluation.store_operating_point(ws.conn, me, run.id, target_recall=None if costs else target, costs=costs)
         st.session_state.flash = ("ok", ui.tr("eval.op.stored", threshold=f"{point.threshold:.3f}", id=run.id))
         st.rerun()
+
+
+def _cost_matrix(ws: Workspace, run: runs.Run) -> list[list[float]] | None:
+    """Optional costs[given][called]; a missed defect (called normal) starts at 50 false alarms' worth."""
+    with st.expander(ui.tr("eval.op.costs"), icon=":material/balance:"):
+        use = st.toggle(ui.tr("eval.op.costs.use"), key=f"eval_costs_on_{run.id}")
+        names = _names(ws)
+        shown = [names.get(c, c) for c in run.class_names]
+        normal = run.class_names.index(evaluation.NORMAL)
+        default = [[0.0 if g == c else (50.0 if c == normal else 1.0) for c in range(len(shown))]
+                   for g in range(len(shown))]
+        table = st.data_editor(pd.DataFrame(default, index=shown, columns=shown), key=f"eval_costs_{run.id}",
+                               disabled=not use)
+        st.caption(ui.tr("eval.op.costs.help"))
+    return table.to_numpy(dtype=float).tolist() if use else None
 
 
 def curves(ws: Workspace, run: runs.Run, split: str) -> None:

@@ -41,6 +41,10 @@ EN: dict[str, str] = {
     "eval.op.false_alarm": "False alarms (test)",
     "eval.op.saved": "Saved threshold",
     "eval.op.save": "Use this operating point for diagnosis",
+    "eval.op.costs": "Or choose by costs",
+    "eval.op.costs.use": "Choose the threshold with the lowest total cost on validation",
+    "eval.op.costs.help": "Rows: the true label; columns: what the model calls it. A missed defect (called normal) "
+                          "is set to cost 50 false alarms; edit to your plant's figures.",
     "eval.op.stored": "Threshold {threshold} saved for run #{id}.",
     "eval.pr": "Precision–recall per class",
     "eval.reliability": "Reliability (ECE {ece})",
@@ -106,6 +110,10 @@ KO: dict[str, str] = {
     "eval.op.false_alarm": "오경보율 (테스트)",
     "eval.op.saved": "저장된 임계값",
     "eval.op.save": "이 운영점을 진단에 사용",
+    "eval.op.costs": "또는 비용으로 고르기",
+    "eval.op.costs.use": "검증 분할에서 총비용이 가장 낮은 임계값 선택",
+    "eval.op.costs.help": "행: 실제 라벨, 열: 모델 판정. 놓친 결함(정상으로 판정)은 오경보 50건의 비용으로 "
+                          "두었습니다. 공장 기준에 맞게 고치세요.",
     "eval.op.stored": "학습 #{id}에 임계값 {threshold}을(를) 저장했습니다.",
     "eval.pr": "클래스별 정밀도–재현율",
     "eval.reliability": "신뢰도 보정 (ECE {ece})",

@@ -80,3 +80,14 @@ def test_viewer_sees_the_queue_but_cannot_decide(trained):
     at = open_page("pages/review.py", auth.Actor("visitor", "viewer"))
     assert not [b for b in at.button if b.key and b.key.startswith("review_set_")]
     assert any("photos to look at" in c.value for c in at.caption)
+
+
+def test_cost_matrix_chooses_and_stores_the_point(trained):
+    at = open_page("pages/evaluate.py")
+    run_id = trained.run_ids[-1]
+    at.toggle(key=f"eval_costs_on_{run_id}").set_value(True).run()
+    assert not at.exception, at.exception
+    at.button(key="eval_op_save").click().run()
+    stored = runs.get_run(trained.conn, run_id).operating_point
+    assert stored["costs"] is not None and stored["target_recall"] is None
+    assert stored["costs"][1][0] == 50.0 and stored["costs"][0][1] == 1.0  # missed broken vs a false alarm
