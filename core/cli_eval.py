@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 
 from core import auth, evaluation
+from core.errors import ValidationError
 from core.workspace import Workspace
 
 
@@ -36,6 +37,8 @@ def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
 def cmd_suspects(ws: Workspace, args: argparse.Namespace) -> int:
     from core import embed  # the torch tier, only for this command
 
+    if args.top is not None and args.top < 1:
+        raise ValidationError(f"--top {args.top}: give at least 1")
     found = embed.suspects(ws)
     if args.save:
         from core import review

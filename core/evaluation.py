@@ -29,10 +29,12 @@ def finished_run(conn: sqlite3.Connection, run_id: int) -> runs.Run:
 
 def operating_point(conn: sqlite3.Connection, run: runs.Run, target_recall: float | None = None,
                     costs: list[list[float]] | None = None) -> metrics.OperatingPoint | None:
-    """Chosen on the validation split; None when the run has no 'normal' class."""
+    """Chosen on the validation split; None when the run has no 'normal' class or no validation photos."""
     if NORMAL not in run.class_names:
         return None
     truth, probs, _ = _arrays(conn, run, "val")
+    if len(truth) == 0:
+        return None
     if costs is None and target_recall is None:
         stored = run.operating_point
         if stored:
@@ -50,7 +52,8 @@ def store_operating_point(conn: sqlite3.Connection, actor: auth.Actor, run_id: i
     run = finished_run(conn, run_id)
     point = operating_point(conn, run, target_recall or (None if costs else metrics.DEFAULT_TARGET_RECALL), costs)
     if point is None:
-        raise ValidationError(f"run {run_id} has no '{NORMAL}' class, so there is no defect threshold to set")
+        raise ValidationError(f"run {run_id} has no '{NORMAL}' class or no validation photos, so there is no "
+                              "defect threshold to choose")
     runs.set_operating_point(conn, actor, run_id, point.to_json())
     return point
 
@@ -80,8 +83,10 @@ def promote(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, force: boo
     auth.require(actor, "promote")
     run = finished_run(conn, run_id)
     current_id = runs.production_run_id(conn)
+    if current_id == run_id:
+        raise ValidationError(f"run {run_id} is already the production model")
     reason = "first production model"
-    if current_id is not None and current_id != run_id:
+    if current_id is not None:
         current = runs.get_run(conn, current_id)
         mine = {r["image_id"] for r in runs.predictions(conn, run.id, "test")}
         theirs = {r["image_id"] for r in runs.predictions(conn, current.id, "test")}

@@ -22,17 +22,14 @@ DEFAULT_TARGET_RECALL = 0.99
 
 
 def summary(targets: Sequence[int], predicted: Sequence[int], num_classes: int) -> dict[str, float]:
-    """Accuracy and macro-F1 over the classes that occur in the split (as truth or as prediction).
-
-    A class with no photo in a small split and never predicted there is left out of the average rather
-    than counted as F1 = 0, which would punish a perfect model for the split's make-up.
-    """
+    """Accuracy and macro-F1 over all classes (labels=range(n)), the same figure evaluate() gives, so the
+    run table, the comparison and promotion never disagree about which run is better."""
     if len(targets) == 0:
         return {"accuracy": 0.0, "macro_f1": 0.0, "n": 0}
-    present = sorted(({int(t) for t in targets} | {int(p) for p in predicted}) & set(range(num_classes)))
     return {
         "accuracy": float(accuracy_score(targets, predicted)),
-        "macro_f1": float(f1_score(targets, predicted, labels=present, average="macro", zero_division=0)),
+        "macro_f1": float(f1_score(targets, predicted, labels=list(range(num_classes)), average="macro",
+                                   zero_division=0)),
         "n": len(targets),
     }
 
@@ -48,6 +45,11 @@ def evaluate(truth: Sequence[int], probs: np.ndarray, labels: Sequence[str],
     truth = np.asarray(truth, dtype=int)
     probs = np.asarray(probs, dtype=float).reshape(len(truth), n)
     pred = probs.argmax(axis=1) if predicted is None else np.asarray(predicted, dtype=int)
+    if len(truth) == 0:  # an empty split: zeros in every shape, not scikit-learn's ValueError
+        zeros = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+        return {"labels": list(labels), "n": 0, "confusion_matrix": [[0] * n for _ in range(n)], "accuracy": 0.0,
+                "top2_accuracy": 0.0, "macro_f1": 0.0, "micro_f1": 0.0, "weighted_f1": 0.0,
+                "per_class": {name: dict(zeros) for name in labels}}
     precision, recall, f1, support = precision_recall_fscore_support(truth, pred, labels=index, zero_division=0)
     out: dict[str, object] = {
         "labels": list(labels),

@@ -112,6 +112,9 @@ def operating_point(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
                        key=f"eval_target_{run.id}", format="%.3f")
     costs = _cost_matrix(ws, run)
     point = evaluation.operating_point(ws.conn, run, target_recall=None if costs else target, costs=costs)
+    if point is None:
+        st.info(ui.tr("eval.op.no_val"))
+        return
     normal = run.class_names.index(evaluation.NORMAL)
     rows = runs.predictions(ws.conn, run.id, "test")
     truth = [run.class_names.index(r["label"]) for r in rows]

@@ -41,6 +41,7 @@ EN: dict[str, str] = {
     "eval.op.false_alarm": "False alarms (test)",
     "eval.op.saved": "Saved threshold",
     "eval.op.save": "Use this operating point for diagnosis",
+    "eval.op.no_val": "This run has no validation photos to choose a threshold on.",
     "eval.op.costs": "Or choose by costs",
     "eval.op.costs.use": "Choose the threshold with the lowest total cost on validation",
     "eval.op.costs.help": "Rows: the true label; columns: what the model calls it. A missed defect (called normal) "
@@ -110,6 +111,7 @@ KO: dict[str, str] = {
     "eval.op.false_alarm": "오경보율 (테스트)",
     "eval.op.saved": "저장된 임계값",
     "eval.op.save": "이 운영점을 진단에 사용",
+    "eval.op.no_val": "이 학습에는 임계값을 고를 검증 사진이 없습니다.",
     "eval.op.costs": "또는 비용으로 고르기",
     "eval.op.costs.use": "검증 분할에서 총비용이 가장 낮은 임계값 선택",
     "eval.op.costs.help": "행: 실제 라벨, 열: 모델 판정. 놓친 결함(정상으로 판정)은 오경보 50건의 비용으로 "
