@@ -1,13 +1,17 @@
-"""Evaluation commands of `python -m core`: evaluate, suspects, promote."""
+"""Evaluation and diagnosis commands of `python -m core`: evaluate, suspects, promote, predict."""
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 from core import auth, evaluation
-from core.errors import ValidationError
+from core.errors import CoreError, ValidationError
+from core.files import write_atomic
 from core.workspace import Workspace
 
 
@@ -58,6 +62,44 @@ def cmd_promote(ws: Workspace, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cam_name(path: Path, index: int) -> str:
+    """A safe output name from the input's stem (no directories, no odd characters)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem).strip("._")[:80] or "photo"
+    return f"{index:04d}-{stem}.cam.png"
+
+
+def cmd_predict(ws: Workspace, args: argparse.Namespace) -> int:
+    from core import explain, predict  # the torch tier, only for this command
+
+    predictor = predict.load(ws, args.run)
+    out_dir = Path(args.out).expanduser() if args.out else None
+    if args.cam and out_dir is None:
+        raise ValidationError("--cam needs --out DIR for the heatmap images")
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for index, name in enumerate(args.images):
+        path = Path(name)
+        try:
+            image = predict.read_photo(path, ws.settings.max_pixels)
+        except (OSError, CoreError) as exc:
+            failed += 1
+            _print({"file": name, "error": str(exc)})
+            continue
+        result = predict.predict(predictor, [image])[0]
+        cam_png = None
+        if args.cam:
+            shown = explain.explain(predictor, image, args.cam)
+            cam_path = out_dir / _cam_name(path, index)
+            buffer = io.BytesIO()
+            shown.overlay.save(buffer, format="PNG")
+            write_atomic(cam_path, buffer.getvalue())
+            cam_png = str(cam_path)
+        _print({"file": name, "label": result.label, "probs": result.probs, "defect": result.defect,
+                "cam_png": cam_png, "ms": round(result.ms, 2)})
+    return 1 if failed == len(args.images) else 0
+
+
 def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -> None:
     p = add("evaluate", cmd_evaluate, "figures of a finished run on its test split (stored predictions)")
     p.add_argument("run", type=int)
@@ -67,6 +109,13 @@ def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -
     p.add_argument("--top", type=int)
     p.add_argument("--json", action="store_true")
     p.add_argument("--save", action="store_true", help="also store the scores for the Review page's queue")
+    p = add("predict", cmd_predict, "diagnose photos with the production model (or --run), one JSON line each")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--run", type=int)
+    p.add_argument("--cam", help="also save a Grad-CAM overlay: gradcam, gradcam++, hirescam, scorecam, eigencam,"
+                                 " layercam, xgradcam")
+    p.add_argument("--out", help="folder for the overlays")
+    p.add_argument("--json", action="store_true", help="JSON lines (the only output format)")
     p = add("promote", cmd_promote, "make a run the production model (refuses a worse one without --force)")
     p.add_argument("run", type=int)
     p.add_argument("--force", action="store_true")

@@ -1,0 +1,108 @@
+"""core.predict, core.explain and `predict --json`: the production model, the operating point, Grad-CAM."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core import demo, evaluation, explain, jobs, predict, runs
+from core.errors import NotFoundError, ValidationError
+from tests.conftest import ROOT
+from tests.core.train_helpers import ADMIN, add_demo, run_job_here, tiny_config
+
+
+@pytest.fixture
+def production(ws):
+    add_demo(ws, 45)
+    job_id = jobs.submit(ws.conn, ADMIN, tiny_config(epochs=2))
+    assert run_job_here(ws, job_id) == "done"
+    run = runs.run_for_job(ws.conn, job_id)
+    evaluation.promote(ws.conn, ADMIN, run.id)
+    return ws, run
+
+
+def cli(ws_path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core", "--workspace", str(ws_path), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_no_production_model_says_what_to_do(ws):
+    with pytest.raises(NotFoundError, match="Train page"):
+        predict.load(ws)
+
+
+def test_predict_matches_the_stored_probabilities_and_applies_the_threshold(production):
+    ws, run = production
+    predictor = predict.load(ws)
+    assert predictor.run.id == run.id and predictor.threshold is not None
+    stored = runs.predictions(ws.conn, run.id, "test")[:5]
+    images = [Image.open(ws.layout.cached(next(it.sha256 for it in runs.snapshot(ws.conn, run.id)
+                                               if it.image_id == row["image_id"]))) for row in stored]
+    results = predict.predict(predictor, images)
+    for row, result in zip(stored, results, strict=True):
+        np.testing.assert_allclose(list(result.probs.values()), row["probs"], atol=2e-3)
+        normal_p = result.probs["normal"]
+        assert result.defect == (normal_p < predictor.threshold)
+        assert result.label == ("normal" if normal_p >= predictor.threshold else
+                                max((p, c) for c, p in result.probs.items() if c != "normal")[1])
+
+
+def test_every_cam_method_gives_a_mask_at_the_photo_size_and_releases_its_hooks(production):
+    ws, _ = production
+    predictor = predict.load(ws)
+    photo = demo.render_crop(5, "broken").image.resize((150, 110))
+    layer = predictor.spec.cam_target_layers[0]
+    for method in explain.METHODS:
+        shown = explain.explain(predictor, photo, method, opacity=0.5, colormap="turbo")
+        assert shown.mask.shape == (110, 150) and shown.overlay.size == (150, 110)
+        assert 0.0 <= shown.mask.min() and shown.mask.max() <= 1.0, method
+        assert not layer._forward_hooks and not layer._backward_hooks, f"{method} left hooks behind"
+    with pytest.raises(ValidationError, match="out of range"):
+        explain.explain(predictor, photo, "gradcam", target=7)
+    with pytest.raises(ValidationError, match="unknown"):
+        explain.explain(predictor, photo, "nocam")
+
+
+def test_predict_cli_contract(production, tmp_path):
+    ws, _ = production
+    files = []
+    for i, label in enumerate(("normal", "broken")):
+        path = tmp_path / f"사진 {i}.jpg"
+        path.write_bytes(demo.render_crop(900 + i, label).jpeg)
+        files.append(str(path))
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a photo")
+    out = cli(ws.settings.workspace, "predict", *files, str(bad), "--cam", "gradcam", "--out", str(tmp_path / "cams"),
+              "--json")
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [line["file"] for line in lines] == [*files, str(bad)]
+    for line in lines[:2]:
+        assert set(line) == {"file", "label", "probs", "defect", "cam_png", "ms"}
+        assert abs(sum(line["probs"].values()) - 1) < 1e-4 and line["defect"] == (line["label"] != "normal")
+        with Image.open(line["cam_png"]) as cam:
+            assert cam.format == "PNG" and cam.size == Image.open(line["file"]).size
+    assert "error" in lines[2]
+    assert cli(ws.settings.workspace, "predict", files[0], "--cam", "nocam", "--out", str(tmp_path)).returncode == 2
+
+
+@pytest.mark.slow
+def test_predict_on_screws_test_agrees_with_evaluate(tmp_path, screws_dir):
+    ws_path = tmp_path / "ws"
+    assert cli(ws_path, "import", str(screws_dir / "train"), "--split", "train").returncode == 0
+    assert cli(ws_path, "import", str(screws_dir / "test"), "--split", "test").returncode == 0
+    run_id = json.loads(cli(ws_path, "quick-model", "--wait").stdout)["run_id"]
+    files = sorted(str(p) for p in (screws_dir / "test").rglob("*.jpg"))
+    out = cli(ws_path, "predict", *files, "--run", str(run_id), "--json")
+    assert out.returncode == 0, out.stderr
+    predicted = {line["file"]: line for line in map(json.loads, out.stdout.splitlines())}
+    evaluated = json.loads(cli(ws_path, "evaluate", str(run_id), "--json").stdout)
+    truth = {f: "normal" if "/normal/" in f else "missing" for f in files}
+    correct = sum(predicted[f]["label"] == truth[f] for f in files) / len(files)
+    # evaluate counts each photo once (4 test photos are byte-copies of train photos and were deduplicated)
+    assert abs(correct - evaluated["accuracy"]) <= 0.02
