@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 
 from core import auth, cli_eval, cli_train, ingest, store
 from core.errors import CoreError, NotFoundError, PermissionDenied, ValidationError
@@ -27,6 +28,17 @@ def cmd_import(ws: Workspace, args: argparse.Namespace) -> int:
 
 
 def cmd_export(ws: Workspace, args: argparse.Namespace) -> int:
+    """`export DIR`: the labelled photos as ImageFolder; `export RUN --format F --out PATH`: a model."""
+    if args.format:
+        from core import export  # the torch tier, only for a model export
+
+        if not args.out:
+            raise ValidationError("--format needs --out PATH for the model file")
+        if not args.dir.isdigit():
+            raise ValidationError(f"{args.dir!r} is not a run id; `export RUN --format {args.format} --out PATH`")
+        card = export.export_run(ws, auth.local_actor(args.user), int(args.dir), args.format, Path(args.out))
+        _print({"out": args.out, "card": args.out + ".card.json", "max_abs_diff": card["check"]["max_abs_diff"]})
+        return 0
     counts = ingest.export_folder(ws, auth.local_actor(args.user), args.dir)
     _print({"dir": args.dir, "exported": sum(counts.values()), "by_split": counts})
     return 0
@@ -79,8 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", help="one label for every imported photo")
     p.add_argument("--split", choices=store.SPLITS, help="put every photo in this split (locked)")
     p.add_argument("--user", help="who is importing (default: $BOLTSCOPE_USER or the login name)")
-    p = add("export", cmd_export, "export labelled photos as split/label/file (ImageFolder)")
-    p.add_argument("dir")
+    p = add("export", cmd_export, "export labelled photos as split/label/file (ImageFolder), or with --format a "
+                                  "run's model (ONNX / TorchScript + model card)")
+    p.add_argument("dir", help="folder for the photos, or the run id with --format")
+    p.add_argument("--format", choices=("onnx", "torchscript"))
+    p.add_argument("--out", help="model file to write (with --format)")
     p.add_argument("--user")
     p = add("demo", cmd_demo, "add synthetic bolt photos (normal / broken / missing)")
     p.add_argument("--n", type=int, default=330)
