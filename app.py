@@ -37,5 +37,7 @@ pages = [
             icon=":material/analytics:", url_path="results"),
     st.Page(Path(__file__).parent / "pages" / "review.py", title=ui.tr("page.review"),
             icon=":material/rule:", url_path="check"),
+    st.Page(Path(__file__).parent / "pages" / "diagnose.py", title=ui.tr("page.diagnose"),
+            icon=":material/troubleshoot:", url_path="diagnosis"),
 ]
 st.navigation(pages).run()

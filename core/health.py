@@ -73,3 +73,15 @@ def check(images: list[Image], labels: list[str], min_class_images: int) -> Heal
     ]
     report.few_classes = {name: n for name, n in counts.items() if n < min_class_images}
     return report
+
+
+def photo_issues(width: int, height: int, brightness: float, sharpness: float) -> list[str]:
+    """Why one photo is unfit to judge ('tiny', 'dark', 'blurred'), with the thresholds the dataset uses."""
+    issues = []
+    if min(width, height) < TINY_PX:
+        issues.append("tiny")
+    if brightness < DARK_MEAN:
+        issues.append("dark")
+    if sharpness < BLUR_LAPLACIAN:
+        issues.append("blurred")
+    return issues

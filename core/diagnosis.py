@@ -1,0 +1,61 @@
+"""One diagnosis for the Diagnose page: decode, quality check, prediction, Grad-CAM, report, save to dataset."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from core import auth, explain, health, imaging, ingest, predict
+from core.workspace import Workspace
+
+
+@dataclass
+class Diagnosis:
+    name: str
+    data: bytes
+    image: Image.Image
+    width: int
+    height: int
+    issues: list[str]
+    result: predict.Prediction
+    cam: explain.Explanation | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def report(self) -> dict[str, object]:
+        """The JSON report a user downloads (and the row of the results table)."""
+        return {"file": self.name, "label": self.result.label, "top": self.result.top, "probs": self.result.probs,
+                "defect": self.result.defect, "unfit": self.issues, "ms": round(self.result.ms, 1),
+                "width": self.width, "height": self.height,
+                "cam": {"method": self.cam.method, "target": self.cam.target} if self.cam else None}
+
+    def report_json(self) -> bytes:
+        return json.dumps(self.report(), ensure_ascii=False, indent=2).encode()
+
+    def overlay_png(self) -> bytes:
+        out = io.BytesIO()
+        (self.cam.overlay if self.cam else self.image).save(out, format="PNG")
+        return out.getvalue()
+
+
+def diagnose(ws: Workspace, predictor: predict.Predictor, name: str, data: bytes, tta: bool = False) -> Diagnosis:
+    """Decode with the import checks (raises RejectedFile with a reason), judge quality, predict."""
+    decoded = imaging.decode(data, ws.settings.max_pixels, ws.settings.cache_px)
+    signals = imaging.derive(decoded.image, ws.settings.thumb_px)
+    issues = health.photo_issues(decoded.width, decoded.height, signals.brightness, signals.sharpness)
+    result = predict.predict(predictor, [decoded.image], tta=tta)[0]
+    return Diagnosis(name, data, decoded.image, decoded.width, decoded.height, issues, result)
+
+
+def add_cam(predictor: predict.Predictor, diagnosis: Diagnosis, method: str, target: int | None, opacity: float,
+            colormap: str) -> Diagnosis:
+    diagnosis.cam = explain.explain(predictor, diagnosis.image, method, target, opacity, colormap)
+    return diagnosis
+
+
+def save_with_label(ws: Workspace, actor: auth.Actor, diagnosis: Diagnosis, label: str) -> ingest.ImportReport:
+    """'Wrong? save with the right label': the photo joins the dataset with that label (source diagnose)."""
+    return ingest.import_uploads(ws, actor, [(diagnosis.name, diagnosis.data)], label=label,
+                                 image_source="diagnose", event_source="diagnose")

@@ -1,0 +1,71 @@
+"""Diagnose page: drop photos (or take one), get the verdict at the operating point and the Grad-CAM heatmap."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import auth, diagnosis, predict
+from core.errors import CoreError, NotFoundError, RejectedFile
+from pages import components as ui
+from pages import diagnose_panels as panels
+
+ws = ui.workspace()
+me = ui.actor()
+names = ui.label_names(ws)
+
+st.title(ui.tr("diagnose.title"))
+ui.flash()
+
+
+@st.cache_resource(show_spinner=False)
+def load_predictor(workspace: str, run_id: int | None, _stamp: str) -> predict.Predictor:
+    """Once per process per model: reloaded when production changes (the stamp)."""
+    return predict.load(ws, run_id)
+
+
+try:
+    production = panels.production_stamp(ws)
+    predictor = load_predictor(str(ws.settings.workspace), None, production)
+except NotFoundError:
+    st.info(ui.tr("diagnose.no_model"), icon=":material/info:")
+    st.stop()
+except CoreError as exc:
+    ui.show_error(exc)
+    st.stop()
+
+st.caption(ui.tr("diagnose.model", id=predictor.run.id, arch=predictor.run.arch,
+                 threshold=f"{predictor.threshold:.3f}" if predictor.threshold is not None else ui.tr("common.none")))
+settings = panels.controls(predictor, names)
+files = st.file_uploader(ui.tr("diagnose.drop"), type=list(panels.TYPES), accept_multiple_files=True,
+                         key="diag_files")
+photo = st.camera_input(ui.tr("diagnose.camera"), key="diag_camera") if st.toggle(
+    ui.tr("diagnose.use_camera"), key="diag_camera_on") else None
+uploads = [(f.name, f.getvalue()) for f in files or []] + ([("camera.jpg", photo.getvalue())] if photo else [])
+if not uploads:
+    st.caption(ui.tr("diagnose.hint"))
+    st.stop()
+
+results = []
+for name, data in uploads[:panels.MAX_PHOTOS]:
+    try:
+        results.append(diagnosis.diagnose(ws, predictor, name, data, tta=settings["tta"]))
+    except RejectedFile as exc:
+        st.error(ui.tr("diagnose.refused", name=name, reason=ui.tr(exc.reason_key, **exc.detail)))
+if len(uploads) > panels.MAX_PHOTOS:
+    st.warning(ui.tr("diagnose.too_many", n=len(uploads), limit=panels.MAX_PHOTOS))
+
+if len(results) > 1:
+    table = pd.DataFrame([{**{k: v for k, v in r.report().items() if k not in ("probs", "cam")},
+                           **{f"P({names.get(c, c)})": p for c, p in r.result.probs.items()}} for r in results])
+    st.dataframe(table, hide_index=True, width="stretch", key="diag_table")
+    st.download_button(ui.tr("diagnose.csv"), table.to_csv(index=False).encode("utf-8-sig"), "diagnosis.csv",
+                       "text/csv", key="diag_csv", icon=":material/download:")
+
+for index, result in enumerate(results[:panels.DETAILED]):
+    try:
+        diagnosis.add_cam(predictor, result, settings["method"], settings["target"], settings["opacity"],
+                          settings["colormap"])
+    except CoreError as exc:
+        ui.show_error(exc)
+    panels.result_card(ws, me, predictor, result, index, names, can_save=auth.can(me, "upload"))
