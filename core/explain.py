@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -75,3 +76,24 @@ def explain(predictor: predict.Predictor, image: Image.Image, method: str = "gra
     full = cv2.resize(mask, image.size, interpolation=cv2.INTER_LINEAR)
     return Explanation(np.clip(full, 0.0, 1.0), overlay(image, mask, opacity, colormap), method,
                        predictor.class_names[chosen])
+
+
+def faithfulness(predictor: predict.Predictor, image: Image.Image, mask: np.ndarray, target: int) -> float:
+    """ROAD (Rong et al. 2022, pytorch-grad-cam's metrics): how much the target's probability falls when the
+    pixels the mask calls relevant are removed, minus when the irrelevant ones are, averaged over removal
+    percentiles. Higher is more faithful; a mask that shows nothing the model uses scores about 0.
+
+    mask is the model-input-sized mask from cam_mask.
+    """
+    from pytorch_grad_cam.metrics.road import ROADCombined
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
+
+    if not 0 <= target < len(predictor.class_names):
+        raise ValidationError(f"target class {target} is out of range")
+    batch = predict.prepare(predictor, [image])
+    metric = ROADCombined(percentiles=[20, 40, 60, 80])
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the library hands tensors to numpy the old way
+        score = metric(batch, mask[None, :, :].astype(np.float32), [ClassifierOutputSoftmaxTarget(target)],
+                       predictor.spec.model)
+    return float(np.asarray(score).ravel()[0])
