@@ -125,3 +125,38 @@ def choice(where, label: str, options: list, key: str, format_func, index: int =
         if code != lang() and earlier in options:
             index = options.index(earlier)
     return where.selectbox(label, options, index=index, key=f"{key}_{lang()}", format_func=format_func, **kwargs)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _predictor(workspace: str, run_id: int | None, stamp: str):
+    from core import predict  # the torch tier, loaded only by pages that show model output
+
+    return predict.load(workspace_for_models(workspace), run_id)
+
+
+def workspace_for_models(path: str) -> Workspace:
+    """A connection of the model cache's own: cached models outlive the session that loaded them."""
+    return open_workspace(path)
+
+
+def predictor(ws: Workspace, run_id: int | None = None):
+    """The model of run_id (default: production), loaded once per process and reloaded when the production
+    run or its operating point changes."""
+    from core import runs
+
+    chosen = run_id or runs.production_run_id(ws.conn)
+    stamp = f"{chosen}:{runs.get_run(ws.conn, chosen).operating_point}" if chosen else "none"
+    return _predictor(str(ws.settings.workspace), run_id, stamp)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def heatmap(_predictor, run_id: int, sha256: str, path: str, target: int) -> tuple[object, float]:
+    """Grad-CAM overlay of a stored photo for one class, and its ROAD faithfulness score (cached)."""
+    from PIL import Image
+
+    from core import explain
+
+    with Image.open(path) as img:
+        photo = img.convert("RGB")
+    mask, _ = explain.cam_mask(_predictor, photo, "gradcam", target)
+    return explain.overlay(photo, mask), explain.faithfulness(_predictor, photo, mask, target)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import auth, diagnosis, predict
+from core import auth, diagnosis
 from core.errors import CoreError, NotFoundError, RejectedFile
 from pages import components as ui
 from pages import diagnose_panels as panels
@@ -18,15 +18,8 @@ st.title(ui.tr("diagnose.title"))
 ui.flash()
 
 
-@st.cache_resource(show_spinner=False)
-def load_predictor(workspace: str, run_id: int | None, _stamp: str) -> predict.Predictor:
-    """Once per process per model: reloaded when production changes (the stamp)."""
-    return predict.load(ws, run_id)
-
-
 try:
-    production = panels.production_stamp(ws)
-    predictor = load_predictor(str(ws.settings.workspace), None, production)
+    predictor = ui.predictor(ws)
 except NotFoundError:
     st.info(ui.tr("diagnose.no_model"), icon=":material/info:")
     st.stop()

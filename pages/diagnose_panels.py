@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import auth, diagnosis, explain, imaging, predict, runs
+from core import auth, diagnosis, explain, imaging, predict
 from core.errors import CoreError
 from core.workspace import Workspace
 from pages import components as ui
@@ -14,14 +14,6 @@ TYPES = tuple(ext.lstrip(".") for ext in imaging.ACCEPTED_EXTS)
 MAX_PHOTOS = 200  # per drop; the table covers them all
 DETAILED = 12  # photos shown with Grad-CAM; the rest are in the table
 VERDICT_COLOURS = {"normal": "green"}
-
-
-def production_stamp(ws: Workspace) -> str:
-    """Changes when another run is promoted or its operating point changes: the cached model reloads."""
-    run_id = runs.production_run_id(ws.conn)
-    if run_id is None:
-        return "none"
-    return f"{run_id}:{runs.get_run(ws.conn, run_id).operating_point}"
 
 
 def controls(predictor: predict.Predictor, names: dict[str, str]) -> dict[str, object]:

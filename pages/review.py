@@ -65,10 +65,31 @@ def _decide(decision: str, label: str | None = None) -> None:
         st.session_state.flash = ("error", ui.tr("common.error", message=str(exc)))
 
 
+def _photo_and_heatmap(image: store.Image, item: review.Item) -> None:
+    """The photo, and beside it Grad-CAM for the class the model (the chosen run) prefers."""
+    path = str(ws.layout.cached(image.sha256))
+    if run_id is None or not item.predicted:
+        st.image(path, width="stretch")
+        return
+    try:
+        model = ui.predictor(ws, run_id)
+        target = model.class_names.index(item.predicted) if item.predicted in model.class_names else None
+    except CoreError:
+        target = None
+    if target is None:
+        st.image(path, width="stretch")
+        return
+    shown, road = ui.heatmap(model, run_id, image.sha256, path, target)
+    cols = st.columns(2)
+    cols[0].image(path, width="stretch")
+    cols[1].image(shown, width="stretch", caption=ui.tr("review.heatmap", label=ui.label_text(ws, item.predicted),
+                                                        road=f"{road:.2f}"))
+
+
 with st.container(border=True, key="review_card"):
     left, right = st.columns([3, 2])
     with left:
-        st.image(str(ws.layout.cached(image.sha256)), width="stretch")
+        _photo_and_heatmap(image, item)
         if item.partner is not None:
             partner = store.get_image(ws.conn, item.partner)
             st.image(str(ws.layout.thumb(partner.sha256)), width=220,
