@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from core import demo, evaluation, explain, jobs, predict, runs
+from core import demo, evaluation, explain, jobs, predict, runs, store
 from core.errors import NotFoundError, ValidationError
+from core.workspace import open_workspace
 from tests.conftest import ROOT
 from tests.core.train_helpers import ADMIN, add_demo, run_job_here, tiny_config
 
@@ -106,3 +109,19 @@ def test_predict_on_screws_test_agrees_with_evaluate(tmp_path, screws_dir):
     correct = sum(predicted[f]["label"] == truth[f] for f in files) / len(files)
     # evaluate counts each photo once (4 test photos are byte-copies of train photos and were deduplicated)
     assert abs(correct - evaluated["accuracy"]) <= 0.02
+    # photo by photo: the stored test prediction of the same content (by SHA-256) gives the same class
+    ws = open_workspace(ws_path)
+    stored = {store.get_image(ws.conn, row["image_id"]).sha256: row
+              for row in runs.predictions(ws.conn, run_id, "test")}
+    agree, compared = 0, 0
+    for f in files:
+        row = stored.get(hashlib.sha256(Path(f).read_bytes()).hexdigest())
+        if row is None:
+            continue  # one of the byte-copies stored as a train photo
+        compared += 1
+        mine = max(predicted[f]["probs"], key=predicted[f]["probs"].get)
+        agree += mine == row["predicted"]
+    ws.close()
+    # training and evaluation read the workspace copy (JPEG q92), predict reads the original file, so the
+    # probabilities are close but not equal on uncertain photos; the classes must agree
+    assert compared >= 176 and agree / compared >= 0.98  # seen 177 of 180: see the issue-5 note
