@@ -62,15 +62,15 @@ def train_page(page, out: Path) -> None:
     sys.path.insert(0, str(ROOT))
     from core import demo  # the script runs from scripts/; the project is one level up
 
-    photos = [str(out / f".demo-{label}.jpg") for label in ("broken", "missing")]
+    folder = Path(tempfile.mkdtemp(prefix="boltscope-photos-"))
+    photos = [str(folder / f"wheel-3_bolt-{n}.jpg") for n in (4, 7)]
     for path, label in zip(photos, ("broken", "missing"), strict=True):
         Path(path).write_bytes(demo.render_crop(4242 if label == "broken" else 4243, label).jpeg)
     page.locator("[data-testid=stFileUploader] input[type=file]").first.set_input_files(photos)
     page.locator(".st-key-diag_card_1 img").nth(1).wait_for()
     page.wait_for_timeout(2000)
     page.screenshot(path=str(out / "diagnose-en.png"))
-    for path in photos:
-        Path(path).unlink()
+    shutil.rmtree(folder, ignore_errors=True)
     page.get_by_text("한국어").click()
     page.wait_for_timeout(3000)
     page.get_by_role("link", name="평가", exact=True).click()
