@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import numpy as np
 import onnxruntime
 import pytest
 import torch
 
-from core import demo, evaluation, jobs, predict, runs
-from tests.conftest import ROOT
-from tests.core.train_helpers import ADMIN, add_demo, run_job_here, tiny_config
+from core import demo, predict
+from tests.core.train_helpers import promoted_tiny_run, run_cli
 
 
 @pytest.fixture
 def production(ws):
-    add_demo(ws, 45)
-    job_id = jobs.submit(ws.conn, ADMIN, tiny_config(epochs=2))
-    assert run_job_here(ws, job_id) == "done"
-    run = runs.run_for_job(ws.conn, job_id)
-    evaluation.promote(ws.conn, ADMIN, run.id)
-    return ws, run
+    return ws, promoted_tiny_run(ws)
 
 
 def cli(ws_path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core", "--workspace", str(ws_path), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return run_cli(ws_path, *args, timeout=300)
 
 
 def test_onnx_equals_pytorch_and_the_card_holds_every_field(production, tmp_path):

@@ -90,3 +90,15 @@ def cli_json(workspace: Path, *args: str, expect_rc: int = 0, timeout: float = 1
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1, proc.stdout
     return json.loads(lines[0])
+
+
+def promoted_tiny_run(ws: Workspace) -> runs.Run:
+    """45 demo photos, a 2-epoch tiny_cnn run, promoted to production: what diagnosis and export need."""
+    from core import evaluation
+
+    add_demo(ws, 45)
+    job_id = jobs.submit(ws.conn, ADMIN, tiny_config(epochs=2))
+    assert run_job_here(ws, job_id) == "done"
+    run = runs.run_for_job(ws.conn, job_id)
+    evaluation.promote(ws.conn, ADMIN, run.id)
+    return run
