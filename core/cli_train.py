@@ -108,7 +108,7 @@ def cmd_worker(ws: Workspace, args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_float(text: str) -> float:
+def _number(text: str) -> float:
     try:
         return float(text)
     except ValueError as exc:
@@ -120,7 +120,7 @@ def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -
     p.add_argument("--arch", default=zoo.DEFAULT_ARCH, choices=list(zoo.ARCHES))
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", dest="batch_size", type=int)
-    p.add_argument("--lr", type=_positive_float)
+    p.add_argument("--lr", type=_number)
     p.add_argument("--image-size", dest="image_size", type=int)
     p.add_argument("--optimizer", choices=config.OPTIMIZERS)
     p.add_argument("--scheduler", choices=config.SCHEDULERS)

@@ -106,7 +106,7 @@ def promote(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, force: boo
 
 def compare_runs(conn: sqlite3.Connection) -> list[dict[str, object]]:
     """One row per finished run: the model-selection table engineers otherwise build by hand."""
-    rows = []
+    rows, production = [], runs.production_run_id(conn)
     for run in runs.list_runs(conn):
         if not run.finished:
             continue
@@ -121,7 +121,7 @@ def compare_runs(conn: sqlite3.Connection) -> list[dict[str, object]]:
             "images_per_s": float(np.mean([e.images_per_s for e in history if e.images_per_s])) if history else None,
             "accuracy": run.test_accuracy, "macro_f1": run.test_macro_f1,
             "defect_recall": point["defect_recall"] if point else None, "cpu_ms": run.cpu_ms,
-            "production": run.id == runs.production_run_id(conn),
+            "production": run.id == production,
         })
     return rows
 

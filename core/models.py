@@ -88,50 +88,24 @@ def _lite0(n: int):
     return model, lambda m: [m._blocks[-1]], "_fc", "_avg_pooling", LITE_MEAN, LITE_STD
 
 
-@register("resnet18")
-def _resnet18(n: int):
-    from torchvision.models import resnet18
+def _torchvision(name: str, cam: Callable[[nn.Module], list[nn.Module]], head: str, pool: str | None) -> None:
+    """Register a torchvision classifier, built without weights and with our number of classes."""
+    def builder(n: int):
+        from torchvision.models import get_model
 
-    return resnet18(weights=None, num_classes=n), lambda m: [m.layer4[-1]], "fc", "avgpool", IMAGENET_MEAN, IMAGENET_STD
-
-
-@register("resnet50")
-def _resnet50(n: int):
-    from torchvision.models import resnet50
-
-    return resnet50(weights=None, num_classes=n), lambda m: [m.layer4[-1]], "fc", "avgpool", IMAGENET_MEAN, IMAGENET_STD
+        return get_model(name, weights=None, num_classes=n), cam, head, pool, IMAGENET_MEAN, IMAGENET_STD
+    register(name)(builder)
 
 
-@register("efficientnet_b0")
-def _effb0(n: int):
-    from torchvision.models import efficientnet_b0
-
-    model = efficientnet_b0(weights=None, num_classes=n)
-    return model, lambda m: [m.features[-1]], "classifier.1", "avgpool", IMAGENET_MEAN, IMAGENET_STD
-
-
-@register("mobilenet_v3_large")
-def _mnv3(n: int):
-    from torchvision.models import mobilenet_v3_large
-
-    model = mobilenet_v3_large(weights=None, num_classes=n)
-    return model, lambda m: [m.features[-1]], "classifier.3", None, IMAGENET_MEAN, IMAGENET_STD
-
-
-@register("regnet_y_400mf")
-def _regnet(n: int):
-    from torchvision.models import regnet_y_400mf
-
-    model = regnet_y_400mf(weights=None, num_classes=n)
-    return model, lambda m: [m.trunk_output[-1]], "fc", "avgpool", IMAGENET_MEAN, IMAGENET_STD
-
-
-@register("convnext_tiny")
-def _convnext(n: int):
-    from torchvision.models import convnext_tiny
-
-    model = convnext_tiny(weights=None, num_classes=n)
-    return model, lambda m: [m.features[-1]], "classifier.2", None, IMAGENET_MEAN, IMAGENET_STD
+for _name, _cam, _head, _pool in (
+    ("resnet18", lambda m: [m.layer4[-1]], "fc", "avgpool"),
+    ("resnet50", lambda m: [m.layer4[-1]], "fc", "avgpool"),
+    ("efficientnet_b0", lambda m: [m.features[-1]], "classifier.1", "avgpool"),
+    ("mobilenet_v3_large", lambda m: [m.features[-1]], "classifier.3", None),  # a hidden layer sits before the head
+    ("regnet_y_400mf", lambda m: [m.trunk_output[-1]], "fc", "avgpool"),
+    ("convnext_tiny", lambda m: [m.features[-1]], "classifier.2", None),  # LayerNorm sits before the head
+):
+    _torchvision(_name, _cam, _head, _pool)
 
 
 class TinyCNN(nn.Module):

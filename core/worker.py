@@ -146,20 +146,18 @@ def run_job(ws: Workspace, job: jobs.Job, shutdown: Shutdown | None = None) -> s
         log.info("job %d (%s, %s), attempt %d, on %s", job.id, job.kind, job.config.arch, job.attempts,
                  describe_device())
         try:
+            status, error, hint = "done", None, None
             if job.kind == "suspects":
                 _run_suspects(ws, job, hooks)
-                status, error, hint = "done", None, None
-                jobs.finish(ws.conn, job.id, status)
-                return status
-            run = runs.run_for_job(ws.conn, job.id) or _new_run(ws, job)
-            hooks.run_id = run.id
-            runs.set_device(ws.conn, run.id, describe_device(), run.weights)
-            nproc = processes_for(job.config.nproc, job.config.batch_size)
-            if nproc > 1 and job.kind == "train":
-                status, error, hint = _run_ddp(ws, job, run, nproc, hooks)
             else:
-                _run_here(ws, run, hooks)
-                status, error, hint = "done", None, None
+                run = runs.run_for_job(ws.conn, job.id) or _new_run(ws, job)
+                hooks.run_id = run.id
+                runs.set_device(ws.conn, run.id, describe_device(), run.weights)
+                nproc = processes_for(job.config.nproc, job.config.batch_size)
+                if nproc > 1 and job.kind == "train":
+                    status, error, hint = _run_ddp(ws, job, run, nproc, hooks)
+                else:
+                    _run_here(ws, run, hooks)
         except Exception as exc:  # the job ends here, whatever the cause: record it for the user, keep the log
             status, error, hint = outcome_of(exc, hooks, job.config.batch_size)
             if status == "failed":

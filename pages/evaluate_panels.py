@@ -34,13 +34,9 @@ def metric_cards(result: dict) -> None:
         col.metric(ui.tr(key), f"{value:.3f}" if isinstance(value, float) else value)
 
 
-def _names(ws: Workspace) -> dict[str, str]:
-    return ui.label_names(ws)
-
-
 def confusion(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, result: dict) -> None:
     """Heatmap (counts or row shares) and per-class table; a clicked cell lists its photos underneath."""
-    names = _names(ws)
+    names = ui.label_names(ws)
     shown = [names.get(c, c) for c in run.class_names]
     left, right = st.columns([3, 2])
     with left:
@@ -65,13 +61,13 @@ def confusion(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, result: 
 
 
 def _probs_text(ws: Workspace, run: runs.Run, probs: list[float]) -> str:
-    names = _names(ws)
+    names = ui.label_names(ws)
     return " · ".join(f"{names.get(c, c)} {p:.2f}" for c, p in zip(run.class_names, probs, strict=True))
 
 
 def cell_panel(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, given: str, predicted: str) -> None:
     """Exactly the photos of one cell, each with given and predicted label, probabilities and relabel buttons."""
-    names = _names(ws)
+    names = ui.label_names(ws)
     photos = evaluation.cell_photos(ws.conn, run.id, split, given, predicted)
     with st.container(border=True, key="eval_cell"):
         st.markdown("##### " + ui.tr("eval.cell", given=names.get(given, given),
@@ -128,7 +124,7 @@ def operating_point(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
     cols[3].metric(ui.tr("eval.op.false_alarm"), f"{false_alarm:.3f}")
     cols[4].metric(ui.tr("eval.op.saved"), f"{stored['threshold']:.3f}" if stored else ui.tr("common.none"))
     if probs:
-        names = _names(ws)
+        names = ui.label_names(ws)
         matrix = metrics.evaluate(truth, probs, run.class_names, decisions)["confusion_matrix"]
         st.plotly_chart(plots.confusion_heatmap(matrix, [names.get(c, c) for c in run.class_names], {
             "hover": ui.tr("eval.cm.hover"), "predicted": ui.tr("eval.predicted"), "given": ui.tr("eval.given")}),
@@ -143,7 +139,7 @@ def _cost_matrix(ws: Workspace, run: runs.Run) -> list[list[float]] | None:
     """Optional costs[given][called]; a missed defect (called normal) starts at 50 false alarms' worth."""
     with st.expander(ui.tr("eval.op.costs"), icon=":material/balance:"):
         use = st.toggle(ui.tr("eval.op.costs.use"), key=f"eval_costs_on_{run.id}")
-        names = _names(ws)
+        names = ui.label_names(ws)
         shown = [names.get(c, c) for c in run.class_names]
         normal = run.class_names.index(evaluation.NORMAL)
         default = [[0.0 if g == c else (50.0 if c == normal else 1.0) for c in range(len(shown))]
@@ -159,7 +155,7 @@ def curves(ws: Workspace, run: runs.Run, split: str) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader(ui.tr("eval.pr"))
-        names = _names(ws)
+        names = ui.label_names(ws)
         shown = {names.get(label, label): curve for label, curve in data["pr"].items()}
         st.plotly_chart(plots.pr_figure(shown, {"precision": ui.tr("eval.col.precision"),
                                                      "recall": ui.tr("eval.col.recall")}),
@@ -219,7 +215,7 @@ def compare(ws: Workspace) -> None:
     pair = st.multiselect(ui.tr("eval.compare.pick"), [r["run_id"] for r in rows], max_selections=2,
                           default=[r["run_id"] for r in rows[:2]], key="eval_compare_pair")
     if len(pair) == 2:
-        names = _names(ws)
+        names = ui.label_names(ws)
         for col, run_id in zip(st.columns(2), pair, strict=True):
             result = evaluation.evaluate_run(ws.conn, run_id)
             col.markdown(f"**#{run_id}** · {ui.tr('eval.m.macro_f1')} {result['macro_f1']:.3f}")
