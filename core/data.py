@@ -8,19 +8,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
+from core import imaging
+
 log = logging.getLogger(__name__)
-
-
-def _load(path: Path, size: int) -> np.ndarray:
-    with Image.open(path) as img:
-        img.draft("RGB", (size * 2, size * 2))  # JPEG: decode at a reduced scale when it is large
-        rgb = img.convert("RGB").resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.array(rgb, dtype=np.uint8).transpose(2, 0, 1)  # a writable copy, as torch wants
 
 
 def decode_all(paths: Sequence[Path], size: int, threads: int | None = None,
@@ -29,7 +22,7 @@ def decode_all(paths: Sequence[Path], size: int, threads: int | None = None,
     out = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)
     workers = threads or max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
-        for index, array in enumerate(pool.map(lambda p: _load(p, size), paths)):
+        for index, array in enumerate(pool.map(lambda p: imaging.model_input(p, size), paths)):
             out[index] = torch.from_numpy(array)
             if progress and (index % 64 == 0 or index == len(paths) - 1):
                 progress(index + 1, len(paths))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -17,6 +18,7 @@ ACCEPTED = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF":
 ACCEPTED_EXTS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp")
 _HEIF_BRANDS = (b"ftypheic", b"ftypheix", b"ftyphevc", b"ftypmif1", b"ftypmsf1", b"ftypavif")
 MIN_SIDE = 16
+CACHE_QUALITY = 92
 _ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 
@@ -104,12 +106,26 @@ def derive(img: Image.Image, thumb_px: int) -> Derived:
     thumb.thumbnail((thumb_px, thumb_px), Image.Resampling.BICUBIC, reducing_gap=2.0)
     gray = np.asarray(thumb.convert("L"), dtype=np.float32)
     return Derived(
-        cached_jpeg=_jpeg(img, 92),
+        cached_jpeg=stored_copy(img),
         thumb_jpeg=_jpeg(thumb, 85),
         phash=dhash(thumb),
         brightness=float(gray.mean()),
         sharpness=laplacian_variance(gray),
     )
+
+
+def stored_copy(img: Image.Image) -> bytes:
+    """The workspace's cached working copy of a decoded photo (JPEG q92). A photo that is not stored yet goes
+    through it too before the model sees it, so prediction sees the very pixels training and evaluation saw."""
+    return _jpeg(img, CACHE_QUALITY)
+
+
+def model_input(source: bytes | Path, size: int) -> np.ndarray:
+    """3×size×size uint8 from a stored copy: the one resize that training, evaluation and prediction share."""
+    with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
+        img.draft("RGB", (size * 2, size * 2))  # JPEG: decode at a reduced scale when it is large
+        rgb = img.convert("RGB").resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.array(rgb, dtype=np.uint8).transpose(2, 0, 1)  # a writable copy, as torch wants
 
 
 def _jpeg(img: Image.Image, quality: int) -> bytes:

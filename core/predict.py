@@ -1,8 +1,8 @@
 """The production model (or a chosen run), loaded once per process; batched prediction with the operating point.
 
-Photos go through the same path as training: decode with draft mode to the working size, resize to the
-model's square input, the eval preset. The decision at the operating point flags a defect whenever
-P(normal) is below the run's threshold, even when normal is the likeliest class.
+Photos go through the same path as training: decode with draft mode to the working size, the workspace's
+working copy (JPEG q92), resize to the model's square input, the eval preset. The decision at the operating
+point flags a defect whenever P(normal) is below the run's threshold, even when normal is the likeliest class.
 """
 
 from __future__ import annotations
@@ -58,45 +58,45 @@ def load(ws: Workspace, run_id: int | None = None, device: str | None = None) ->
                         pooling=saved.get("pooling", "avg"))
     spec.model.load_state_dict(saved["model"])
     chosen = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    spec.model.eval().to(chosen)
+    spec.model.eval().requires_grad_(False).to(chosen)  # inference only: Grad-CAM differentiates activations
     point = evaluation.operating_point(ws.conn, run) if evaluation.NORMAL in run.class_names else None
     return Predictor(run, spec, tuple(saved["class_names"]), point.threshold if point else None, chosen)
 
 
-def prepare(predictor: Predictor, images: list[Image.Image]) -> torch.Tensor:
-    """RGB photos → the normalised batch the model was trained on."""
+Photo = Image.Image | bytes | Path  # a decoded photo, or the bytes / path of a stored working copy
+
+
+def prepare(predictor: Predictor, photos: list[Photo]) -> torch.Tensor:
+    """Photos → the normalised batch the model was trained on. A decoded photo first becomes the working copy
+    the workspace would store (imaging.stored_copy), so a photo gets the same answer before and after import."""
     size = predictor.spec.preprocess.size
     tf = transforms.eval_transform(predictor.spec.preprocess)
-    arrays = [np.array(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0),
-                       dtype=np.uint8).transpose(2, 0, 1) for im in images]
+    arrays = [imaging.model_input(imaging.stored_copy(p.convert("RGB")) if isinstance(p, Image.Image) else p, size)
+              for p in photos]
     return torch.stack([tf(torch.from_numpy(a)) for a in arrays]).to(predictor.device)
 
 
-def predict(predictor: Predictor, images: list[Image.Image], tta: bool = False) -> list[Prediction]:
+def decide(predictor: Predictor, probs: np.ndarray, ms: float) -> Prediction:
+    """One photo's class probabilities → the decision at the operating point."""
+    top = int(probs.argmax())
+    decision = top
+    if predictor.normal is not None and predictor.threshold is not None:
+        decision = int(metrics.decide(probs[None, :], predictor.normal, predictor.threshold)[0])
+    return Prediction(predictor.class_names[decision], predictor.class_names[top],
+                      {c: round(float(p), 6) for c, p in zip(predictor.class_names, probs, strict=True)},
+                      predictor.normal is not None and decision != predictor.normal, ms)
+
+
+def predict(predictor: Predictor, photos: list[Photo], tta: bool = False) -> list[Prediction]:
     """Probabilities, the decision at the operating point and the time per photo."""
-    if not images:
+    if not photos:
         return []
     start = time.perf_counter()
-    batch = prepare(predictor, images)
+    batch = prepare(predictor, photos)
     with torch.inference_mode():
         probs = torch.softmax(predictor.spec.model(batch).float(), dim=1)
         if tta:  # a mirrored photo is the same bolt: average both views
             probs = (probs + torch.softmax(predictor.spec.model(torch.flip(batch, dims=[3])).float(), dim=1)) / 2
     probs_np = probs.cpu().numpy()
-    ms = (time.perf_counter() - start) * 1000 / len(images)
-    out = []
-    for row in probs_np:
-        top = int(row.argmax())
-        decision = top
-        if predictor.normal is not None and predictor.threshold is not None:
-            decision = int(metrics.decide(row[None, :], predictor.normal, predictor.threshold)[0])
-        label = predictor.class_names[decision]
-        out.append(Prediction(label, predictor.class_names[top],
-                              {c: round(float(p), 6) for c, p in zip(predictor.class_names, row, strict=True)},
-                              predictor.normal is not None and decision != predictor.normal, ms))
-    return out
-
-
-def read_photo(path: Path, max_pixels: int, working_px: int = 1024) -> Image.Image:
-    """Decode a photo file the way ingest does (draft mode, EXIF orientation, checks)."""
-    return imaging.decode(path.read_bytes(), max_pixels, working_px).image
+    ms = (time.perf_counter() - start) * 1000 / len(photos)
+    return [decide(predictor, row, ms) for row in probs_np]

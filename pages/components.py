@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -156,7 +157,8 @@ def heatmap(_predictor, run_id: int, sha256: str, path: str, target: int) -> tup
 
     from core import explain
 
-    with Image.open(path) as img:
+    stored = Path(path)  # the workspace copy: the model sees exactly what training saw
+    with Image.open(stored) as img:
         photo = img.convert("RGB")
-    mask, _ = explain.cam_mask(_predictor, photo, "gradcam", target)
-    return explain.overlay(photo, mask), explain.faithfulness(_predictor, photo, mask, target)
+    mask, _ = explain.cam_mask(_predictor, stored, "gradcam", target)
+    return explain.overlay(photo, mask), explain.faithfulness(_predictor, stored, mask, target)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import demo, explain, predict, runs, store
+from core import demo, explain, imaging, predict, runs, store
 from core.errors import NotFoundError, ValidationError
 from core.workspace import open_workspace
 from tests.core.train_helpers import promoted_tiny_run, run_cli
@@ -36,18 +36,23 @@ def test_predict_matches_the_stored_probabilities_and_applies_the_threshold(prod
     predictor = predict.load(ws)
     assert predictor.run.id == run.id and predictor.threshold is not None
     stored = runs.predictions(ws.conn, run.id, "test")[:5]
-    images = [Image.open(ws.layout.cached(next(it.sha256 for it in runs.snapshot(ws.conn, run.id)
-                                               if it.image_id == row["image_id"]))) for row in stored]
-    results = predict.predict(predictor, images)
+    sha = {it.image_id: it.sha256 for it in runs.snapshot(ws.conn, run.id)}
+    copies = [ws.layout.cached(sha[row["image_id"]]) for row in stored]
+    results = predict.predict(predictor, copies)
+    # a decoded photo goes through the stored working copy first, so it gets the same answer
+    first = store.get_image(ws.conn, stored[0]["image_id"])
+    original = ws.layout.original(first.sha256, first.ext).read_bytes()
+    decoded = imaging.decode(original, ws.settings.max_pixels, ws.settings.cache_px).image
+    assert predict.predict(predictor, [decoded])[0].probs == results[0].probs
     for row, result in zip(stored, results, strict=True):
-        np.testing.assert_allclose(list(result.probs.values()), row["probs"], atol=2e-3)
+        np.testing.assert_allclose(list(result.probs.values()), row["probs"], atol=1e-5)
         normal_p = result.probs["normal"]
         assert result.defect == (normal_p < predictor.threshold)
         assert result.label == ("normal" if normal_p >= predictor.threshold else
                                 max((p, c) for c, p in result.probs.items() if c != "normal")[1])
 
 
-def test_every_cam_method_gives_a_mask_at_the_photo_size_and_releases_its_hooks(production):
+def test_every_cam_method_gives_a_mask_at_the_photo_size_and_keeps_one_hook(production):
     ws, _ = production
     predictor = predict.load(ws)
     photo = demo.render_crop(5, "broken").image.resize((150, 110))
@@ -56,7 +61,8 @@ def test_every_cam_method_gives_a_mask_at_the_photo_size_and_releases_its_hooks(
         shown = explain.explain(predictor, photo, method, opacity=0.5, colormap="turbo")
         assert shown.mask.shape == (110, 150) and shown.overlay.size == (150, 110)
         assert 0.0 <= shown.mask.min() and shown.mask.max() <= 1.0, method
-        assert not layer._forward_hooks and not layer._backward_hooks, f"{method} left hooks behind"
+        # ours reuse one forward hook; pytorch-grad-cam's (ScoreCAM) are released after each call
+        assert len(layer._forward_hooks) == 1 and not layer._backward_hooks, f"{method} left hooks behind"
     with pytest.raises(ValidationError, match="out of range"):
         explain.explain(predictor, photo, "gradcam", target=7)
     with pytest.raises(ValidationError, match="unknown"):
@@ -105,7 +111,7 @@ def test_predict_on_screws_test_agrees_with_evaluate(tmp_path, screws_dir):
     ws = open_workspace(ws_path)
     stored = {store.get_image(ws.conn, row["image_id"]).sha256: row
               for row in runs.predictions(ws.conn, run_id, "test")}
-    agree, compared = 0, 0
+    agree, compared, worst = 0, 0, 0.0
     for f in files:
         row = stored.get(hashlib.sha256(Path(f).read_bytes()).hexdigest())
         if row is None:
@@ -113,7 +119,9 @@ def test_predict_on_screws_test_agrees_with_evaluate(tmp_path, screws_dir):
         compared += 1
         mine = max(predicted[f]["probs"], key=predicted[f]["probs"].get)
         agree += mine == row["predicted"]
+        worst = max(worst, float(np.abs(np.array(list(predicted[f]["probs"].values())) - row["probs"]).max()))
     ws.close()
-    # training and evaluation read the workspace copy (JPEG q92), predict reads the original file, so the
-    # probabilities are close but not equal on uncertain photos; the classes must agree
-    assert compared >= 176 and agree / compared >= 0.98  # seen 177 of 180: see the issue-5 note
+    # predict makes the working copy the workspace stored for training and evaluation, so every photo agrees
+    # (seen: 180 of 180, probabilities within 2.4e-4: the quick model stores its probe's figures, predict runs
+    # the head the probe was folded into)
+    assert compared >= 176 and agree == compared and worst <= 1e-3, (agree, compared, worst)
