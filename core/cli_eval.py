@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 from core import auth, evaluation
-from core.errors import CoreError, ValidationError
+from core.errors import RejectedFile, ValidationError
 from core.files import write_atomic
 from core.workspace import Workspace
 
@@ -69,7 +68,7 @@ def _cam_name(path: Path, index: int) -> str:
 
 
 def cmd_predict(ws: Workspace, args: argparse.Namespace) -> int:
-    from core import explain, predict  # the torch tier, only for this command
+    from core import diagnosis, predict  # the torch tier, only for this command
 
     predictor = predict.load(ws, args.run)
     out_dir = Path(args.out).expanduser() if args.out else None
@@ -80,20 +79,17 @@ def cmd_predict(ws: Workspace, args: argparse.Namespace) -> int:
     failed = 0
     for index, name in enumerate(args.images):
         path = Path(name)
-        try:
-            image = predict.read_photo(path, ws.settings.max_pixels)
-        except (OSError, CoreError) as exc:
+        cam = diagnosis.CamSettings(args.cam) if args.cam else None
+        try:  # prediction and Grad-CAM from one forward pass, exactly as on the Diagnose page
+            found = diagnosis.diagnose(ws, predictor, path.name, path.read_bytes(), cam=cam)
+        except (OSError, RejectedFile) as exc:
             failed += 1
             _print({"file": name, "error": str(exc)})
             continue
-        result = predict.predict(predictor, [image])[0]
-        cam_png = None
-        if args.cam:
-            shown = explain.explain(predictor, image, args.cam)
+        result, cam_png = found.result, None
+        if found.cam is not None:
             cam_path = out_dir / _cam_name(path, index)
-            buffer = io.BytesIO()
-            shown.overlay.save(buffer, format="PNG")
-            write_atomic(cam_path, buffer.getvalue())
+            write_atomic(cam_path, found.overlay_png())
             cam_png = str(cam_path)
         _print({"file": name, "label": result.label, "probs": result.probs, "defect": result.defect,
                 "cam_png": cam_png, "ms": round(result.ms, 2)})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
@@ -40,19 +41,39 @@ class Diagnosis:
         return out.getvalue()
 
 
-def diagnose(ws: Workspace, predictor: predict.Predictor, name: str, data: bytes, tta: bool = False) -> Diagnosis:
-    """Decode with the import checks (raises RejectedFile with a reason), judge quality, predict."""
+@dataclass(frozen=True)
+class CamSettings:
+    method: str = "gradcam"
+    target: int | None = None  # None: the likeliest class
+    opacity: float = 0.45
+    colormap: str = "jet"
+
+
+def diagnose(ws: Workspace, predictor: predict.Predictor, name: str, data: bytes, tta: bool = False,
+             cam: CamSettings | None = None) -> Diagnosis:
+    """Decode with the import checks (raises RejectedFile with a reason), judge quality, predict and, when asked,
+    explain. Grad-CAM and the probabilities come from one forward pass (the fast CAM methods without TTA)."""
     decoded = imaging.decode(data, ws.settings.max_pixels, ws.settings.cache_px)
     signals = imaging.derive(decoded.image, ws.settings.thumb_px)
     issues = health.photo_issues(decoded.width, decoded.height, signals.brightness, signals.sharpness)
-    result = predict.predict(predictor, [decoded.image], tta=tta)[0]
-    return Diagnosis(name, data, decoded.image, decoded.width, decoded.height, issues, result)
+    start = time.perf_counter()
+    shown = None
+    if cam is not None:
+        shown = explain.explain(predictor, decoded.image, cam.method, cam.target, cam.opacity, cam.colormap,
+                                stored=signals.cached_jpeg)
+    if shown is not None and shown.probs is not None and not tta:
+        result = predict.decide(predictor, shown.probs, (time.perf_counter() - start) * 1000)
+    else:
+        result = predict.predict(predictor, [signals.cached_jpeg], tta=tta)[0]
+    return Diagnosis(name, data, decoded.image, decoded.width, decoded.height, issues, result, shown)
 
 
-def add_cam(predictor: predict.Predictor, diagnosis: Diagnosis, method: str, target: int | None, opacity: float,
-            colormap: str) -> Diagnosis:
-    diagnosis.cam = explain.explain(predictor, diagnosis.image, method, target, opacity, colormap)
-    return diagnosis
+def restyle(diagnosis: Diagnosis, opacity: float, colormap: str) -> Diagnosis:
+    """The same diagnosis with the heatmap blended anew (opacity, colour map): no model call."""
+    if diagnosis.cam is None:
+        return diagnosis
+    cam = replace(diagnosis.cam, overlay=explain.overlay(diagnosis.image, diagnosis.cam.mask, opacity, colormap))
+    return replace(diagnosis, cam=cam)
 
 
 def save_with_label(ws: Workspace, actor: auth.Actor, diagnosis: Diagnosis, label: str) -> ingest.ImportReport:

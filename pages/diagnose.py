@@ -41,10 +41,14 @@ if not uploads:
 
 results = []
 for name, data in uploads[:panels.MAX_PHOTOS]:
+    cam = diagnosis.CamSettings(settings["method"], settings["target"]) if len(results) < panels.DETAILED else None
     try:
-        results.append(diagnosis.diagnose(ws, predictor, name, data, tta=settings["tta"]))
+        found = panels.diagnosed(ws, predictor, name, data, settings["tta"], cam)
+        results.append(diagnosis.restyle(found, settings["opacity"], settings["colormap"]))
     except RejectedFile as exc:
         st.error(ui.tr("diagnose.refused", name=name, reason=ui.tr(exc.reason_key, **exc.detail)))
+    except CoreError as exc:
+        ui.show_error(exc)
 if len(uploads) > panels.MAX_PHOTOS:
     st.warning(ui.tr("diagnose.too_many", n=len(uploads), limit=panels.MAX_PHOTOS))
 
@@ -56,9 +60,4 @@ if len(results) > 1:
                        "text/csv", key="diag_csv", icon=":material/download:")
 
 for index, result in enumerate(results[:panels.DETAILED]):
-    try:
-        diagnosis.add_cam(predictor, result, settings["method"], settings["target"], settings["opacity"],
-                          settings["colormap"])
-    except CoreError as exc:
-        ui.show_error(exc)
     panels.result_card(ws, me, predictor, result, index, names, can_save=auth.can(me, "upload"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -14,16 +16,29 @@ TYPES = tuple(ext.lstrip(".") for ext in imaging.ACCEPTED_EXTS)
 MAX_PHOTOS = 200  # per drop; the table covers them all
 DETAILED = 12  # photos shown with Grad-CAM; the rest are in the table
 VERDICT_COLOURS = {"normal": "green"}
+METHOD_NAMES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "hirescam": "HiResCAM", "scorecam": "Score-CAM",
+                "eigencam": "Eigen-CAM", "layercam": "LayerCAM", "xgradcam": "XGrad-CAM"}
+
+
+@st.cache_resource(show_spinner=False, max_entries=24, ttl=3600)
+def _diagnosed(_ws: Workspace, _predictor: predict.Predictor, model: str, name: str, sha256: str, _data: bytes,
+               tta: bool, cam: diagnosis.CamSettings | None) -> diagnosis.Diagnosis:
+    return diagnosis.diagnose(_ws, _predictor, name, _data, tta, cam)
+
+
+def diagnosed(ws: Workspace, predictor: predict.Predictor, name: str, data: bytes, tta: bool,
+              cam: diagnosis.CamSettings | None) -> diagnosis.Diagnosis:
+    """A diagnosis computed once per photo, model and CAM choice; moving the opacity or colour map only
+    blends the heatmap anew (diagnosis.restyle), it does not run the model again."""
+    model = f"{predictor.run.id}:{predictor.threshold}"
+    return _diagnosed(ws, predictor, model, name, hashlib.sha256(data).hexdigest(), data, tta, cam)
 
 
 def controls(predictor: predict.Predictor, names: dict[str, str]) -> dict[str, object]:
     with st.expander(ui.tr("diagnose.controls"), icon=":material/tune:", expanded=True):
-        cols = st.columns(5)
+        cols = st.columns([2, 2, 2, 2, 3], vertical_alignment="bottom")
         method = cols[0].selectbox(ui.tr("diagnose.method"), list(explain.METHODS), key="diag_method",
-                                   format_func=lambda m: {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++",
-                                                          "hirescam": "HiResCAM", "scorecam": "Score-CAM",
-                                                          "eigencam": "Eigen-CAM", "layercam": "LayerCAM",
-                                                          "xgradcam": "XGrad-CAM"}[m])
+                                   format_func=METHOD_NAMES.get)
         targets = [None, *range(len(predictor.class_names))]
         target = ui.choice(cols[1], ui.tr("diagnose.target"), targets, "diag_target",
                            lambda t: ui.tr("diagnose.target.predicted") if t is None else
@@ -61,7 +76,7 @@ def result_card(ws: Workspace, me: auth.Actor, predictor: predict.Predictor, res
         left.image(result.image, caption=ui.tr("diagnose.original", w=result.width, h=result.height),
                    width="stretch")
         if result.cam is not None:
-            mid.image(result.cam.overlay, caption=ui.tr("diagnose.overlay", method=result.cam.method,
+            mid.image(result.cam.overlay, caption=ui.tr("diagnose.overlay", method=METHOD_NAMES[result.cam.method],
                                                         target=names.get(result.cam.target, result.cam.target)),
                       width="stretch")
         with right:

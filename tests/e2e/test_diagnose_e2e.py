@@ -44,13 +44,13 @@ def test_drop_a_photo_and_change_the_heatmap(app_server, page, tmp_path):
     card.get_by_text("볼트.jpg").wait_for()
     card.locator(".js-plotly-plot").wait_for()  # the probability bars
     assert re.search(r"(normal|broken|missing)", card.locator("h4").inner_text())
-    card.get_by_text(re.compile(r"gradcam, explaining")).wait_for()
+    card.get_by_text(re.compile(r"Grad-CAM, explaining")).wait_for()
     first = overlay_src(card)
     page.screenshot(path=str(tmp_path / "01-gradcam.png"), full_page=True)
 
     page.locator(".st-key-diag_method input[role=combobox]").click()
     page.get_by_role("option", name="Eigen-CAM").click()
-    card.get_by_text(re.compile(r"eigencam, explaining")).wait_for()
+    card.get_by_text(re.compile(r"Eigen-CAM, explaining")).wait_for()
     second = overlay_src(card)
     assert second != first
     slider = page.locator(".st-key-diag_opacity input[type=range]")
