@@ -68,6 +68,8 @@ SCHEDULERS = ("cosine", "step", "plateau")
 AUGMENTS = ("none", "flip", "photo", "strong")
 BALANCES = ("none", "weighted_loss", "sampler")
 RUN_KINDS = ("train", "quick", "suspects")
+EXPORT_FORMATS = ("onnx", "torchscript")
+EXPORT_SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
 QUICK_IMAGE_SIZE = 256  # the probe gains from seeing bolt crops near their photographed size
 
 

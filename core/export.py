@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core import auth, db, predict, runs
+from core import auth, config, db, imaging, predict, runs
 from core.errors import StorageError, ValidationError
 from core.files import TMP_PREFIX, write_atomic
 from core.workspace import Workspace
 
-FORMATS = ("onnx", "torchscript")
+FORMATS = config.EXPORT_FORMATS
 TOLERANCE = 1e-4  # max abs difference of the logits, exported vs PyTorch
 
 
@@ -74,8 +74,10 @@ def export_run(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str, out: Pat
     card = {
         "format": fmt, "file": out.name, "run_id": run.id, "arch": run.arch, "classes": list(predictor.class_names),
         "input": {"size": pre.size, "mean": list(pre.mean), "std": list(pre.std), "layout": "NCHW float32 RGB",
-                  "preprocessing": f"decode, resize the whole photo to {pre.size}x{pre.size}, scale to 0..1, "
-                                   "subtract mean and divide by std per channel"},
+                  "preprocessing": f"decode upright (EXIF), longest side at most {ws.settings.cache_px} px, "
+                                   f"JPEG quality {imaging.CACHE_QUALITY} working copy, resize the whole photo "
+                                   f"to {pre.size}x{pre.size} (bilinear), scale to 0..1, subtract mean and divide "
+                                   "by std per channel"},
         "output": "logits; softmax gives the class probabilities in the order of classes",
         "metrics": {"val": {"accuracy": run.val_accuracy, "macro_f1": run.val_macro_f1},
                     "test": {"accuracy": run.test_accuracy, "macro_f1": run.test_macro_f1}},
@@ -88,3 +90,11 @@ def export_run(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str, out: Pat
     }
     write_atomic(out.with_name(out.name + ".card.json"), json.dumps(card, indent=2, ensure_ascii=False).encode())
     return card
+
+
+def export_to_workspace(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str) -> tuple[Path, dict[str, object]]:
+    """Export into the workspace's exports folder (the Evaluate page offers it for download from there)."""
+    if fmt not in FORMATS:
+        raise ValidationError(f"format {fmt!r} is unknown; valid: {', '.join(FORMATS)}")
+    out = ws.layout.exports / f"run-{int(run_id):06d}{config.EXPORT_SUFFIX[fmt]}"
+    return out, export_run(ws, actor, run_id, fmt, out)

@@ -33,7 +33,9 @@ TRAIN_COLOUR, VAL_COLOUR, F1_COLOUR = "#1f6feb", "#d29922", "#2da44e"
 
 
 def _curve_layout(fig: go.Figure, y_title: str, x_title: str) -> go.Figure:
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.15),
+    # the legend sits above the plot, bottom-anchored, so wrapping to a second row never covers a curve
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=60, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
                       xaxis=dict(title=x_title, dtick=1), yaxis_title=y_title, hovermode="x unified")
     return fig
 

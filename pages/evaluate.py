@@ -35,6 +35,7 @@ with tab_run:
             panels.operating_point(ws, me, run)
             panels.curves(ws, run, split)
         panels.promote(ws, me, run)
+        panels.export(ws, me, run)
     except CoreError as exc:
         ui.show_error(exc)
 

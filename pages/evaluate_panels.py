@@ -1,12 +1,15 @@
 """Panels of the Evaluate page: run picker, figures, clickable confusion matrix, operating point, curves,
-promotion and the run comparison."""
+promotion, export and the run comparison."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from core import auth, evaluation, metrics, plots, runs, store
+from core import auth, config, evaluation, metrics, plots, runs, store
 from core.workspace import Workspace
 from pages import components as ui
 
@@ -190,6 +193,35 @@ def promote(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
         done = evaluation.promote(ws.conn, me, run.id, force=force)
         st.session_state.flash = ("ok", ui.tr("eval.promote.done", id=run.id, reason=done["reason"]))
         st.rerun()
+
+
+def export(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
+    """ONNX / TorchScript of the run with its model card, checked against PyTorch, offered for download."""
+    st.subheader(ui.tr("eval.export"))
+    st.caption(ui.tr("eval.export.help"))
+    if not auth.can(me, "export"):
+        st.caption(ui.tr("eval.export.role", role=auth.ACTION_MIN_ROLE["export"]))
+        return
+    fmt = st.radio(ui.tr("eval.export.format"), list(config.EXPORT_FORMATS), horizontal=True, key="eval_export_fmt",
+                   format_func=lambda f: {"onnx": "ONNX", "torchscript": "TorchScript"}[f])
+    done = st.session_state.setdefault("eval_exports", {})
+    if st.button(ui.tr("eval.export.build"), key="eval_export_build", icon=":material/ios_share:"):
+        from core import export  # the torch tier, only when asked
+
+        with st.spinner(ui.tr("eval.export.building")):
+            path, card = export.export_to_workspace(ws, me, run.id, fmt)
+        done[(run.id, fmt)] = (str(path), card)
+    if (run.id, fmt) not in done or not Path(done[(run.id, fmt)][0]).exists():
+        return
+    path, card = Path(done[(run.id, fmt)][0]), done[(run.id, fmt)][1]
+    st.success(ui.tr("eval.export.ready", file=path.name, diff=f"{card['check']['max_abs_diff']:.1e}",
+                     tolerance=f"{card['check']['tolerance']:g}"), icon=":material/check_circle:")
+    left, right = st.columns(2)
+    left.download_button(ui.tr("eval.export.model"), path.read_bytes(), path.name, "application/octet-stream",
+                         key="eval_export_model", icon=":material/download:")
+    right.download_button(ui.tr("eval.export.card"), json.dumps(card, indent=2, ensure_ascii=False).encode(),
+                          path.name + ".card.json", "application/json", key="eval_export_card",
+                          icon=":material/download:")
 
 
 def compare(ws: Workspace) -> None:

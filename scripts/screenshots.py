@@ -76,6 +76,11 @@ def train_page(page, out: Path) -> None:
     page.get_by_role("link", name="평가", exact=True).click()
     page.wait_for_timeout(6000)
     page.screenshot(path=str(out / "evaluate-ko.png"))
+    page.get_by_text("내보내기 만들기").click()
+    page.locator(".st-key-eval_export_card").wait_for(timeout=120_000)
+    page.get_by_text("모델 내보내기", exact=True).scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(out / "export-ko.png"))
 
 
 def main() -> None:

@@ -91,3 +91,21 @@ def test_cost_matrix_chooses_and_stores_the_point(trained):
     stored = runs.get_run(trained.conn, run_id).operating_point
     assert stored["costs"] is not None and stored["target_recall"] is None
     assert stored["costs"][1][0] == 50.0 and stored["costs"][0][1] == 1.0  # missed broken vs a false alarm
+
+
+def test_export_builds_a_checked_onnx_and_offers_it(trained):
+    at = open_page("pages/evaluate.py")
+    at.radio(key="eval_export_fmt").set_value("onnx").run()
+    at.button(key="eval_export_build").click().run()
+    assert not at.exception, at.exception
+    run_id = trained.run_ids[-1]
+    path = trained.layout.exports / f"run-{run_id:06d}.onnx"
+    assert path.stat().st_size > 1000 and (path.parent / (path.name + ".card.json")).exists()
+    assert any(path.name in s.value and "matches PyTorch" in s.value for s in at.success)
+    assert len(at.get("download_button")) == 2
+
+
+def test_viewer_is_told_export_needs_a_role(trained):
+    at = open_page("pages/evaluate.py", auth.Actor("vera", "viewer"))
+    assert not [b for b in at.button if b.key == "eval_export_build"]
+    assert any("Exporting a model needs the" in c.value for c in at.caption)
