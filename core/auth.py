@@ -16,7 +16,7 @@ ACTION_MIN_ROLE = {
     "diagnose": "viewer",
     "upload": "labeler",
     "relabel": "labeler",
-    "export": "labeler",
+    "export": "trainer",  # a dataset or a model leaves the server
     "split": "trainer",
     "train": "trainer",
     "cancel": "trainer",

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from core import auth, cli_eval, cli_train, ingest, store
+from core import auth, cli_admin, cli_eval, cli_train, ingest, store
 from core.errors import CoreError, NotFoundError, PermissionDenied, ValidationError
 from core.workspace import Workspace, open_workspace
 
@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image")
     cli_train.add_commands(add)
     cli_eval.add_commands(add)
+    cli_admin.add_commands(add)
     return parser
 
 

@@ -13,7 +13,7 @@ from core.errors import StorageError
 
 DEFAULT_LABELS = (("normal", "normal", "정상"), ("broken", "broken", "파손"), ("missing", "missing", "유실"))
 
-_MIGRATIONS: tuple[str, ...] = (
+_MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     """
     CREATE TABLE labels (
         name TEXT PRIMARY KEY,
@@ -177,6 +177,34 @@ _MIGRATIONS: tuple[str, ...] = (
         at TEXT NOT NULL
     );
     """,
+    # 6: local accounts and the append-only audit log. Triggers contain ';', so this migration is a tuple of
+    # statements rather than one script.
+    (
+        """CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('viewer', 'labeler', 'trainer', 'admin')),
+            password_hash TEXT,
+            email TEXT UNIQUE COLLATE NOCASE,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_sign_in TEXT
+        )""",
+        """CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            user TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL DEFAULT '',
+            details TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX audit_at ON audit(at)",
+        "CREATE INDEX audit_user_action ON audit(user, action)",
+        """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+           BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+        """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+           BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    ),
 )
 
 
@@ -222,7 +250,8 @@ def migrate(conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         for index in range(version, len(_MIGRATIONS)):
             # executescript() would COMMIT mid-transaction, so run the statements one by one
-            for statement in _MIGRATIONS[index].split(";"):
+            step = _MIGRATIONS[index]
+            for statement in step.split(";") if isinstance(step, str) else step:
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {index + 1}")

@@ -47,6 +47,7 @@ def operating_point(conn: sqlite3.Connection, run: runs.Run, target_recall: floa
 
 def store_operating_point(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, target_recall: float | None = None,
                           costs: list[list[float]] | None = None) -> metrics.OperatingPoint:
+    auth.require(actor, "promote")
     if target_recall is not None and not 0.5 <= target_recall <= 1.0:
         raise ValidationError(f"target defect recall {target_recall} must be between 0.5 and 1")
     run = finished_run(conn, run_id)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core import auth, config, db, imaging, predict, runs
+from core import audit, auth, config, db, imaging, predict, runs
 from core.errors import StorageError, ValidationError
 from core.files import TMP_PREFIX, write_atomic
 from core.workspace import Workspace
@@ -89,6 +89,7 @@ def export_run(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str, out: Pat
         "versions": run.versions, "exported_by": actor.name, "exported_at": db.now_iso(),
     }
     write_atomic(out.with_name(out.name + ".card.json"), json.dumps(card, indent=2, ensure_ascii=False).encode())
+    audit.record_now(ws.conn, actor.name, "export", f"run {run.id}", format=fmt, file=out.name, max_abs_diff=diff)
     return card
 
 

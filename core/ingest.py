@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core import auth, db, files, imaging, sources, store
+from core import audit, auth, db, files, imaging, sources, store
 from core.errors import RejectedFile, StorageError, ValidationError
 from core.i18n import t
 from core.workspace import Workspace
@@ -236,6 +236,7 @@ def export_folder(ws: Workspace, actor: auth.Actor, dest: str | os.PathLike[str]
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise StorageError(f"export to {target} failed: {exc.strerror or exc}") from exc
+    audit.record_now(ws.conn, actor.name, "export", "dataset folder", dest=str(target), counts=counts)
     return counts
 
 
@@ -254,4 +255,5 @@ def export_zip(ws: Workspace, actor: auth.Actor) -> Path:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise StorageError(f"cannot write the export zip: {exc.strerror or exc}") from exc
+    audit.record_now(ws.conn, actor.name, "export", "dataset zip", file=final.name)
     return final

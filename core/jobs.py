@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from core import auth, db
+from core import audit, auth, db
 from core.config import TrainConfig
 from core.errors import NotFoundError, ValidationError
 from core.workspace import Workspace
@@ -77,6 +77,8 @@ def submit(conn: sqlite3.Connection, actor: auth.Actor, config: TrainConfig, swe
         cur = conn.execute(
             "INSERT INTO jobs (kind, status, config, sweep, created_by, created_at) VALUES (?, 'queued', ?, ?, ?, ?)",
             (config.kind, json.dumps(config.to_dict()), sweep, actor.name, db.now_iso()))
+        audit.record(conn, actor.name, "train", f"job {cur.lastrowid}", kind=config.kind, arch=config.arch,
+                     sweep=sweep)
     log.info("job %s queued by %s: %s", cur.lastrowid, actor.name, config.arch)
     return int(cur.lastrowid)
 
@@ -148,10 +150,12 @@ def cancel(conn: sqlite3.Connection, actor: auth.Actor, job_id: int) -> str:
         job = get_job(conn, job_id)
         if job.status == "queued":
             conn.execute("UPDATE jobs SET status = 'cancelled', finished_at = ? WHERE id = ?", (db.now_iso(), job_id))
+            audit.record(conn, actor.name, "cancel", f"job {job_id}", was="queued")
             return "cancelled"
         if job.status != "running":
             raise ValidationError(f"job {job_id} is {job.status}; only queued or running jobs can be cancelled")
         conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+        audit.record(conn, actor.name, "cancel", f"job {job_id}", was="running")
     log.info("job %s: cancel requested by %s", job_id, actor.name)
     return "running"
 
@@ -165,6 +169,7 @@ def resume(conn: sqlite3.Connection, actor: auth.Actor, job_id: int) -> None:
             raise ValidationError(f"job {job_id} is {job.status}; only {', '.join(RESUMABLE)} jobs can be resumed")
         conn.execute("UPDATE jobs SET status = 'queued', finished_at = NULL, cancel_requested = 0, error = NULL,"
                      " error_hint = NULL WHERE id = ?", (job_id,))
+        audit.record(conn, actor.name, "resume", f"job {job_id}", was=job.status)
     log.info("job %s: resumed by %s", job_id, actor.name)
 
 

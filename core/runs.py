@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core import auth, db, store
+from core import audit, auth, db, store
 from core.config import TrainConfig
 from core.errors import NotFoundError, ValidationError
 
@@ -217,6 +217,7 @@ def set_operating_point(conn: sqlite3.Connection, actor: auth.Actor, run_id: int
     get_run(conn, run_id)
     with db.transaction(conn):
         conn.execute("UPDATE runs SET operating_point = ? WHERE id = ?", (json.dumps(point), run_id))
+        audit.record(conn, actor.name, "settings", f"run {run_id}", operating_point=point.get("threshold"))
 
 
 def production_run_id(conn: sqlite3.Connection) -> int | None:
@@ -230,6 +231,7 @@ def record_promotion(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, f
         conn.execute("INSERT INTO promotions (run_id, previous_run_id, user, at, forced, reason)"
                      " VALUES (?, ?, ?, ?, ?, ?)",
                      (run_id, production_run_id(conn), actor.name, db.now_iso(), int(forced), reason))
+        audit.record(conn, actor.name, "promote", f"run {run_id}", forced=forced, reason=reason)
 
 
 def promotions(conn: sqlite3.Connection) -> list[dict[str, object]]:

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from core import auth, db, splits
+from core import audit, auth, db, splits
 from core.errors import NotFoundError, ValidationError
 
 SPLITS = ("train", "val", "test")
@@ -91,6 +91,7 @@ def add_label(conn: sqlite3.Connection, actor: auth.Actor, name: str, en: str, k
         conn.execute(
             "INSERT INTO labels VALUES (?, ?, ?, ?)", (clean, pos, en.strip() or clean, ko.strip() or clean)
         )
+        audit.record(conn, actor.name, "settings", "labels", added=clean, en=en.strip(), ko=ko.strip())
     return Label(clean, pos, en.strip() or clean, ko.strip() or clean)
 
 
@@ -172,6 +173,9 @@ def insert_images(conn: sqlite3.Connection, actor: auth.Actor, items: Sequence[N
                     (cur.lastrowid, item.label, actor.name, at, event_source),
                 )
         _apply_split_plan(conn, ratios, {item.label for item in items})
+        added = [image_id for image_id, inserted in result.values() if inserted]
+        if added:
+            audit.record(conn, actor.name, "upload", _ids_text(added), count=len(added), source=event_source)
     return result
 
 
@@ -300,6 +304,7 @@ def relabel(conn: sqlite3.Connection, actor: auth.Actor, image_ids: Iterable[int
             )
             conn.execute("UPDATE images SET label = ? WHERE id = ?", (label, image_id))
             changed += row["label"] != label
+        audit.record(conn, actor.name, "relabel", _ids_text(wanted), label=label, changed=changed, source=source)
     return changed
 
 
@@ -323,7 +328,15 @@ def set_trashed(conn: sqlite3.Connection, actor: auth.Actor, image_ids: Iterable
         else:
             sql = "UPDATE images SET deleted_at = NULL, deleted_by = NULL WHERE id = ? AND deleted_at IS NOT NULL"
             args = [(i,) for i in ids]
-        return sum(conn.execute(sql, arg).rowcount for arg in args)
+        count = sum(conn.execute(sql, arg).rowcount for arg in args)
+        audit.record(conn, actor.name, "delete" if trashed else "restore", _ids_text(ids), count=count)
+        return count
+
+
+def _ids_text(ids: Sequence[int]) -> str:
+    """The audit target for a set of photos: their ids, shortened when there are many."""
+    shown = ", ".join(f"#{i}" for i in list(ids)[:20])
+    return shown + (f" … ({len(ids)} photos)" if len(ids) > 20 else "")
 
 
 # ---- splits ----------------------------------------------------------------------------------
@@ -346,7 +359,9 @@ def save_split_settings(conn: sqlite3.Connection, actor: auth.Actor, ratios: tup
     with db.transaction(conn):
         _put_setting(conn, "split_ratios", ",".join(f"{r:.4f}" for r in ratios))
         _put_setting(conn, "test_locked", "1" if test_locked else "0")
-        return _apply_split_plan(conn, ratios, None)
+        moves = _apply_split_plan(conn, ratios, None)
+        audit.record(conn, actor.name, "split", "ratios", ratios=list(ratios), test_locked=test_locked, moved=moves)
+        return moves
 
 
 def _apply_split_plan(conn: sqlite3.Connection, default_ratios: tuple[float, float, float],

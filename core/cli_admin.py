@@ -1,0 +1,89 @@
+"""Commands for the workspace's keeper: accounts, the audit log, doctor, backup and restore."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+
+from core import audit, auth, users
+from core.errors import ValidationError
+from core.workspace import Workspace
+
+
+def _print(obj: object) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def read_password(args: argparse.Namespace, prompt: str = "password: ") -> str:
+    """From stdin with --password-stdin (one line), else asked twice without echo. Never from an argument."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise ValidationError("no terminal to ask for the password; pipe it in with --password-stdin")
+    first = getpass.getpass(prompt)
+    if getpass.getpass("again: ") != first:
+        raise ValidationError("the two passwords differ")
+    return first
+
+
+def cmd_user(ws: Workspace, args: argparse.Namespace) -> int:
+    me = auth.local_actor(args.user)
+    if args.action == "list":
+        _print([asdict(u) for u in users.list_users(ws.conn)])
+        return 0
+    if not args.name:
+        raise ValidationError(f"`user {args.action}` needs a user name")
+    if args.action == "add":
+        password = None if args.sso_only else read_password(args)
+        user = users.add(ws.conn, me, args.name, args.role or "viewer", password, args.email)
+        _print({k: v for k, v in asdict(user).items()})
+    elif args.action == "role":
+        if not args.role:
+            raise ValidationError("`user role NAME --role ROLE`")
+        users.set_role(ws.conn, me, args.name, args.role)
+        _print({"name": args.name, "role": args.role})
+    elif args.action == "passwd":
+        users.set_password(ws.conn, me, args.name, read_password(args, f"new password for {args.name}: "))
+        _print({"name": args.name, "password": "changed"})
+    else:
+        users.set_disabled(ws.conn, me, args.name, args.action == "disable")
+        _print({"name": args.name, "disabled": args.action == "disable"})
+    return 0
+
+
+def cmd_audit(ws: Workspace, args: argparse.Namespace) -> int:
+    entries = audit.query(ws.conn, user=args.who, actions=tuple(args.action) if args.action else None,
+                          since=args.since, until=args.until, text=args.text, limit=args.limit)
+    if args.csv:
+        out = csv.writer(sys.stdout)
+        out.writerow(["id", "at", "user", "action", "target", "details"])
+        for e in entries:
+            out.writerow([e.id, e.at, e.user, e.action, e.target, json.dumps(e.details, ensure_ascii=False)])
+    else:
+        for e in entries:
+            _print(asdict(e))
+    return 0
+
+
+def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -> None:
+    p = add("user", cmd_user, "local accounts: add, list, role, passwd, disable, enable")
+    p.add_argument("action", choices=("add", "list", "role", "passwd", "disable", "enable"))
+    p.add_argument("name", nargs="?")
+    p.add_argument("--role", choices=auth.ROLES)
+    p.add_argument("--email", help="for single sign-on: the e-mail the identity provider reports")
+    p.add_argument("--sso-only", action="store_true", help="no password: signs in through single sign-on only")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (one line)")
+    p.add_argument("--user", help="who makes the change (default: $BOLTSCOPE_USER or the login name)")
+    p = add("audit", cmd_audit, "the audit log, newest first (JSON lines or --csv)")
+    p.add_argument("--who", help="only this user's entries")
+    p.add_argument("--action", action="append", choices=audit.ACTIONS)
+    p.add_argument("--since", help="ISO date or time (UTC)")
+    p.add_argument("--until", help="ISO date or time (UTC)")
+    p.add_argument("--text", help="found in the target or the details")
+    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--csv", action="store_true")

@@ -1,0 +1,118 @@
+"""Every mutating core function refuses a role below the one its action needs, and changes nothing.
+
+The table below must name every public core function that takes an actor (found by introspection), so a new
+mutating function cannot slip in without a refusal test."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+
+import core
+from core import auth, diagnosis, evaluation, export, ingest, jobs, review, runs, store, users
+from core.errors import PermissionDenied
+from tests.core.train_helpers import ADMIN, add_demo, tiny_config
+
+NOT_MUTATING = {"auth.can", "auth.require", "users.current"}
+
+
+def below(action: str) -> auth.Actor | None:
+    """An actor one role below the least role the action needs (None when the least role is viewer)."""
+    index = auth.ROLES.index(auth.ACTION_MIN_ROLE[action])
+    return auth.Actor("mallory", auth.ROLES[index - 1]) if index else None
+
+
+# function name -> (action, call with (ws, actor))
+CALLS = {
+    "diagnosis.save_with_label": ("upload", lambda ws, a: diagnosis.save_with_label(
+        ws, a, diagnosis.Diagnosis("x.jpg", b"", None, 1, 1, [], None), "normal")),  # type: ignore[arg-type]
+    "evaluation.promote": ("promote", lambda ws, a: evaluation.promote(ws.conn, a, 1)),
+    "evaluation.store_operating_point": ("promote", lambda ws, a: evaluation.store_operating_point(ws.conn, a, 1)),
+    "export.export_run": ("export", lambda ws, a: export.export_run(ws, a, 1, "onnx", ws.layout.exports / "m.onnx")),
+    "export.export_to_workspace": ("export", lambda ws, a: export.export_to_workspace(ws, a, 1, "onnx")),
+    "ingest.export_folder": ("export", lambda ws, a: ingest.export_folder(ws, a, ws.layout.root.parent / "out")),
+    "ingest.export_zip": ("export", lambda ws, a: ingest.export_zip(ws, a)),
+    "ingest.import_paths": ("upload", lambda ws, a: ingest.import_paths(ws, a, [str(ws.layout.root)])),
+    "ingest.import_sources": ("upload", lambda ws, a: ingest.import_sources(ws, a, [], None, None, "import",
+                                                                            "import")),
+    "ingest.import_uploads": ("upload", lambda ws, a: ingest.import_uploads(ws, a, [("a.jpg", b"x")])),
+    "jobs.cancel": ("cancel", lambda ws, a: jobs.cancel(ws.conn, a, 1)),
+    "jobs.resume": ("train", lambda ws, a: jobs.resume(ws.conn, a, 1)),
+    "jobs.submit": ("train", lambda ws, a: jobs.submit(ws.conn, a, tiny_config())),
+    "jobs.submit_sweep": ("train", lambda ws, a: jobs.submit_sweep(ws.conn, a, tiny_config(), [8], [0.01])),
+    "review.decide": ("relabel", lambda ws, a: review.decide(ws.conn, a, review.Item(1, "suspect", "normal",
+                                                                                      "broken", 0.9), "relabel",
+                                                             "broken")),
+    "runs.record_promotion": ("promote", lambda ws, a: runs.record_promotion(ws.conn, a, 1, False, "x")),
+    "runs.set_operating_point": ("promote", lambda ws, a: runs.set_operating_point(ws.conn, a, 1, {"t": 1})),
+    "store.add_label": ("settings", lambda ws, a: store.add_label(ws.conn, a, "rusty", "rusty", "녹")),
+    "store.insert_images": ("upload", lambda ws, a: store.insert_images(ws.conn, a, [], "import", (0.7, 0.15, 0.15))),
+    "store.relabel": ("relabel", lambda ws, a: store.relabel(ws.conn, a, [1], "broken")),
+    "store.save_split_settings": ("split", lambda ws, a: store.save_split_settings(ws.conn, a, (0.6, 0.2, 0.2), True)),
+    "store.set_trashed": ("delete", lambda ws, a: store.set_trashed(ws.conn, a, [1], True)),
+    "store.set_trashed(restore)": ("restore", lambda ws, a: store.set_trashed(ws.conn, a, [2], False)),
+    "users.add": ("users", lambda ws, a: users.add(ws.conn, a, "eve", "admin", "a long password")),
+    "users.set_disabled": ("users", lambda ws, a: users.set_disabled(ws.conn, a, "root", True)),
+    "users.set_password": ("users", lambda ws, a: users.set_password(ws.conn, a, "root", "a long password")),
+    "users.set_role": ("users", lambda ws, a: users.set_role(ws.conn, a, "root", "viewer")),
+}
+
+
+def functions_taking_an_actor() -> set[str]:
+    found = set()
+    for info in pkgutil.iter_modules(core.__path__):
+        if info.name.startswith("cli") or info.name in ("__main__", "ddp"):
+            continue
+        module = importlib.import_module(f"core.{info.name}")
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ == module.__name__ and not name.startswith("_") \
+                    and "actor" in inspect.signature(fn).parameters:
+                found.add(f"{info.name}.{name}")
+    return found - NOT_MUTATING
+
+
+def test_the_table_names_every_core_function_that_takes_an_actor():
+    assert functions_taking_an_actor() == {name.split("(")[0] for name in CALLS}
+
+
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory):
+    from core.workspace import open_workspace
+
+    ws = open_workspace(tmp_path_factory.mktemp("roles") / "ws")
+    add_demo(ws, 12)
+    store.set_trashed(ws.conn, ADMIN, [2], True)
+    users.add(ws.conn, ADMIN, "root", "admin", "a long password")
+    jobs.submit(ws.conn, ADMIN, tiny_config())
+    yield ws
+    ws.close()
+
+
+def dump(ws) -> list[str]:
+    return list(ws.conn.iterdump())
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_a_role_below_is_refused_and_nothing_changes(populated, name):
+    action, call = CALLS[name]
+    actor = below(action)
+    assert actor is not None, f"{name}: {action} is open to viewers, so it must not mutate"
+    before = dump(populated)
+    files_before = sorted(p.relative_to(populated.layout.root) for p in populated.layout.root.rglob("*")
+                          if p.is_file() and not p.name.startswith("boltscope.db"))
+    with pytest.raises(PermissionDenied, match=f"needs role '{auth.ACTION_MIN_ROLE[action]}'"):
+        call(populated, actor)
+    assert dump(populated) == before
+    assert sorted(p.relative_to(populated.layout.root) for p in populated.layout.root.rglob("*")
+                  if p.is_file() and not p.name.startswith("boltscope.db")) == files_before
+
+
+def test_a_user_may_change_their_own_password_but_no_one_elses(populated):
+    users.add(populated.conn, ADMIN, "vic", "viewer", "first password")
+    users.set_password(populated.conn, auth.Actor("vic", "viewer"), "vic", "second password")
+    assert users.authenticate(populated.conn, "vic", "second password") == auth.Actor("vic", "viewer")
+    with pytest.raises(PermissionDenied):
+        users.set_password(populated.conn, auth.Actor("vic", "viewer"), "root", "taken over!")
