@@ -16,12 +16,13 @@ setup: $(BIN)/python
 setup-dev: $(BIN)/python
 	$(BIN)/pip install -q -r requirements-dev.txt
 
-## Set up, load 330 demo photos (once) and start the dashboard on http://localhost:$(PORT)
+## Set up, load 330 demo photos (once) and start the dashboard on http://localhost:$(PORT) in single-user mode
 demo: setup
 	@if [ "$$($(BIN)/python -m core --workspace $(WORKSPACE) stats | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["total"])')" = "0" ]; then \
 		$(BIN)/python -m core --workspace $(WORKSPACE) demo --n 330; fi
-	$(BIN)/streamlit run app.py --server.port $(PORT) -- --workspace $(WORKSPACE)
+	$(BIN)/streamlit run app.py --server.port $(PORT) -- --workspace $(WORKSPACE) --no-auth
 
+## The plant server: sign-in required (create the first admin with `python -m core user add NAME --role admin`)
 run: setup
 	$(BIN)/streamlit run app.py --server.port $(PORT) -- --workspace $(WORKSPACE)
 

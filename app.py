@@ -1,4 +1,4 @@
-"""boltscope dashboard: navigation, sidebar (workspace, language, user) and the registered pages."""
+"""boltscope dashboard: sign-in, navigation by role, sidebar (workspace, language, user) and the pages."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import i18n
+from core import auth, i18n
 from pages import components as ui
+from pages import session
 
-ASSETS = Path(__file__).parent / "assets"
+HERE = Path(__file__).parent
+ASSETS = HERE / "assets"
 st.set_page_config(page_title="boltscope", page_icon=str(ASSETS / "icon.svg"), layout="wide")
 st.logo(str(ASSETS / "logo.svg"), icon_image=str(ASSETS / "icon.svg"))
 
 ws = ui.workspace()
-me = ui.actor()
+me = session.signed_in(ws)
 
 with st.sidebar:
     st.radio(
@@ -24,20 +26,31 @@ with st.sidebar:
         horizontal=True,
         key="lang",
     )
-    st.caption(f":material/folder: {ui.tr('app.workspace')}: `{ws.settings.workspace}`")
-    st.caption(":material/person: " + ui.tr("app.user", name=me.name, role=ui.tr(f"role.{me.role}")))
-    ui.job_status(ws)
+    if me is not None:
+        st.caption(f":material/folder: {ui.tr('app.workspace')}: `{ws.settings.workspace}`")
+        st.caption(":material/person: " + ui.tr("app.user", name=me.name, role=ui.tr(f"role.{me.role}")))
+        if not session.auth_off() and st.button(ui.tr("app.signout"), icon=":material/logout:", key="signout"):
+            session.sign_out(ws)
+            st.rerun()
+        ui.job_status(ws)
 
-pages = [
-    st.Page(Path(__file__).parent / "pages" / "dataset.py", title=ui.tr("page.dataset"),
-            icon=":material/photo_library:", url_path="photos", default=True),
-    st.Page(Path(__file__).parent / "pages" / "train.py", title=ui.tr("page.train"),
-            icon=":material/model_training:", url_path="training"),
-    st.Page(Path(__file__).parent / "pages" / "evaluate.py", title=ui.tr("page.evaluate"),
-            icon=":material/analytics:", url_path="results"),
-    st.Page(Path(__file__).parent / "pages" / "review.py", title=ui.tr("page.review"),
-            icon=":material/rule:", url_path="check"),
-    st.Page(Path(__file__).parent / "pages" / "diagnose.py", title=ui.tr("page.diagnose"),
-            icon=":material/troubleshoot:", url_path="diagnosis"),
-]
+if me is None:  # nothing but the sign-in page exists for a visitor; at "/", so signing in lands on the default page
+    st.navigation([st.Page(HERE / "pages" / "signin.py", title=ui.tr("page.signin"), icon=":material/login:",
+                           default=True)], position="hidden").run()
+    st.stop()
+
+if session.auth_off():
+    st.warning(ui.tr("app.no_auth_banner", name=me.name), icon=":material/lock_open:")
+
+# (file, title key, icon, url path, the action a role needs to see the page)
+PAGES = (
+    ("dataset.py", "page.dataset", ":material/photo_library:", "photos", "view"),
+    ("train.py", "page.train", ":material/model_training:", "training", "train"),
+    ("evaluate.py", "page.evaluate", ":material/analytics:", "results", "view"),
+    ("review.py", "page.review", ":material/rule:", "check", "relabel"),
+    ("diagnose.py", "page.diagnose", ":material/troubleshoot:", "diagnosis", "diagnose"),
+    ("admin.py", "page.admin", ":material/admin_panel_settings:", "manage", "users"),
+)
+pages = [st.Page(HERE / "pages" / file, title=ui.tr(title), icon=icon, url_path=url, default=index == 0)
+         for index, (file, title, icon, url, action) in enumerate(PAGES) if auth.can(me, action)]
 st.navigation(pages).run()

@@ -38,10 +38,11 @@ def tr(key: str, **values: object) -> str:
 
 
 def actor() -> auth.Actor:
-    """The acting user. Single-user mode until sign-in exists: the local operator, as admin."""
-    if "actor" not in st.session_state:
-        st.session_state.actor = auth.local_actor()
-    return st.session_state.actor
+    """The acting user: app.py signs them in (pages.session) before any page runs."""
+    me = st.session_state.get("actor")
+    if me is None:
+        st.stop()  # a page opened without going through app.py's sign-in
+    return me
 
 
 def label_names(ws: Workspace) -> dict[str, str]:

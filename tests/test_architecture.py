@@ -103,5 +103,9 @@ def test_page_urls_do_not_shadow_files_in_pages():
     tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
     paths = [kw.value.value for node in ast.walk(tree) if isinstance(node, ast.Call)
              for kw in node.keywords if kw.arg == "url_path" and isinstance(kw.value, ast.Constant)]
-    assert paths, "app.py registers pages with url_path"
+    # the page table: (file, title key, icon, url path, action) rows
+    paths += [row.elts[3].value for node in ast.walk(tree) if isinstance(node, ast.Tuple)
+              for row in node.elts if isinstance(row, ast.Tuple) and len(row.elts) == 5
+              and isinstance(row.elts[3], ast.Constant)]
+    assert len(paths) >= 6, "app.py registers its six pages with url paths"
     assert not set(paths) & stems, f"url paths {set(paths) & stems} shadow files in pages/"

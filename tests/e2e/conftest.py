@@ -31,11 +31,23 @@ def free_port() -> int:
 
 @pytest.fixture
 def app_server(tmp_path):
-    """Start the dashboard on an empty workspace; yields (url, workspace path)."""
+    """The dashboard in single-user mode on an empty workspace; yields (url, workspace path)."""
+    yield from serve(tmp_path, {"BOLTSCOPE_NO_AUTH": "1"})
+
+
+@pytest.fixture
+def auth_server(tmp_path):
+    """The dashboard with sign-in required, as on the plant LAN; yields (url, workspace path)."""
+    yield from serve(tmp_path, {})
+
+
+def serve(tmp_path, extra_env: dict[str, str]):
     port = free_port()
     workspace = tmp_path / "ws"
     env = {**os.environ, "BOLTSCOPE_WORKSPACE": str(workspace), "BOLTSCOPE_USER": "e2e-tester",
            "BOLTSCOPE_WORKER_IDLE_S": "5"}
+    env.pop("BOLTSCOPE_NO_AUTH", None)
+    env.update(extra_env)
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),

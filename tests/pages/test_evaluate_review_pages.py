@@ -76,12 +76,6 @@ def test_review_skip_and_relabel(trained):
     assert events[-1].new_label == new and events[-1].source == "review"
 
 
-def test_viewer_sees_the_queue_but_cannot_decide(trained):
-    at = open_page("pages/review.py", auth.Actor("visitor", "viewer"))
-    assert not [b for b in at.button if b.key and b.key.startswith("review_set_")]
-    assert any("photos to look at" in c.value for c in at.caption)
-
-
 def test_cost_matrix_chooses_and_stores_the_point(trained):
     at = open_page("pages/evaluate.py")
     run_id = trained.run_ids[-1]

@@ -89,10 +89,12 @@ def test_sweep_queues_the_grid(demo_ws):
     assert len({j.sweep for j in listing}) == 1
 
 
-def test_viewer_cannot_start(demo_ws):
-    at = train_page(auth.Actor("visitor", "viewer"))
-    assert not [b for b in at.button if b.key == "train_start"]
-    assert "may watch training but not start it" in texts(at)
+def test_labeler_has_no_train_page(demo_ws):  # the navigation registers it for trainers and admins only
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["actor"] = auth.Actor("lee", "labeler")
+    at.run()
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/train.py")
 
 
 def _running_job(ws, progress: dict) -> int:

@@ -1,0 +1,30 @@
+"""Admin page: accounts (add, role, password, disable) and the audit log (filter, CSV)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import auth
+from core.errors import CoreError
+from pages import admin_panels as panels
+from pages import components as ui
+
+ws = ui.workspace()
+me = ui.actor()
+auth.require(me, "users")  # the navigation shows this page to admins only; a stale session stops here
+
+st.title(ui.tr("admin.title"))
+ui.flash()
+tab_users, tab_audit = st.tabs([ui.tr("admin.tab.users"), ui.tr("admin.tab.audit")])
+with tab_users:
+    try:
+        panels.users_table(ws)
+        left, right = st.columns(2)
+        with left:
+            panels.add_user(ws, me)
+        with right:
+            panels.change_user(ws, me)
+    except CoreError as exc:
+        ui.show_error(exc)
+with tab_audit:
+    panels.audit_log(ws)

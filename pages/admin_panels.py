@@ -1,0 +1,100 @@
+"""Panels of the Admin page: the accounts table and forms, the filtered audit log with CSV download."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from core import audit, auth, users
+from core.errors import CoreError
+from core.workspace import Workspace
+from pages import components as ui
+
+AUDIT_LIMIT = 5000
+
+
+def users_table(ws: Workspace) -> None:
+    rows = [{ui.tr("admin.users.col.name"): u.name, ui.tr("admin.users.col.role"): ui.tr(f"role.{u.role}"),
+             ui.tr("admin.users.col.email"): u.email or "", ui.tr("admin.users.col.disabled"): u.disabled,
+             ui.tr("admin.users.col.password"): u.has_password,
+             ui.tr("admin.users.col.last"): ui.local_time(u.last_sign_in),
+             ui.tr("admin.users.col.created"): f"{ui.local_time(u.created_at)} · {u.created_by}"}
+            for u in users.list_users(ws.conn)]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="admin_users")
+
+
+def _role_choice(where, label: str, key: str, index: int = 0) -> str:
+    return ui.choice(where, label, list(auth.ROLES), key, lambda r: ui.tr(f"role.{r}"), index=index)
+
+
+def add_user(ws: Workspace, me: auth.Actor) -> None:
+    st.subheader(ui.tr("admin.users.add"))
+    with st.form("admin_add_user", clear_on_submit=True):
+        name = st.text_input(ui.tr("admin.users.name"), key="admin_new_name")
+        role = _role_choice(st, ui.tr("admin.users.role"), "admin_new_role")
+        email = st.text_input(ui.tr("admin.users.email"), key="admin_new_email")
+        password = st.text_input(ui.tr("admin.users.password", n=users.MIN_PASSWORD), type="password",
+                                 key="admin_new_password", autocomplete="new-password")
+        if st.form_submit_button(ui.tr("admin.users.create"), type="primary", icon=":material/person_add:"):
+            try:
+                users.add(ws.conn, me, name.strip(), role, password or None, email.strip() or None)
+                st.session_state.flash = ("ok", ui.tr("admin.users.created", name=name.strip(),
+                                                      role=ui.tr(f"role.{role}")))
+                st.rerun()
+            except CoreError as exc:
+                ui.show_error(exc)
+
+
+def change_user(ws: Workspace, me: auth.Actor) -> None:
+    st.subheader(ui.tr("admin.users.change"))
+    accounts = users.list_users(ws.conn)
+    if not accounts:
+        return
+    name = st.selectbox(ui.tr("admin.users.pick"), [u.name for u in accounts], key="admin_pick")
+    user = next(u for u in accounts if u.name == name)
+    role = _role_choice(st, ui.tr("admin.users.role"), f"admin_role_{name}", auth.ROLES.index(user.role))
+    if st.button(ui.tr("admin.users.set_role"), key="admin_set_role", disabled=role == user.role):
+        _apply(lambda: users.set_role(ws.conn, me, name, role), name, ui.tr("admin.users.change.role",
+                                                                               role=ui.tr(f"role.{role}")))
+    password = st.text_input(ui.tr("admin.users.new_password"), type="password", key=f"admin_pw_{name}",
+                             autocomplete="new-password")
+    if st.button(ui.tr("admin.users.set_password"), key="admin_set_password", disabled=not password):
+        _apply(lambda: users.set_password(ws.conn, me, name, password), name, ui.tr("admin.users.change.password"))
+    if user.disabled:
+        if st.button(ui.tr("admin.users.enable"), key="admin_enable", icon=":material/check_circle:"):
+            _apply(lambda: users.set_disabled(ws.conn, me, name, False), name, ui.tr("admin.users.change.enabled"))
+    elif st.button(ui.tr("admin.users.disable"), key="admin_disable", icon=":material/block:"):
+        _apply(lambda: users.set_disabled(ws.conn, me, name, True), name, ui.tr("admin.users.change.disabled"))
+
+
+def _apply(change, name: str, text: str) -> None:
+    try:
+        change()
+        st.session_state.flash = ("ok", ui.tr("admin.users.done", name=name, change=text))
+        st.rerun()
+    except CoreError as exc:
+        ui.show_error(exc)
+
+
+def audit_log(ws: Workspace) -> None:
+    cols = st.columns([2, 3, 2, 2, 2])
+    who = cols[0].selectbox(ui.tr("admin.audit.who"), [None, *audit.users_seen(ws.conn)], key="audit_who",
+                            format_func=lambda u: ui.tr("common.any") if u is None else u)
+    actions = cols[1].multiselect(ui.tr("admin.audit.actions"), list(audit.ACTIONS), key="audit_actions",
+                                  placeholder=ui.tr("common.any"))
+    since = cols[2].date_input(ui.tr("admin.audit.since"), value=date.today() - timedelta(days=30), key="audit_since")
+    until = cols[3].date_input(ui.tr("admin.audit.until"), value=date.today(), key="audit_until")
+    text = cols[4].text_input(ui.tr("admin.audit.text"), key="audit_text")
+    entries = audit.query(ws.conn, user=who, actions=tuple(actions) or None, since=since.isoformat(),
+                          until=(until + timedelta(days=1)).isoformat(), text=text or None, limit=AUDIT_LIMIT)
+    st.caption(ui.tr("admin.audit.count", n=len(entries), limit=AUDIT_LIMIT))
+    frame = pd.DataFrame([{ui.tr("admin.audit.col.at"): ui.local_time(e.at), ui.tr("admin.audit.col.user"): e.user,
+                           ui.tr("admin.audit.col.action"): e.action, ui.tr("admin.audit.col.target"): e.target,
+                           ui.tr("admin.audit.col.details"): json.dumps(e.details, ensure_ascii=False)}
+                          for e in entries])
+    st.dataframe(frame, hide_index=True, width="stretch", key="audit_table")
+    st.download_button(ui.tr("admin.audit.csv"), frame.to_csv(index=False).encode("utf-8-sig"), "audit.csv",
+                       "text/csv", key="audit_csv", icon=":material/download:", disabled=frame.empty)

@@ -1,0 +1,56 @@
+"""AppTest: the Admin page adds accounts, changes roles and filters and exports the audit log."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from core import audit, auth, users
+from tests.conftest import ROOT
+
+ADMIN = auth.Actor("root", "admin")
+
+
+def admin_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["actor"] = ADMIN
+    at.run()
+    at.switch_page("pages/admin.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_add_an_account_and_change_its_role(ws):
+    at = admin_page()
+    at.text_input(key="admin_new_name").input("kim")
+    at.selectbox(key="admin_new_role_en").select("trainer")
+    at.text_input(key="admin_new_password").input("long enough")
+    next(b for b in at.button if "Create" in b.label).click().run()
+    assert not at.exception, at.exception
+    assert users.get(ws.conn, "kim").role == "trainer"
+    at.selectbox(key="admin_pick").select("kim").run()
+    at.selectbox(key="admin_role_kim_en").select("viewer").run()
+    at.button(key="admin_set_role").click().run()
+    assert users.get(ws.conn, "kim").role == "viewer"
+    assert any("role is now viewer" in s.value for s in at.success)
+
+
+def test_a_too_short_password_is_refused_in_plain_words(ws):
+    at = admin_page()
+    at.text_input(key="admin_new_name").input("kim")
+    at.text_input(key="admin_new_password").input("short")
+    next(b for b in at.button if "Create" in b.label).click().run()
+    assert users.get(ws.conn, "kim") is None
+    assert any("at least 8 characters" in e.value for e in at.error)
+
+
+def test_audit_filters_and_csv(ws):
+    audit.record_now(ws.conn, "lee", "relabel", "#1", label="broken")
+    audit.record_now(ws.conn, "kim", "train", "job 1")
+    at = admin_page()
+    table = at.dataframe[-1].value
+    assert set(table["action"]) == {"relabel", "train"}
+    at.multiselect(key="audit_actions").select("train").run()
+    table = at.dataframe[-1].value
+    assert list(table["user"]) == ["kim"]
+    at.text_input(key="audit_text").input("nothing like it").run()
+    assert at.dataframe[-1].value.empty
