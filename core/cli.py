@@ -114,16 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        ws = open_workspace(args.workspace)
-    except CoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+def _run(args: argparse.Namespace, ws: Workspace | None) -> int:
     try:
         return args.func(ws, args)
     except (ValidationError, NotFoundError, PermissionDenied) as exc:
@@ -132,5 +123,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "no_workspace", False):  # restore: opening the target would create it
+        return _run(args, None)
+    try:
+        ws = open_workspace(args.workspace)
+    except CoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return _run(args, ws)
     finally:
         ws.close()

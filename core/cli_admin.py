@@ -70,6 +70,39 @@ def cmd_audit(ws: Workspace, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(ws: Workspace, args: argparse.Namespace) -> int:
+    from core import doctor
+
+    report = doctor.run(ws, auth.local_actor(args.user), repair=not args.dry_run)
+    _print(report.to_json())
+    return 0 if report.consistent else 1
+
+
+def cmd_backup(ws: Workspace, args: argparse.Namespace) -> int:
+    from core import backup
+
+    _print(backup.backup(ws, auth.local_actor(args.user), args.dir))
+    return 0
+
+
+def cmd_restore(_ws: None, args: argparse.Namespace) -> int:
+    """Runs without opening the target first (that would create it)."""
+    from core import backup, config, doctor
+    from core.workspace import open_workspace
+
+    me = auth.local_actor(args.user)
+    target = config.load_settings(args.workspace).workspace
+    result = backup.restore(args.dir, target, me, force=args.force)
+    ws = open_workspace(target)
+    try:
+        report = doctor.run(ws, me)  # caches are not in a backup: rebuild them
+        audit.record_now(ws.conn, me.name, "restore_backup", args.dir, kept_aside=result["kept_aside"])
+    finally:
+        ws.close()
+    _print({**result, "doctor": report.to_json()})
+    return 0
+
+
 def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -> None:
     p = add("user", cmd_user, "local accounts: add, list, role, passwd, disable, enable")
     p.add_argument("action", choices=("add", "list", "role", "passwd", "disable", "enable"))
@@ -87,3 +120,14 @@ def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -
     p.add_argument("--text", help="found in the target or the details")
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--csv", action="store_true")
+    p = add("doctor", cmd_doctor, "check the workspace and repair it (exit 1 when something needs a backup)")
+    p.add_argument("--dry-run", action="store_true", help="only report")
+    p.add_argument("--user")
+    p = add("backup", cmd_backup, "a consistent copy of the workspace into DIR, safe while the app runs")
+    p.add_argument("dir")
+    p.add_argument("--user")
+    p = add("restore", cmd_restore, "bring a backup back into the workspace (stop the app and workers first)")
+    p.add_argument("dir")
+    p.add_argument("--force", action="store_true", help="keep a non-empty workspace aside and restore anyway")
+    p.add_argument("--user")
+    p.set_defaults(no_workspace=True)

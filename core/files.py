@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from core.errors import StorageError, ValidationError
@@ -74,3 +77,22 @@ def write_atomic(path: Path, data: bytes) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise StorageError(f"cannot write {path.name} in the workspace: {exc.strerror or exc}") from exc
+
+
+@contextmanager
+def staged_dir(target: Path, what: str) -> Iterator[Path]:
+    """Build a folder beside target, then rename it into place: target is absent, or whole. target must not
+    exist or be empty by the time the block ends; anything raised inside removes the half-built folder."""
+    staging = target.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}-{target.name}")
+    try:
+        staging.mkdir(parents=True)
+        yield staging
+        if target.exists():
+            target.rmdir()
+        os.replace(staging, target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise StorageError(f"{what} {target} failed: {exc.strerror or exc}") from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

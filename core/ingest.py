@@ -7,7 +7,6 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 import uuid
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -221,21 +220,13 @@ def export_folder(ws: Workspace, actor: auth.Actor, dest: str | os.PathLike[str]
     target = Path(dest).resolve()
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ValidationError(f"export folder {target} exists and is not empty; choose a new folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     counts: dict[str, int] = {}
-    try:
+    with files.staged_dir(target, "export to") as staging:
         for src, rel in _export_plan(ws):
             out = staging / rel
             out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, out)
             counts[rel.split("/")[0]] = counts.get(rel.split("/")[0], 0) + 1
-        if target.exists():
-            target.rmdir()
-        os.replace(staging, target)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise StorageError(f"export to {target} failed: {exc.strerror or exc}") from exc
     audit.record_now(ws.conn, actor.name, "export", "dataset folder", dest=str(target), counts=counts)
     return counts
 

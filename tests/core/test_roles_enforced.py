@@ -12,7 +12,7 @@ import pkgutil
 import pytest
 
 import core
-from core import auth, diagnosis, evaluation, export, ingest, jobs, review, runs, store, users
+from core import auth, backup, diagnosis, doctor, evaluation, export, ingest, jobs, review, runs, store, users
 from core.errors import PermissionDenied
 from tests.core.train_helpers import ADMIN, add_demo, tiny_config
 
@@ -27,6 +27,10 @@ def below(action: str) -> auth.Actor | None:
 
 # function name -> (action, call with (ws, actor))
 CALLS = {
+    "backup.backup": ("settings", lambda ws, a: backup.backup(ws, a, ws.layout.root.parent / "bk")),
+    "backup.restore": ("restore", lambda ws, a: backup.restore(ws.layout.root.parent / "bk", ws.layout.root.parent
+                                                                / "restored", a)),
+    "doctor.run": ("settings", lambda ws, a: doctor.run(ws, a)),
     "diagnosis.save_with_label": ("upload", lambda ws, a: diagnosis.save_with_label(
         ws, a, diagnosis.Diagnosis("x.jpg", b"", None, 1, 1, [], None), "normal")),  # type: ignore[arg-type]
     "evaluation.promote": ("promote", lambda ws, a: evaluation.promote(ws.conn, a, 1)),
