@@ -4,6 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 WORKSPACE ?= workspace
 PORT ?= 8501
+# The name users type to reach this server. Given explicitly, Streamlit never asks the internet for the
+# machine's external address (it would, at start-up and for some origin checks, when none is set).
+HOST ?= $(shell hostname -f 2>/dev/null || hostname)
+STREAMLIT_ARGS = --server.port $(PORT) --browser.serverAddress $(HOST)
 
 .PHONY: setup setup-dev demo run test test-fast lint browser
 
@@ -20,11 +24,11 @@ setup-dev: $(BIN)/python
 demo: setup
 	@if [ "$$($(BIN)/python -m core --workspace $(WORKSPACE) stats | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["total"])')" = "0" ]; then \
 		$(BIN)/python -m core --workspace $(WORKSPACE) demo --n 330; fi
-	$(BIN)/streamlit run app.py --server.port $(PORT) -- --workspace $(WORKSPACE) --no-auth
+	$(BIN)/streamlit run app.py $(STREAMLIT_ARGS) -- --workspace $(WORKSPACE) --no-auth
 
 ## The plant server: sign-in required (create the first admin with `python -m core user add NAME --role admin`)
 run: setup
-	$(BIN)/streamlit run app.py --server.port $(PORT) -- --workspace $(WORKSPACE)
+	$(BIN)/streamlit run app.py $(STREAMLIT_ARGS) -- --workspace $(WORKSPACE)
 
 ## Install Debian's Chromium for the browser tests (needs root or sudo); never downloads a browser build
 browser:

@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from common import big_jpeg, machine, percentiles
@@ -38,8 +39,6 @@ def library_default(ws, predictor: predict.Predictor, data: bytes) -> np.ndarray
     cam = GradCAM(model=predictor.spec.model, target_layers=predictor.spec.cam_target_layers)
     mask = cam(input_tensor=batch, targets=None)[0]
     rgb = np.asarray(found.image, dtype=np.float32) / 255
-    import cv2
-
     return show_cam_on_image(rgb, cv2.resize(mask, found.image.size), use_rgb=True)
 
 
@@ -55,6 +54,7 @@ def main() -> None:
     spec.model.eval().requires_grad_(False).to(args.device)
     predictor = predict.Predictor(None, spec, CLASSES, None, torch.device(args.device))  # type: ignore[arg-type]
     data = big_jpeg(7)
+    ws = open_workspace(Path(tempfile.mkdtemp(prefix="bench-diagnose-")))
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
 
     def ours() -> None:
@@ -70,8 +70,7 @@ def main() -> None:
         finally:
             predictor.spec.model.requires_grad_(False)
 
-    batch = predict.prepare(predictor, [diagnosis.diagnose(ws := open_workspace(Path(tempfile.mkdtemp())),
-                                                           predictor, "photo.jpg", data).image])
+    batch = predict.prepare(predictor, [diagnosis.diagnose(ws, predictor, "photo.jpg", data).image])
 
     def forward_only() -> None:
         with torch.inference_mode():

@@ -41,7 +41,7 @@ def cmd_user(ws: Workspace, args: argparse.Namespace) -> int:
     if args.action == "add":
         password = None if args.sso_only else read_password(args)
         user = users.add(ws.conn, me, args.name, args.role or "viewer", password, args.email)
-        _print({k: v for k, v in asdict(user).items()})
+        _print(asdict(user))
     elif args.action == "role":
         if not args.role:
             raise ValidationError("`user role NAME --role ROLE`")

@@ -17,6 +17,15 @@ class PermissionDenied(CoreError, PermissionError):
     """The acting user's role does not allow the action."""
 
 
+class SignInRefused(PermissionDenied):
+    """Sign-in refused; `reason_key` is a translation key, `detail` fills it (the page shows it translated)."""
+
+    def __init__(self, reason_key: str, message: str, **detail: object) -> None:
+        super().__init__(message)
+        self.reason_key = reason_key
+        self.detail = detail
+
+
 class RejectedFile(CoreError):
     """One input file was refused at import; `reason_key` is a translation key, `detail` fills it."""
 

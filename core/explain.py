@@ -175,7 +175,8 @@ def overlay(image: Image.Image, mask: np.ndarray, opacity: float = 0.45, colorma
     if not 0.0 <= opacity <= 1.0:
         raise ValidationError(f"opacity {opacity} must be between 0 and 1")
     rgb = np.asarray(image.convert("RGB"))
-    full = cv2.resize(mask.astype(np.float32), (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+    full = mask if mask.shape == rgb.shape[:2] else cv2.resize(mask.astype(np.float32), (rgb.shape[1], rgb.shape[0]),
+                                                               interpolation=cv2.INTER_LINEAR)
     heat = cv2.applyColorMap(np.uint8(255 * np.clip(full, 0, 1)), COLORMAPS[colormap])
     heat = cv2.cvtColor(heat, cv2.COLOR_BGR2RGB)
     return Image.fromarray(cv2.addWeighted(rgb, 1.0 - opacity, heat, opacity, 0.0))
@@ -187,9 +188,8 @@ def explain(predictor: predict.Predictor, image: Image.Image, method: str = "gra
 
     stored: the photo's working copy when the caller has made it already (the model reads that)."""
     mask, chosen, probs = compute(predictor, image if stored is None else stored, method, target)
-    full = cv2.resize(mask, image.size, interpolation=cv2.INTER_LINEAR)
-    return Explanation(np.clip(full, 0.0, 1.0), overlay(image, mask, opacity, colormap), method,
-                       predictor.class_names[chosen], probs)
+    full = np.clip(cv2.resize(mask, image.size, interpolation=cv2.INTER_LINEAR), 0.0, 1.0)  # once, at photo size
+    return Explanation(full, overlay(image, full, opacity, colormap), method, predictor.class_names[chosen], probs)
 
 
 def faithfulness(predictor: predict.Predictor, image: predict.Photo, mask: np.ndarray, target: int) -> float:

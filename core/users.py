@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from core import audit, auth, db
-from core.errors import NotFoundError, PermissionDenied, ValidationError
+from core.errors import NotFoundError, PermissionDenied, SignInRefused, ValidationError
 
 MIN_PASSWORD = 8
 LOCKOUT_FAILURES = 5  # failed sign-ins for one name within LOCKOUT_WINDOW lock it for that window
@@ -148,7 +148,8 @@ def authenticate(conn: sqlite3.Connection, name: str, password: str) -> auth.Act
     if _locked(conn, name):
         audit.record_now(conn, name or "?", "sign_in.failed", name, reason="locked")
         minutes = int(LOCKOUT_WINDOW.total_seconds() // 60)
-        raise PermissionDenied(f"too many failed sign-ins for {name!r}; try again in {minutes} minutes")
+        raise SignInRefused("signin.locked", f"too many failed sign-ins for {name!r}; try again in {minutes} minutes",
+                            minutes=minutes)
     row = conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
     stored = row["password_hash"] if row is not None and row["password_hash"] else _DUMMY
     try:
@@ -159,7 +160,7 @@ def authenticate(conn: sqlite3.Connection, name: str, password: str) -> auth.Act
               else "disabled" if row["disabled"] else "wrong password")
     if not ok or row["disabled"]:
         audit.record_now(conn, name or "?", "sign_in.failed", name, reason=reason)
-        raise PermissionDenied("wrong user name or password, or the account is disabled")
+        raise SignInRefused("signin.wrong", "wrong user name or password, or the account is disabled")
     with db.transaction(conn):
         if _hasher.check_needs_rehash(stored):
             conn.execute("UPDATE users SET password_hash = ? WHERE name = ?", (_hasher.hash(password), name))

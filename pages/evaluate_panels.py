@@ -217,7 +217,7 @@ def export(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
     st.success(ui.tr("eval.export.ready", file=path.name, diff=f"{card['check']['max_abs_diff']:.1e}",
                      tolerance=f"{card['check']['tolerance']:g}"), icon=":material/check_circle:")
     left, right = st.columns(2)
-    left.download_button(ui.tr("eval.export.model"), path.read_bytes(), path.name, "application/octet-stream",
+    left.download_button(ui.tr("eval.export.model"), path.read_bytes, path.name, "application/octet-stream",
                          key="eval_export_model", icon=":material/download:")
     right.download_button(ui.tr("eval.export.card"), json.dumps(card, indent=2, ensure_ascii=False).encode(),
                           path.name + ".card.json", "application/json", key="eval_export_card",

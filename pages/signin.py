@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import users
-from core.errors import CoreError
+from core.errors import CoreError, SignInRefused
 from pages import components as ui
 from pages import session
 
@@ -35,6 +35,8 @@ with left:
         try:
             session.start(users.authenticate(ws.conn, name, password))
             st.rerun()
+        except SignInRefused as exc:
+            st.error(ui.tr("signin.failed", message=ui.tr(exc.reason_key, **exc.detail)), icon=":material/block:")
         except CoreError as exc:
             st.error(ui.tr("signin.failed", message=str(exc)), icon=":material/block:")
     if session.sso_configured():

@@ -8,6 +8,8 @@ EN: dict[str, str] = {
     "signin.password": "Password",
     "signin.submit": "Sign in",
     "signin.sso": "Sign in with single sign-on",
+    "signin.wrong": "wrong user name or password, or the account is disabled",
+    "signin.locked": "too many failed sign-ins for this name; try again in {minutes} minutes",
     "signin.sso_failed": "Single sign-on worked, but: {message}",
     "signin.failed": "Sign-in refused: {message}",
     "signin.no_users": "There are no accounts yet. On the server, create the first admin:\n\n"
@@ -68,6 +70,8 @@ KO: dict[str, str] = {
     "signin.password": "비밀번호",
     "signin.submit": "로그인",
     "signin.sso": "통합 로그인(SSO)으로 로그인",
+    "signin.wrong": "사용자 이름이나 비밀번호가 틀렸거나 비활성화된 계정입니다",
+    "signin.locked": "이 이름으로 로그인 실패가 너무 많습니다. {minutes}분 뒤에 다시 시도하세요",
     "signin.sso_failed": "통합 로그인은 되었지만 다음 문제가 있습니다: {message}",
     "signin.failed": "로그인 거부: {message}",
     "signin.no_users": "아직 계정이 없습니다. 서버에서 첫 관리자를 만드세요:\n\n"

@@ -3,6 +3,7 @@ import and of a checkpoint write midway leave a workspace doctor finds consisten
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -117,12 +118,9 @@ def test_kill_9_during_an_import_leaves_a_workspace_doctor_finds_consistent(tmp_
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until part of the import is committed
-        try:
-            with sqlite3.connect(ws_path / "boltscope.db", timeout=5) as conn:
-                if conn.execute("SELECT COUNT(*) FROM images").fetchone()[0] >= 20:
-                    break
-        except sqlite3.Error:
-            pass
+        with contextlib.suppress(sqlite3.Error), sqlite3.connect(ws_path / "boltscope.db", timeout=5) as conn:
+            if conn.execute("SELECT COUNT(*) FROM images").fetchone()[0] >= 20:
+                break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)

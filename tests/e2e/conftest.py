@@ -41,7 +41,8 @@ def auth_server(tmp_path):
     yield from serve(tmp_path, {})
 
 
-def serve(tmp_path, extra_env: dict[str, str]):
+def serve(tmp_path, extra_env: dict[str, str], address: list[str] | None = None):
+    """address: the Streamlit options that say where it listens (default: loopback only)."""
     port = free_port()
     workspace = tmp_path / "ws"
     env = {**os.environ, "BOLTSCOPE_WORKSPACE": str(workspace), "BOLTSCOPE_USER": "e2e-tester",
@@ -51,7 +52,7 @@ def serve(tmp_path, extra_env: dict[str, str]):
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
+         *(address if address is not None else ["--server.address", "127.0.0.1"]), "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"

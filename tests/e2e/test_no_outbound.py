@@ -21,7 +21,8 @@ def test_no_connection_leaves_the_machine(tmp_path, monkeypatch, page):
     monkeypatch.setenv("BOLTSCOPE_NETLOG", str(log))
     from tests.e2e.conftest import serve
 
-    server = serve(tmp_path, {"BOLTSCOPE_NO_AUTH": "1"})
+    # started as `make run` starts it: listening on every interface, the users' address given explicitly
+    server = serve(tmp_path, {"BOLTSCOPE_NO_AUTH": "1"}, address=["--browser.serverAddress", "localhost"])
     url, workspace = next(server)
     try:
         for args in (["demo", "--n", "30"], ["quick-model", "--wait"], ["promote", "1"]):
