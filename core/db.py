@@ -3,6 +3,7 @@ foreign keys) and the write transaction every mutation runs in."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -224,6 +225,9 @@ def connect(db_path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = NORMAL")
         migrate(conn)
     except sqlite3.OperationalError as exc:
+        if not os.access(db_path.parent, os.W_OK):
+            raise StorageError(f"the workspace folder {db_path.parent} is read-only; boltscope needs to write there "
+                               "(mount it read-write, or point BOLTSCOPE_WORKSPACE elsewhere)") from exc
         raise StorageError(f"cannot open the workspace database {db_path}: {exc}") from exc
     return conn
 

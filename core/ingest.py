@@ -136,6 +136,14 @@ def _folder_label_map(ws: Workspace) -> dict[str, str]:
 class _Prepared:
     new: store.NewImage | None
     error: RejectedFile | None
+    wrote: tuple[Path, ...] = ()  # files this call created (removed again if the chunk is not stored)
+    failure: StorageError | None = None  # the workspace could not take the files (disk full, read-only)
+
+
+def _discard(prepared: list[_Prepared]) -> None:
+    for prep in prepared:
+        for path in prep.wrote:
+            path.unlink(missing_ok=True)
 
 
 def _flush(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
@@ -159,8 +167,16 @@ def _flush(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
             folder_label = batch.folder_labels.get((src.folder or "").strip().lower())
             todo.append((index, src, data, sha, batch.label or folder_label))
     prepared = list(pool.map(lambda job: _prepare(ws, job[1:], batch.split, batch.image_source), todo))
+    failure = next((p.failure for p in prepared if p.failure is not None), None)
     ready = [p.new for p in prepared if p.new is not None]
-    stored = store.insert_images(ws.conn, actor, ready, batch.event_source, ws.settings.split_ratios) if ready else {}
+    try:  # all of a chunk or none of it: no file stays behind without its row
+        if failure is not None:
+            raise failure
+        stored = store.insert_images(ws.conn, actor, ready, batch.event_source, ws.settings.split_ratios) \
+            if ready else {}
+    except BaseException:
+        _discard(prepared)
+        raise
     for (index, src, _data, sha, _label), prep in zip(todo, prepared, strict=True):
         if prep.error is not None:
             slots[index] = _refused(src.name, prep.error)
@@ -181,15 +197,22 @@ def _prepare(ws: Workspace, job: tuple[sources.Source, bytes, str, str | None], 
         return _Prepared(None, exc)
     layout = ws.layout
     original = layout.original(sha, decoded.ext)
-    if not original.exists():
-        files.write_atomic(original, data)
-    files.write_atomic(layout.cached(sha), derived.cached_jpeg)
-    files.write_atomic(layout.thumb(sha), derived.thumb_jpeg)
+    wrote: list[Path] = []
+    try:
+        for path, content in ((original, data), (layout.cached(sha), derived.cached_jpeg),
+                              (layout.thumb(sha), derived.thumb_jpeg)):
+            if path is original and original.exists():
+                continue  # stored before (a photo in the trash, say): never rewritten, never removed
+            files.write_atomic(path, content)
+            wrote.append(path)
+    except StorageError as exc:
+        _discard([_Prepared(None, None, tuple(wrote))])
+        return _Prepared(None, None, failure=exc)
     return _Prepared(store.NewImage(
         sha256=sha, ext=decoded.ext, display_name=src.name, origin=src.origin[:500], source=image_source,
         width=decoded.width, height=decoded.height, bytes=len(data), phash=derived.phash,
         brightness=derived.brightness, sharpness=derived.sharpness, label=label, split=split,
-    ), None)
+    ), None, tuple(wrote))
 
 
 # ---- export ----------------------------------------------------------------------------------

@@ -49,8 +49,11 @@ def refusal(name: str, key: str, **detail: object) -> Refusal:
 def display_name(raw: str) -> str:
     """A safe name for display: NFC-normalised (Korean from macOS), no control characters."""
     name = unicodedata.normalize("NFC", raw)
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
-    return name.strip()[:200] or "unnamed"
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    if len(name) > 200:  # shortened in the middle of the stem: the extension still says what the file is
+        stem, ext = os.path.splitext(name)
+        name = stem[: 200 - len(ext[:10])] + ext[:10]
+    return name or "unnamed"
 
 
 def _ext(name: str) -> str:
@@ -58,7 +61,7 @@ def _ext(name: str) -> str:
 
 
 def _skip(name: str) -> bool:
-    base = PurePosixPath(name).name.lower()
+    base = PurePosixPath(name.replace("\\", "/")).name.lower()
     return base.startswith(".") or base in _SKIP_NAMES or name.startswith("__MACOSX/")
 
 
@@ -159,10 +162,10 @@ def iter_zip(handle: BinaryIO, zip_name: str, settings: Settings) -> Iterator[So
     for info in infos:
         name = _entry_name(info)
         label = f"{zip_name}/{display_name(name)}"
-        if _skip(name):
-            continue
-        if _unsafe(name):
+        if _unsafe(name):  # before _skip: '..\\evil.jpg' must be refused, not passed over as a hidden file
             yield refusal(label, "reject.unsafe_path")
+        elif _skip(name):
+            continue
         elif info.flag_bits & 0x1:
             yield refusal(label, "reject.encrypted")
         elif _ext(name) in _ZIP_EXTS:

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from core import auth, i18n, jobs, store
+from core.errors import CoreError
 from core.workspace import Workspace, open_workspace
 
 
@@ -25,7 +26,11 @@ def workspace_path() -> str | None:
 def workspace() -> Workspace:
     """One open workspace (and SQLite connection) per browser session: transactions never mix."""
     if "ws" not in st.session_state:
-        st.session_state.ws = open_workspace(workspace_path())
+        try:
+            st.session_state.ws = open_workspace(workspace_path())
+        except CoreError as exc:  # a read-only or unreadable workspace: say so instead of a traceback
+            st.error(tr("common.error", message=str(exc)), icon=":material/error:")
+            st.stop()
     return st.session_state.ws
 
 

@@ -109,3 +109,14 @@ def test_page_urls_do_not_shadow_files_in_pages():
               and isinstance(row.elts[3], ast.Constant)]
     assert len(paths) >= 6, "app.py registers its six pages with url paths"
     assert not set(paths) & stems, f"url paths {set(paths) & stems} shadow files in pages/"
+
+
+def test_every_torch_load_refuses_pickled_code():
+    """torch.load(..., weights_only=True) everywhere: a checkpoint or weights file cannot run code."""
+    calls = []
+    for path in [*CORE_FILES, *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "torch.load":
+                weights_only = [kw for kw in node.keywords if kw.arg == "weights_only"]
+                calls.append((path.name, bool(weights_only) and ast.unparse(weights_only[0].value) == "True"))
+    assert calls and all(ok for _name, ok in calls), calls

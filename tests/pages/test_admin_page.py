@@ -52,5 +52,6 @@ def test_audit_filters_and_csv(ws):
     at.multiselect(key="audit_actions").select("train").run()
     table = at.dataframe[-1].value
     assert list(table["user"]) == ["kim"]
+    assert any(b.label == "Download as CSV" for b in at.get("download_button"))
     at.text_input(key="audit_text").input("nothing like it").run()
     assert at.dataframe[-1].value.empty
