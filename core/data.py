@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from core import imaging
 
@@ -30,17 +30,41 @@ def decode_all(paths: Sequence[Path], size: int, threads: int | None = None,
 
 
 class CachedImages(Dataset):
-    """(transformed image, class index) pairs from the decoded cache; no file is read after decode_all."""
+    """(uint8 image, class index) pairs from the decoded cache; no file is read after decode_all.
 
-    def __init__(self, images: torch.Tensor, targets: Sequence[int], transform: Callable) -> None:
+    A DataLoader fetches a whole batch with one indexing operation (__getitems__) and gets it back as
+    (N×3×S×S uint8, N targets) through `collate`; augmentation and normalisation happen afterwards on the
+    batch (transforms.BatchPrep), on the model's device. The cache may itself live on the GPU.
+    """
+
+    def __init__(self, images: torch.Tensor, targets: Sequence[int]) -> None:
         if len(images) != len(targets):
             raise ValueError(f"{len(images)} images but {len(targets)} targets")
+        if images.dtype != torch.uint8 or images.dim() != 4:
+            raise ValueError(f"the cache holds N×3×S×S uint8 images, got {images.dtype} {tuple(images.shape)}")
         self.images = images
         self.targets = torch.as_tensor(list(targets), dtype=torch.long)
-        self.transform = transform
 
     def __len__(self) -> int:
         return len(self.targets)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return self.transform(self.images[index]), int(self.targets[index])
+        return self.images[index], int(self.targets[index])
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = torch.as_tensor(indices, dtype=torch.long)
+        return self.images[rows.to(self.images.device)], self.targets[rows]
+
+
+def collate(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """CachedImages.__getitems__ already returns the stacked batch."""
+    return batch
+
+
+def loader(dataset: CachedImages, batch_size: int, **options) -> DataLoader:
+    """A DataLoader over the cache; pinned memory only when the cache is on the CPU and a GPU takes it."""
+    on_cpu = dataset.images.device.type == "cpu"
+    pin = options.pop("pin_memory", torch.cuda.is_available()) and on_cpu
+    if not on_cpu:
+        options["num_workers"] = 0  # the gather runs on the GPU, in this process
+    return DataLoader(dataset, batch_size=batch_size, collate_fn=collate, pin_memory=pin, **options)

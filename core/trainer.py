@@ -124,8 +124,11 @@ def _stop_requested(ctx: RunContext, device: torch.device) -> bool:
 
 def train_one_epoch(model: nn.Module, loader: DataLoader, criterion: nn.Module, optimizer: torch.optim.Optimizer,
                     device: torch.device, ctx: RunContext, epoch: int, scaler: torch.amp.GradScaler,
-                    scheduler=None, mix=None) -> dict[str, float]:
-    """One pass over the training data; raises Cancelled when a stop was requested."""
+                    scheduler=None, mix=None, prep=None) -> dict[str, float]:
+    """One pass over the training data; raises Cancelled when a stop was requested.
+
+    prep (transforms.BatchPrep) turns each uint8 batch into the model's input once it is on the device.
+    """
     model.train()
     cuda = device.type == "cuda"
     total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
@@ -135,6 +138,8 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, criterion: nn.Module, 
         if _stop_requested(ctx, device):
             raise Cancelled(f"stopped during epoch {epoch}, step {step}")
         images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        if prep is not None:
+            images = prep(images)
         if cuda and ctx.config.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         hard = targets
@@ -170,13 +175,15 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, criterion: nn.Module, 
 
 
 def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, criterion: nn.Module | None = None,
-             num_classes: int = 2) -> dict[str, object]:
+             num_classes: int = 2, prep=None) -> dict[str, object]:
     """Loss, accuracy, macro-F1 and the softmax probabilities of every photo in the loader's order."""
     model.eval()
     probs, targets, total_loss = [], [], 0.0
     with torch.inference_mode():
         for images, labels in loader:
             images, labels = images.to(device), labels.to(device)
+            if prep is not None:
+                images = prep(images)
             with torch.autocast(device_type=device.type, enabled=device.type == "cuda"):
                 logits = model(images)
             if criterion is not None:
@@ -210,8 +217,17 @@ def _train_loader(ctx: RunContext, dataset: data.CachedImages, epoch: int) -> Da
         counts = Counter(dataset.targets.tolist())
         weights = [1.0 / counts[int(t)] for t in dataset.targets]
         sampler = WeightedRandomSampler(weights, len(weights), replacement=True, generator=generator)
-    return DataLoader(dataset, batch_size=per_rank, shuffle=sampler is None, sampler=sampler, generator=generator,
-                      num_workers=c.num_workers, pin_memory=torch.cuda.is_available(), drop_last=False)
+    return data.loader(dataset, per_rank, shuffle=sampler is None, sampler=sampler, generator=generator,
+                       num_workers=c.num_workers, drop_last=False)
+
+
+def _on_device(cache: torch.Tensor, device: torch.device, c: TrainConfig) -> torch.Tensor:
+    """The decoded cache moves to the GPU when it takes under a quarter of the free memory: batches are then
+    gathered and augmented there, and no image crosses the PCIe bus after the first epoch."""
+    if device.type != "cuda" or c.num_workers:
+        return cache
+    free, _total = torch.cuda.mem_get_info(device)
+    return cache.to(device) if cache.nbytes * 2 < free // 4 else cache  # ×2: the split copies
 
 
 def _set_frozen(spec: models.ModelSpec, frozen: bool) -> None:
@@ -266,11 +282,11 @@ def run_training(ctx: RunContext) -> RunResult:
     index = {s: [i for i, it in enumerate(ctx.items) if it.split == s] for s in ("train", "val", "test")}
     class_of = {name: i for i, name in enumerate(ctx.class_names)}
     targets = [class_of[it.label] for it in ctx.items]
-    train_ds = data.CachedImages(cache[index["train"]], [targets[i] for i in index["train"]],
-                                 transforms.train_transform(c.augment, spec.preprocess))
-    eval_tf = transforms.eval_transform(spec.preprocess)
-    val_loader = DataLoader(data.CachedImages(cache[index["val"]], [targets[i] for i in index["val"]], eval_tf),
-                            batch_size=max(c.batch_size, 64))
+    cache = _on_device(cache, device, c)
+    train_ds = data.CachedImages(cache[index["train"]], [targets[i] for i in index["train"]])
+    preps = (transforms.BatchPrep(c.augment, spec.preprocess), transforms.BatchPrep("none", spec.preprocess, False))
+    val_loader = data.loader(data.CachedImages(cache[index["val"]], [targets[i] for i in index["val"]]),
+                             max(c.batch_size, 64))
     model = spec.model.to(device)
     if device.type == "cuda" and c.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -289,26 +305,27 @@ def run_training(ctx: RunContext) -> RunResult:
         torch.manual_seed(c.seed * 1000 + epoch)
         _set_frozen(spec, epoch <= c.freeze_epochs)
         values = train_one_epoch(wrapped, _train_loader(ctx, train_ds, epoch), criterion, optimizer, device, ctx,
-                                 epoch, scaler, scheduler if when == "step" else None, mix)
+                                 epoch, scaler, scheduler if when == "step" else None, mix, preps[0])
         values["lr"] = optimizer.param_groups[0]["lr"]
-        if _end_epoch(ctx, spec, model, val_loader, device, epoch, values, state, optimizer, scheduler, when, scaler):
+        if _end_epoch(ctx, spec, model, (val_loader, preps[1]), device, epoch, values, state, optimizer, scheduler,
+                      when, scaler):
             log.info("early stop after epoch %d: no better validation macro-F1 for %d epochs", epoch, c.early_stop)
             break
     if ctx.world > 1:
         dist.barrier()
     if ctx.rank != 0:
         return RunResult(state.best_epoch, {}, [], checkpoint.BEST, str(device), spec.weights, steps)
-    return _final(ctx, spec, cache, targets, device, state, steps)
+    return _final(ctx, spec, cache, targets, device, state, steps, preps[1])
 
 
-def _end_epoch(ctx, spec, model, val_loader, device, epoch, values, state, optimizer, scheduler, when, scaler) -> bool:
+def _end_epoch(ctx, spec, model, validation, device, epoch, values, state, optimizer, scheduler, when, scaler) -> bool:
     """Validate, keep the best, checkpoint and report; True when early stopping says stop.
 
     Every rank validates (the validation split is small), so each steps its schedule and counts its
     patience on the same figures as rank 0; only rank 0 writes files and reports.
     """
     ctx.hooks.progress({"phase": "validate", "epoch": epoch, "epochs": ctx.config.epochs})
-    val = evaluate(model, val_loader, device, nn.CrossEntropyLoss(), len(ctx.class_names))
+    val = evaluate(model, validation[0], device, nn.CrossEntropyLoss(), len(ctx.class_names), validation[1])
     values.update(val_loss=val["loss"], val_accuracy=val["accuracy"], val_macro_f1=val["macro_f1"])
     key = (val["macro_f1"], -val["loss"])
     if key > state.best_key:
@@ -340,13 +357,13 @@ def _end_epoch(ctx, spec, model, val_loader, device, epoch, values, state, optim
     return stop
 
 
-def _final(ctx, spec, cache, targets, device, state, steps) -> RunResult:
+def _final(ctx, spec, cache, targets, device, state, steps, prep) -> RunResult:
     """Predict every snapshot photo with the best checkpoint; val and test figures come from these."""
     ctx.hooks.progress({"phase": "predict", "epoch": state.epoch, "epochs": ctx.config.epochs})
     best = checkpoint.load(ctx.run_dir / checkpoint.BEST, map_location=device)
     spec.model.load_state_dict(best["model"])
-    loader = DataLoader(data.CachedImages(cache, targets, transforms.eval_transform(spec.preprocess)), batch_size=64)
-    out = evaluate(spec.model, loader, device, None, len(ctx.class_names))
+    out = evaluate(spec.model, data.loader(data.CachedImages(cache, targets), 64), device, None,
+                   len(ctx.class_names), prep)
     predicted = out["probs"].argmax(axis=1)
     results = {}
     for split in ("val", "test"):

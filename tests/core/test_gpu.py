@@ -19,3 +19,17 @@ def test_training_on_cuda_uses_the_gpu_and_finishes(ws):
     assert run.device.startswith("cuda")
     assert [e.epoch for e in runs.epochs(ws.conn, run.id)] == [1, 2]
 
+
+
+def test_batches_are_augmented_on_the_gpu_and_match_the_cpu():
+    from core import data, transforms
+    from core.models import IMAGENET_MEAN, IMAGENET_STD, Preprocess
+
+    pre = Preprocess(64, IMAGENET_MEAN, IMAGENET_STD)
+    images = torch.randint(0, 256, (8, 3, 64, 64), dtype=torch.uint8)
+    on_gpu = data.CachedImages(images.cuda(), list(range(8)))
+    batch, targets = next(iter(data.loader(on_gpu, 8)))
+    assert batch.is_cuda and torch.equal(batch.cpu(), images[targets])
+    got = transforms.BatchPrep("flip", pre, train=False)(batch)
+    assert got.is_cuda
+    assert torch.allclose(got.cpu(), transforms.BatchPrep("flip", pre, train=False)(images[targets]), atol=1e-6)
