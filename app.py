@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import auth, i18n
 from pages import components as ui
-from pages import session
+from pages import prefetch, session
 
 HERE = Path(__file__).parent
 ASSETS = HERE / "assets"
@@ -33,6 +33,7 @@ with st.sidebar:
             session.sign_out(ws)
             st.rerun()
         ui.job_status(ws)
+    prefetch.charts_in_background()
 
 if me is None:  # nothing but the sign-in page exists for a visitor; at "/", so signing in lands on the default page
     st.navigation([st.Page(HERE / "pages" / "signin.py", title=ui.tr("page.signin"), icon=":material/login:",

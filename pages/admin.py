@@ -15,7 +15,8 @@ auth.require(me, "users")  # the navigation shows this page to admins only; a st
 
 st.title(ui.tr("admin.title"))
 ui.flash()
-tab_users, tab_audit = st.tabs([ui.tr("admin.tab.users"), ui.tr("admin.tab.audit")])
+tab_users, tab_audit = st.tabs([ui.tr("admin.tab.users"), ui.tr("admin.tab.audit")], key="admin_tab",
+                               on_change="rerun")
 with tab_users:
     try:
         panels.users_table(ws)
@@ -26,5 +27,6 @@ with tab_users:
             panels.change_user(ws, me)
     except CoreError as exc:
         ui.show_error(exc)
-with tab_audit:
-    panels.audit_log(ws)
+if tab_audit.open:  # the log is read only when its tab is open
+    with tab_audit:
+        panels.audit_log(ws)

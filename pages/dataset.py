@@ -18,10 +18,10 @@ ui.flash()
 
 summary = store.stats(ws.conn)
 cols = st.columns(len(names) + 2)
-cols[0].metric(ui.tr("dataset.total"), summary["total"])
+cols[0].metric(ui.tr("dataset.total"), f"{summary['total']:,}")
 for col, (name, text) in zip(cols[1:], names.items(), strict=False):
-    col.metric(text, summary["by_label"].get(name, 0))
-cols[-1].metric(ui.tr("common.unlabeled"), summary["unlabeled"])
+    col.metric(text, f"{summary['by_label'].get(name, 0):,}")
+cols[-1].metric(ui.tr("common.unlabeled"), f"{summary['unlabeled']:,}")
 
 if auth.can(me, "upload"):
     panels.upload_panel(ws, me, names)
@@ -29,7 +29,9 @@ if auth.can(me, "upload"):
 tab_names = ["dataset.tab.gallery", "dataset.tab.balance", "dataset.tab.splits"]
 if auth.can(me, "restore"):
     tab_names.append("dataset.tab.trash")
-tabs = st.tabs([ui.tr(key) for key in tab_names])
+# the gallery always runs (its filters and page survive a tab switch); the other tabs run only when open,
+# so opening the page costs no chart, health scan or trash listing
+tabs = st.tabs([ui.tr(key) for key in tab_names], key="dataset_tab", on_change="rerun")
 
 with tabs[0]:
     query = panels.gallery_filters(ws, names)
@@ -43,8 +45,8 @@ with tabs[0]:
     if not images:
         st.info(ui.tr("dataset.empty"))
     else:
-        st.caption(ui.tr("dataset.showing", first=(page - 1) * page_size + 1,
-                         last=(page - 1) * page_size + len(images), total=total))
+        st.caption(ui.tr("dataset.showing", first=f"{(page - 1) * page_size + 1:,}",
+                         last=f"{(page - 1) * page_size + len(images):,}", total=f"{total:,}"))
         grid = st.columns(6)
         for index, image in enumerate(images):
             with grid[index % 6]:
@@ -55,16 +57,18 @@ with tabs[0]:
         nav[0].number_input(ui.tr("dataset.page"), 1, pages, page, key="gallery_page")
         nav[1].selectbox(ui.tr("dataset.filter.page_size"), [12, 24, 48, 96], index=1, key="page_size")
 
-with tabs[1]:
-    panels.balance_and_health(ws, names)
+if tabs[1].open:
+    with tabs[1]:
+        panels.balance_and_health(ws, names)
 
-with tabs[2]:
-    try:
-        panels.split_settings(ws, me, names)
-        panels.export_panel(ws, me)
-    except CoreError as exc:
-        ui.show_error(exc)
+if tabs[2].open:
+    with tabs[2]:
+        try:
+            panels.split_settings(ws, me, names)
+            panels.export_panel(ws, me)
+        except CoreError as exc:
+            ui.show_error(exc)
 
-if auth.can(me, "restore"):
+if len(tabs) > 3 and tabs[3].open:
     with tabs[3]:
         panels.trash_panel(ws, me)

@@ -181,7 +181,7 @@ def balance_and_health(ws: Workspace, names: dict[str, str]) -> None:
             ("health.blurred", len(report.blurred), report.blurred, {}),
         ]
         for key, count, ids, extra in rows:
-            with st.expander(f"{ui.tr(key, **extra)}: **{count}**", expanded=False):
+            with st.expander(f"{ui.tr(key, **extra)}: **{count:,}**", expanded=False):
                 _thumb_strip(ws, ids)
         few = ", ".join(f"{names.get(k, k)} ({v})" for k, v in report.few_classes.items())
         st.markdown(f"{ui.tr('health.few', n=ws.settings.min_class_images)}: "

@@ -20,7 +20,8 @@ if not finished:
     st.info(ui.tr("eval.none"))
     st.stop()
 
-tab_run, tab_compare = st.tabs([ui.tr("eval.tab.run"), ui.tr("eval.tab.compare")])
+# the comparison runs only when its tab is open
+tab_run, tab_compare = st.tabs([ui.tr("eval.tab.run"), ui.tr("eval.tab.compare")], key="eval_tab", on_change="rerun")
 with tab_run:
     try:
         run = panels.run_picker(finished)
@@ -39,8 +40,9 @@ with tab_run:
     except CoreError as exc:
         ui.show_error(exc)
 
-with tab_compare:
-    try:
-        panels.compare(ws)
-    except CoreError as exc:
-        ui.show_error(exc)
+if tab_compare.open:
+    with tab_compare:
+        try:
+            panels.compare(ws)
+        except CoreError as exc:
+            ui.show_error(exc)

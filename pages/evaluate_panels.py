@@ -34,7 +34,7 @@ def metric_cards(result: dict) -> None:
                ("eval.m.micro_f1", result["micro_f1"]), ("eval.m.weighted_f1", result["weighted_f1"]),
                ("eval.m.top2", result["top2_accuracy"]), ("eval.m.n", result["n"])]
     for col, (key, value) in zip(st.columns(len(figures)), figures, strict=True):
-        col.metric(ui.tr(key), f"{value:.3f}" if isinstance(value, float) else value)
+        col.metric(ui.tr(key), f"{value:.3f}" if isinstance(value, float) else f"{value:,}")
 
 
 def confusion(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, result: dict) -> None:
@@ -55,7 +55,9 @@ def confusion(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, result: 
         table = pd.DataFrame([{ui.tr("eval.col.class"): names.get(c, c), ui.tr("eval.col.precision"): v["precision"],
                                ui.tr("eval.col.recall"): v["recall"], ui.tr("eval.col.f1"): v["f1"],
                                ui.tr("eval.col.support"): v["support"]} for c, v in result["per_class"].items()])
-        st.dataframe(table, hide_index=True, width="stretch")
+        figures = [ui.tr("eval.col.precision"), ui.tr("eval.col.recall"), ui.tr("eval.col.f1")]
+        st.dataframe(table, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in figures})
         st.caption(ui.tr("eval.cm.help"))
     points = event.selection.points if event and event.selection else []
     if points:

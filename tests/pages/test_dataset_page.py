@@ -71,6 +71,9 @@ def test_bulk_relabel_and_trash_then_restore(demo_ws):
     at.button(key="bulk_trash").click().run()
     assert store.stats(demo_ws.conn)["total"] == N - 1
     assert metric(at, "Photos") == str(N - 1)
+    assert not [b for b in at.button if b.key == "trash_restore"], "the trash is listed only when its tab is open"
+    at.session_state["dataset_tab"] = "Trash"
+    at.run()
     at.checkbox(key=f"sel_{ids[0]}").check().run()
     at.button(key="trash_restore").click().run()
     assert store.stats(demo_ws.conn)["total"] == N
@@ -80,6 +83,9 @@ def test_filter_by_label_and_split_settings(demo_ws):
     at = run_app()
     at.multiselect(key="f_labels").set_value(["missing"]).run()
     assert any(c.value.startswith("1–3 of 3") for c in at.caption)
+    at.session_state["dataset_tab"] = "Splits & export"
+    at.run()
+    assert any(c.value.startswith("1–3 of 3") for c in at.caption), "the gallery keeps its filter behind the tab"
     at.number_input(key="split_train").set_value(60).run()
     at.number_input(key="split_val").set_value(20).run()
     at.checkbox(key="split_lock").check().run()
@@ -94,4 +100,7 @@ def test_viewer_sees_no_mutating_controls(demo_ws, monkeypatch):
     at = run_app()
     keys = {b.key for b in at.button}
     assert "bulk_normal" not in keys and "bulk_trash" not in keys and "upload_go" not in keys
+    at.session_state["dataset_tab"] = "Splits & export"
+    at.run()
     assert not [cb for cb in at.checkbox if cb.key == "split_lock"] or at.button(key="split_apply").disabled
+    assert at.number_input(key="split_train"), "the viewer sees the split settings (read-only)"

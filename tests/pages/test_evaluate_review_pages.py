@@ -55,6 +55,8 @@ def test_save_operating_point_and_promote(trained):
 
 def test_compare_tab_lists_every_run(trained):
     at = open_page("pages/evaluate.py")
+    at.session_state["eval_tab"] = "Compare runs"
+    at.run()
     table = at.dataframe[-1].value
     assert sorted(table["#"].tolist()) == sorted(trained.run_ids)
     assert {"GFLOPs", "CPU ms / photo", "defect recall @ op", "pretrained"} <= set(table.columns)
