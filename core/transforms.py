@@ -46,10 +46,6 @@ PRESETS: dict[str, Callable[[Preprocess], list[v2.Transform]]] = {  # the same, 
 }
 
 
-def train_transform(preset: str, pre: Preprocess) -> v2.Compose:
-    return v2.Compose([*PRESETS[preset](pre), *_normalise(pre)])
-
-
 def eval_transform(pre: Preprocess) -> v2.Compose:
     """The one preset evaluation, Grad-CAM, prediction and export all use."""
     return v2.Compose(_normalise(pre))
