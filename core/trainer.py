@@ -284,7 +284,8 @@ def run_training(ctx: RunContext) -> RunResult:
     targets = [class_of[it.label] for it in ctx.items]
     cache = _on_device(cache, device, c)
     train_ds = data.CachedImages(cache[index["train"]], [targets[i] for i in index["train"]])
-    preps = (transforms.BatchPrep(c.augment, spec.preprocess), transforms.BatchPrep("none", spec.preprocess, False))
+    preps = (transforms.BatchPrep(c.augment, spec.preprocess),
+             transforms.BatchPrep(c.augment, spec.preprocess, train=False))
     val_loader = data.loader(data.CachedImages(cache[index["val"]], [targets[i] for i in index["val"]]),
                              max(c.batch_size, 64))
     model = spec.model.to(device)

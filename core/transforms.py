@@ -54,8 +54,9 @@ def eval_transform(pre: Preprocess) -> v2.Compose:
 class BatchPrep:
     """uint8 N×3×S×S batch, on any device → float32 normalised, each photo augmented by the preset on its own.
 
-    `flip` (the default) runs as two batched selects; `photo` and `strong` apply their per-photo
-    transforms one photo at a time (each photo draws its own parameters), still on the batch's device.
+    The random mirrors (`flip`, the default, and under `photo` and `strong`) go photo by photo into one
+    copy; `photo` and `strong` then apply their other transforms one photo at a time (each photo draws
+    its own parameters), still on the batch's device. train=False gives the evaluation preparation.
     The normalisation is eval_transform's, applied to the whole batch at once.
     """
 
