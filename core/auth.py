@@ -54,7 +54,8 @@ def require(actor: Actor, action: str) -> None:
     if not can(actor, action):
         need = ACTION_MIN_ROLE[action]
         raise PermissionDenied(
-            f"user {actor.name!r} has role {actor.role!r}; {action!r} needs role {need!r} or higher"
+            f"user {actor.name!r} has role {actor.role!r}; {action!r} needs role {need!r} or higher",
+            key="error.permission", user=actor.name, role=actor.role, need=need,
         )
 
 

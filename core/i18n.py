@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from core.texts import admin, base, dataset, diagnose, evaluate, review, train
+from core.texts import admin, base, dataset, diagnose, evaluate, review, session, train
 
 LANGUAGES = {"en": "English", "ko": "한국어"}
 log = logging.getLogger(__name__)
 
 EN: dict[str, str] = {}
 KO: dict[str, str] = {}
-for _area in (base, dataset, train, evaluate, review, diagnose, admin):
+for _area in (base, dataset, train, evaluate, review, diagnose, admin, session):
     for _table, _part in ((EN, _area.EN), (KO, _area.KO)):
         _clash = set(_table) & set(_part)
         if _clash:

@@ -73,8 +73,17 @@ def flash() -> None:
         (st.error if kind == "error" else st.success)(text)
 
 
+def error_text(exc: Exception) -> str:
+    """A core error in the user's language: its text key when it has one (and the key is translated),
+    else its English message."""
+    key = getattr(exc, "key", None)
+    if key and key in i18n.EN:
+        return tr(key, **getattr(exc, "detail", {}))
+    return str(exc)
+
+
 def show_error(exc: Exception) -> None:
-    st.error(tr("common.error", message=str(exc)))
+    st.error(tr("common.error", message=error_text(exc)))
 
 
 def history_table(ws: Workspace, image_id: int) -> None:

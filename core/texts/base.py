@@ -26,6 +26,7 @@ EN: dict[str, str] = {
     "common.none": "—",
     "common.any": "any",
     "common.error": "Error: {message}",
+    "error.permission": "{user} has the role {role}; this needs the role {need} or higher.",
 }
 
 KO: dict[str, str] = {
@@ -54,4 +55,5 @@ KO: dict[str, str] = {
     "common.none": "—",
     "common.any": "전체",
     "common.error": "오류: {message}",
+    "error.permission": "{user} 님의 역할은 {role}입니다. 이 작업에는 {need} 이상의 역할이 필요합니다.",
 }
