@@ -8,6 +8,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from core import db
+from core.errors import ValidationError
 
 ACTIONS = ("upload", "relabel", "delete", "restore", "split", "settings", "train", "cancel", "resume", "promote",
            "export", "user.add", "user.role", "user.password", "user.disable", "user.enable", "sign_in",
@@ -27,7 +28,8 @@ class Entry:
 def record(conn: sqlite3.Connection, user: str, action: str, target: object = "", **details: object) -> None:
     """Append one entry; call it inside the transaction of the change it records."""
     if action not in ACTIONS:
-        raise ValueError(f"audit action {action!r} is unknown; valid: {', '.join(ACTIONS)}")
+        raise ValidationError(f"audit action {action!r} is unknown; valid: {', '.join(ACTIONS)}",
+                              key="error.audit_action", action=action)
     conn.execute("INSERT INTO audit (at, user, action, target, details) VALUES (?, ?, ?, ?, ?)",
                  (db.now_iso(), user, action, str(target),
                   json.dumps(details, ensure_ascii=False, default=str, sort_keys=True)))

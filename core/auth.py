@@ -37,15 +37,17 @@ class Actor:
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
-            raise ValidationError(f"role {self.role!r} is unknown; valid roles: {', '.join(ROLES)}")
+            raise ValidationError(f"role {self.role!r} is unknown; valid roles: {', '.join(ROLES)}",
+                                  key="error.role_unknown", role=self.role, valid=", ".join(ROLES))
         if not self.name.strip():
-            raise ValidationError("a user name may not be empty")
+            raise ValidationError("a user name may not be empty", key="error.name_empty")
 
 
 def can(actor: Actor, action: str) -> bool:
     """True when the actor's role reaches the role the action needs."""
     if action not in ACTION_MIN_ROLE:
-        raise ValidationError(f"action {action!r} is unknown; valid: {', '.join(ACTION_MIN_ROLE)}")
+        raise ValidationError(f"action {action!r} is unknown; valid: {', '.join(ACTION_MIN_ROLE)}",
+                              key="error.action_unknown", action=action, valid=", ".join(ACTION_MIN_ROLE))
     return ROLES.index(actor.role) >= ROLES.index(ACTION_MIN_ROLE[action])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -36,12 +37,15 @@ class Layout:
                            self.logs, self.weights):
                 folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageError(f"cannot create workspace folders under {self.root}: {exc}") from exc
+            raise StorageError(f"cannot create workspace folders under {self.root}: {exc}",
+                               key="error.workspace_folders", path=str(self.root),
+                               reason=exc.strerror or str(exc)) from exc
 
     def original(self, sha256: str, ext: str) -> Path:
         _check_sha(sha256)
         if not _EXT_RE.match(ext):
-            raise ValidationError(f"file extension {ext!r} is not a stored image extension")
+            raise ValidationError(f"file extension {ext!r} is not a stored image extension", key="error.file_extension",
+                                  ext=ext)
         return self.originals / sha256[:2] / f"{sha256}{ext}"
 
     def cached(self, sha256: str) -> Path:
@@ -61,22 +65,24 @@ class Layout:
 
 def _check_sha(sha256: str) -> None:
     if not _SHA_RE.match(sha256):
-        raise ValidationError(f"{sha256!r} is not a lowercase hex SHA-256")
+        raise ValidationError(f"{sha256!r} is not a lowercase hex SHA-256", key="error.file_sha", sha=sha256)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write bytes so that readers see the old file or the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}-{path.name}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise StorageError(f"cannot write {path.name} in the workspace: {exc.strerror or exc}") from exc
+        with contextlib.suppress(OSError):  # the folder itself may be what is missing
+            tmp.unlink(missing_ok=True)
+        raise StorageError(f"cannot write {path.name} in the workspace: {exc.strerror or exc}",
+                           key="error.workspace_write", name=path.name, reason=exc.strerror or str(exc)) from exc
 
 
 @contextmanager
@@ -92,7 +98,8 @@ def staged_dir(target: Path, what: str) -> Iterator[Path]:
         os.replace(staging, target)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise StorageError(f"{what} {target} failed: {exc.strerror or exc}") from exc
+        raise StorageError(f"{what} {target} failed: {exc.strerror or exc}", key="error.workspace_staged",
+                           path=str(target), reason=exc.strerror or str(exc)) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

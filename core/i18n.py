@@ -24,10 +24,13 @@ TABLES = {"en": EN, "ko": KO}
 def t(key: str, lang: str = "en", **values: object) -> str:
     """The text for key in lang, formatted with values; English, then the key, as fallbacks."""
     table = TABLES.get(lang, EN)
-    template = table.get(key) or EN.get(key)
+    template = table.get(key)
     if template is None:
-        log.warning("missing translation key %r", key)
-        return key
+        template = EN.get(key)
+        if template is None:
+            log.warning("missing translation key %r", key)
+            return key
+        log.warning("no %s translation for key %r; showing the English text", lang, key)
     try:
         return template.format(**values)
     except (KeyError, IndexError, ValueError):

@@ -6,6 +6,7 @@ import streamlit as st
 
 from core import auth
 from core.errors import CoreError
+from pages import admin_audit
 from pages import admin_panels as panels
 from pages import components as ui
 
@@ -29,4 +30,4 @@ with tab_users:
         ui.show_error(exc)
 if tab_audit.open:  # the log is read only when its tab is open
     with tab_audit:
-        panels.audit_log(ws)
+        admin_audit.audit_log(ws)

@@ -1,29 +1,23 @@
-"""Panels of the Admin page: the accounts table and forms, the filtered audit log with CSV download."""
+"""Panels of the Admin page: the accounts table and forms (the audit log: pages/admin_audit.py)."""
 
 from __future__ import annotations
 
-import json
-from datetime import date, timedelta
-
-import pandas as pd
 import streamlit as st
 
-from core import audit, auth, users
+from core import auth, users
 from core.errors import CoreError
 from core.workspace import Workspace
 from pages import components as ui
 
-AUDIT_LIMIT = 5000
-
 
 def users_table(ws: Workspace) -> None:
     rows = [{ui.tr("admin.users.col.name"): u.name, ui.tr("admin.users.col.role"): ui.tr(f"role.{u.role}"),
-             ui.tr("admin.users.col.email"): u.email or "", ui.tr("admin.users.col.disabled"): u.disabled,
-             ui.tr("admin.users.col.password"): u.has_password,
+             ui.tr("admin.users.col.email"): u.email or ui.tr("common.none"),
+             ui.tr("admin.users.col.disabled"): u.disabled, ui.tr("admin.users.col.password"): u.has_password,
              ui.tr("admin.users.col.last"): ui.local_time(u.last_sign_in),
              ui.tr("admin.users.col.created"): f"{ui.local_time(u.created_at)} · {u.created_by}"}
             for u in users.list_users(ws.conn)]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="admin_users")
+    ui.table(rows, empty_key="admin.users.empty", key="admin_users")
 
 
 def _role_choice(where, label: str, key: str, index: int = 0) -> str:
@@ -77,24 +71,3 @@ def _apply(change, name: str, text: str) -> None:
         st.rerun()
     except CoreError as exc:
         ui.show_error(exc)
-
-
-def audit_log(ws: Workspace) -> None:
-    cols = st.columns([2, 3, 2, 2, 2])
-    who = cols[0].selectbox(ui.tr("admin.audit.who"), [None, *audit.users_seen(ws.conn)], key="audit_who",
-                            format_func=lambda u: ui.tr("common.any") if u is None else u)
-    actions = cols[1].multiselect(ui.tr("admin.audit.actions"), list(audit.ACTIONS), key="audit_actions",
-                                  placeholder=ui.tr("common.any"))
-    since = cols[2].date_input(ui.tr("admin.audit.since"), value=date.today() - timedelta(days=30), key="audit_since")
-    until = cols[3].date_input(ui.tr("admin.audit.until"), value=date.today(), key="audit_until")
-    text = cols[4].text_input(ui.tr("admin.audit.text"), key="audit_text")
-    entries = audit.query(ws.conn, user=who, actions=tuple(actions) or None, since=since.isoformat(),
-                          until=(until + timedelta(days=1)).isoformat(), text=text or None, limit=AUDIT_LIMIT)
-    st.caption(ui.tr("admin.audit.count", n=len(entries), limit=AUDIT_LIMIT))
-    frame = pd.DataFrame([{ui.tr("admin.audit.col.at"): ui.local_time(e.at), ui.tr("admin.audit.col.user"): e.user,
-                           ui.tr("admin.audit.col.action"): e.action, ui.tr("admin.audit.col.target"): e.target,
-                           ui.tr("admin.audit.col.details"): json.dumps(e.details, ensure_ascii=False)}
-                          for e in entries])
-    st.dataframe(frame, hide_index=True, width="stretch", key="audit_table")
-    st.download_button(ui.tr("admin.audit.csv"), frame.to_csv(index=False).encode("utf-8-sig"), "audit.csv",
-                       "text/csv", key="audit_csv", icon=":material/download:", disabled=frame.empty)

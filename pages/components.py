@@ -29,7 +29,7 @@ def workspace() -> Workspace:
         try:
             st.session_state.ws = open_workspace(workspace_path())
         except CoreError as exc:  # a read-only or unreadable workspace: say so instead of a traceback
-            st.error(tr("common.error", message=str(exc)), icon=":material/error:")
+            st.error(tr("common.error", message=error_text(exc)), icon=":material/error:")
             st.stop()
     return st.session_state.ws
 
@@ -59,10 +59,67 @@ def label_text(ws: Workspace, label: str | None) -> str:
     return label_names(ws).get(label, label) if label else tr("common.unlabeled")
 
 
-def local_time(iso: str | None) -> str:
+def _moment(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone()
+
+
+def local_time(iso: str | None, seconds: bool = False) -> str:
+    """A stored UTC time in this server's time zone, written the way the user's language writes dates;
+    "—" when there is none."""
     if not iso:
         return tr("common.none")
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return tr("common.datetime_s" if seconds else "common.datetime", at=_moment(iso))
+
+
+def local_date(iso: str | None) -> str:
+    return tr("common.date", at=_moment(iso)) if iso else tr("common.none")
+
+
+def iso_time(iso: str | None) -> str:
+    """The same moment as ISO 8601 with the offset, for CSV files that spreadsheets sort."""
+    return _moment(iso).isoformat(timespec="seconds") if iso else ""
+
+
+def date_format() -> str:
+    """The `format` of st.date_input in the user's language."""
+    return tr("common.date_input")
+
+
+# Decimals a figure of each kind is shown with: F1 and other ratios 3, milliseconds 0, GFLOPs 2.
+DECIMALS = {"f1": 3, "ratio": 3, "ms": 0, "gflops": 2, "count": 0}
+
+
+def fmt(value: float | int | None, kind: str = "f1") -> str:
+    """One figure as text with the decimals of its kind (thousands separated); None or NaN: "—"."""
+    if value is None or pd.isna(value):
+        return tr("common.none")
+    return f"{value:,.{DECIMALS[kind]}f}"
+
+
+def number_column(kind: str, label: str | None = None, **kwargs: object):
+    """A dataframe column showing figures of a kind rounded (they stay numbers, so they sort as numbers)."""
+    return st.column_config.NumberColumn(label, format=f"%.{DECIMALS[kind]}f", **kwargs)
+
+
+def empty(key: str = "common.empty", **values: object) -> None:
+    """Say that a table or list has nothing to show yet, instead of drawing an empty grid."""
+    st.caption(":material/inbox: " + tr(key, **values))
+
+
+def table(data, *, empty_key: str = "common.empty", formats: dict[str, str] | None = None, **kwargs):
+    """st.dataframe with the house rules: no index, full width, missing values as "—", the columns named in
+    formats ({column: kind}) rounded as `fmt` rounds; `empty(empty_key)` instead of an empty grid.
+    Other keyword arguments go to st.dataframe (key, height, column_config, on_select, ...). Returns what
+    st.dataframe returns, or None when there was nothing to show."""
+    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    if frame.empty:
+        empty(empty_key)
+        return None
+    config = {column: number_column(kind) for column, kind in (formats or {}).items()}
+    config.update(kwargs.pop("column_config", None) or {})
+    kwargs.setdefault("hide_index", True)
+    kwargs.setdefault("width", "stretch")
+    return st.dataframe(frame, column_config=config or None, placeholder=tr("common.none"), **kwargs)
 
 
 def flash() -> None:
@@ -86,6 +143,11 @@ def show_error(exc: Exception) -> None:
     st.error(tr("common.error", message=error_text(exc)))
 
 
+def flash_error(exc: Exception) -> None:
+    """Leave a core error, translated, for the next rerun's `flash()` (from a button callback)."""
+    st.session_state.flash = ("error", tr("common.error", message=error_text(exc)))
+
+
 def history_table(ws: Workspace, image_id: int) -> None:
     events = store.history(ws.conn, image_id)
     rows = [{
@@ -95,7 +157,7 @@ def history_table(ws: Workspace, image_id: int) -> None:
         tr("history.col_to"): label_text(ws, e.new_label),
         tr("history.col_source"): tr(f"source.{e.source}"),
     } for e in reversed(events)]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    table(rows)
 
 
 def image_card(ws: Workspace, image: store.Image, openable: bool = True) -> bool:
@@ -140,7 +202,32 @@ def choice(where, label: str, options: list, key: str, format_func, index: int =
         earlier = st.session_state.get(f"{key}_{code}")
         if code != lang() and earlier in options:
             index = options.index(earlier)
-    return where.selectbox(label, options, index=index, key=f"{key}_{lang()}", format_func=format_func, **kwargs)
+    return where.selectbox(label, options, index=index, key=f"{key}_{lang()}", format_func=frozen(options, format_func),
+                           **kwargs)
+
+
+def frozen(options: list, format_func):
+    """format_func with its texts made now, in this run's language: Streamlit (and AppTest) may call a format
+    function outside the script run, where it could not read the session's language."""
+    texts = [format_func(option) for option in options]
+    return lambda option: texts[options.index(option)] if option in options else str(option)
+
+
+def choices(where, label: str, options: list, key: str, format_func, **kwargs) -> list:
+    """A multiselect whose option texts are translated; like `choice`, its key carries the language and the
+    selection made under the other language is carried over."""
+    if f"{key}_{lang()}" not in st.session_state:
+        for code in i18n.LANGUAGES:
+            earlier = st.session_state.get(f"{key}_{code}")
+            if code != lang() and earlier:
+                kwargs["default"] = [o for o in earlier if o in options]
+    return where.multiselect(label, options, key=f"{key}_{lang()}", format_func=frozen(options, format_func),
+                             **kwargs)
+
+
+def csv_bytes(rows: list[dict[str, object]]) -> bytes:
+    """Rows as a CSV file that Excel opens with Korean text intact (UTF-8 with a byte-order mark)."""
+    return pd.DataFrame(rows).to_csv(index=False).encode("utf-8-sig")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -53,8 +53,17 @@ def test_pages_are_thin(path):
     allowed_core = {"core.predict", "core.explain", "core.diagnosis", "core.export"}  # imported when used
     bad |= {m for m in mods if m.startswith("core.") and m.split(".")[1] in TORCH_TIER} - allowed_core
     assert not bad, f"{path.name} imports {bad}"
-    limit = 200 if path.name not in ("components.py",) and not path.name.endswith("_panels.py") else 400
-    assert len(path.read_text(encoding="utf-8").splitlines()) <= limit
+    # DESIGN.md: a page <= 150 lines, a panel module (any other module in pages/) <= 300; the shared widgets 400
+    limit = 150 if path.name in page_scripts() else 400 if path.name == "components.py" else 300
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= limit, f"{path.name} has {lines} lines; the limit for it is {limit}"
+
+
+def page_scripts() -> set[str]:
+    """The files app.py runs as pages (named as string constants there: "dataset.py", "signin.py", …)."""
+    tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
+    return {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and node.value.endswith(".py") and (ROOT / "pages" / node.value).is_file()} | {"app.py"}
 
 
 @pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: p.name)
@@ -90,10 +99,11 @@ def test_tables_have_the_same_keys_and_placeholders():
     assert set(i18n.EN) == set(i18n.KO)
     import string
 
+    def names(template: str) -> set[str]:  # {at.year} and {at:%H} both fill `at`: languages write dates differently
+        return {f.split(".")[0].split("[")[0] for _, f, _, _ in string.Formatter().parse(template) if f}
+
     for key in i18n.EN:
-        fields_en = {f for _, f, _, _ in string.Formatter().parse(i18n.EN[key]) if f}
-        fields_ko = {f for _, f, _, _ in string.Formatter().parse(i18n.KO[key]) if f}
-        assert fields_en == fields_ko, key
+        assert names(i18n.EN[key]) == names(i18n.KO[key]), key
 
 
 def test_page_urls_do_not_shadow_files_in_pages():
