@@ -19,9 +19,13 @@ def _env_int(name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError as exc:
-        raise ValidationError(f"{name}={raw!r} is not a whole number") from exc
+        raise ValidationError(
+            f"{name}={raw!r} is not a whole number", key="error.setting_int", name=name, value=raw
+        ) from exc
     if value <= 0:
-        raise ValidationError(f"{name}={raw!r} must be greater than 0")
+        raise ValidationError(
+            f"{name}={raw!r} must be greater than 0", key="error.setting_positive", name=name, value=raw
+        )
     return value
 
 
