@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import io
 import math
+import sqlite3
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageFilter
+
+from core import auth, store
 
 CLASSES = ("normal", "broken", "missing")
 SS = 2  # supersampling factor: shapes are drawn at twice the size, then downsampled
@@ -222,3 +225,10 @@ def _inner_box(size: tuple[int, int], margin: float) -> tuple[int, int, int, int
 def demo_set(n: int, seed: int = 0) -> list[DemoPhoto]:
     """n photos, the classes in turn, each deterministic for (seed, index)."""
     return [render_crop(seed * 1_000_003 + i, CLASSES[i % len(CLASSES)]) for i in range(n)]
+
+
+def trash_all(conn: sqlite3.Connection, actor: auth.Actor) -> int:
+    """Move every demo photo (source 'demo') to the trash, the way to start on real photos: admin only, through
+    the trash (audited, restorable); photos from any other source stay. Returns how many moved."""
+    auth.require(actor, "delete")
+    return store.set_trashed(conn, actor, store.query_ids(conn, store.ImageQuery(sources=("demo",))), True)

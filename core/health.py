@@ -1,19 +1,24 @@
 """Dataset health: unlabeled photos, identical-looking and near-duplicate photos (perceptual hash),
-tiny, dark or blurred photos, and classes too small to train. Pure functions over stored rows."""
+tiny, dark or blurred photos, and classes too small to train. Pure functions over stored rows, and the
+record of near-duplicate pairs a user looked at and kept."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from core import audit, auth, db, store
 from core.store import Image
 
 TINY_PX = 96  # a bolt crop is 110-270 px; below this there is too little to judge
 DARK_MEAN = 35.0  # mean grey level (0-255) of the thumbnail
 BLUR_LAPLACIAN = 20.0  # variance of the Laplacian on the 256 px thumbnail
 NEAR_BITS = 5  # dHash bits that may differ for two photos to count as near-duplicates
+KEPT_SETTING = "near_duplicates_kept"  # JSON [[id, id], ...]: pairs looked at and kept (a setting: no schema change)
 
 
 @dataclass
@@ -49,8 +54,9 @@ def near_duplicate_pairs(hashes: list[str], max_bits: int = NEAR_BITS) -> list[t
     return pairs
 
 
-def check(images: list[Image], labels: list[str], min_class_images: int) -> HealthReport:
-    """The health report of the live (not trashed) images."""
+def check(images: list[Image], labels: list[str], min_class_images: int,
+          kept: frozenset[tuple[int, int]] = frozenset()) -> HealthReport:
+    """The health report of the live (not trashed) images; near-duplicate pairs in `kept` are left out."""
     report = HealthReport()
     by_hash: dict[str, list[int]] = defaultdict(list)
     counts = dict.fromkeys(labels, 0)
@@ -69,7 +75,8 @@ def check(images: list[Image], labels: list[str], min_class_images: int) -> Heal
     report.identical_groups = [ids for ids in by_hash.values() if len(ids) > 1]
     ids = [image.id for image in images]
     report.near_pairs = [
-        (ids[i], ids[j], bits) for i, j, bits in near_duplicate_pairs([im.phash for im in images]) if bits > 0
+        (ids[i], ids[j], bits) for i, j, bits in near_duplicate_pairs([im.phash for im in images])
+        if bits > 0 and (min(ids[i], ids[j]), max(ids[i], ids[j])) not in kept
     ]
     report.few_classes = {name: n for name, n in counts.items() if n < min_class_images}
     return report
@@ -85,3 +92,21 @@ def photo_issues(width: int, height: int, brightness: float, sharpness: float) -
     if sharpness < BLUR_LAPLACIAN:
         issues.append("blurred")
     return issues
+
+
+def kept_pairs(conn: sqlite3.Connection) -> frozenset[tuple[int, int]]:
+    """Near-duplicate pairs (smaller id first) that a user looked at and kept."""
+    return frozenset((min(a, b), max(a, b)) for a, b in json.loads(store.get_setting(conn, KEPT_SETTING, "[]")))
+
+
+def keep_pair(conn: sqlite3.Connection, actor: auth.Actor, first: int, second: int) -> None:
+    """Record that a near-duplicate pair was looked at and both photos stay, so the pair stops showing.
+    Labeler or higher (it is a labelling decision); audited."""
+    auth.require(actor, "relabel")
+    pair = (min(first, second), max(first, second))
+    for image_id in pair:
+        store.get_image(conn, image_id)
+    with db.transaction(conn):
+        kept = sorted(kept_pairs(conn) | {pair})
+        store.put_setting(conn, KEPT_SETTING, json.dumps([list(p) for p in kept]))
+        audit.record(conn, actor.name, "settings", f"near-duplicates #{pair[0]} #{pair[1]}", kept=True)

@@ -65,9 +65,10 @@ def import_paths(ws: Workspace, actor: auth.Actor, paths: Iterable[str | os.Path
 
 def import_uploads(ws: Workspace, actor: auth.Actor, uploads: Iterable[tuple[str, bytes]],
                    label: str | None = None, image_source: str = "upload",
-                   event_source: str = "upload") -> ImportReport:
-    """Import browser uploads given as (file name, bytes); zips are opened, folders kept as labels."""
-    return import_sources(ws, actor, sources.iter_uploads(uploads, ws.settings), label, None,
+                   event_source: str = "upload", split: str | None = None) -> ImportReport:
+    """Import browser uploads given as (file name, bytes); zips are opened, folders kept as labels.
+    A split given here is kept (locked), as with `import --split`: a hand-picked test set stays whole."""
+    return import_sources(ws, actor, sources.iter_uploads(uploads, ws.settings), label, split,
                           image_source, event_source)
 
 
@@ -88,7 +89,8 @@ def import_sources(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Sou
     auth.require(actor, "upload")
     store.check_label(ws.conn, label)
     if split is not None and split not in store.SPLITS:
-        raise ValidationError(f"split {split!r} is unknown; valid: {', '.join(store.SPLITS)}")
+        raise ValidationError(f"split {split!r} is unknown; valid: {', '.join(store.SPLITS)}",
+                              key="dataset.error_split", split=split, valid=", ".join(store.SPLITS))
     if image_source not in store.IMAGE_SOURCES:
         raise ValidationError(f"image source {image_source!r} is unknown; valid: {store.IMAGE_SOURCES}")
     batch = _Batch(label, split, image_source, event_source, _folder_label_map(ws))
@@ -117,6 +119,16 @@ def import_sources(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Sou
                 pending = []
         _flush(ws, actor, pool, pending, batch_seen, slots, batch)
     return ImportReport([outcome for outcome in slots if outcome is not None])
+
+
+def _duplicate(name: str, image: store.Image, split: str | None) -> FileOutcome:
+    """A file already stored; when a split was asked for and the stored photo is elsewhere, say so: it stays
+    where it is (its split may be locked, or runs may have used it there)."""
+    if image.deleted_at:
+        return FileOutcome(name, "duplicate", image.id, "dup.trash", {"id": image.id})
+    if split is not None and image.split != split:
+        return FileOutcome(name, "duplicate", image.id, "dup.other_split", {"id": image.id, "split": image.split})
+    return FileOutcome(name, "duplicate", image.id, "dup.existing", {"id": image.id})
 
 
 def _refused(name: str, exc: RejectedFile) -> FileOutcome:
@@ -158,8 +170,7 @@ def _flush(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
     for (index, src, data), sha in zip(pending, shas, strict=True):
         if sha in known:
             image = known[sha]
-            key = "dup.trash" if image.deleted_at else "dup.existing"
-            slots[index] = FileOutcome(src.name, "duplicate", image.id, key, {"id": image.id})
+            slots[index] = _duplicate(src.name, image, batch.split)
         elif sha in batch_seen:
             slots[index] = FileOutcome(src.name, "duplicate", None, "dup.batch", {"name": batch_seen[sha]})
         else:
@@ -268,6 +279,7 @@ def export_zip(ws: Workspace, actor: auth.Actor) -> Path:
         os.replace(tmp, final)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise StorageError(f"cannot write the export zip: {exc.strerror or exc}") from exc
+        raise StorageError(f"cannot write the export zip: {exc.strerror or exc}", key="dataset.error_export",
+                           detail=str(exc.strerror or exc)) from exc
     audit.record_now(ws.conn, actor.name, "export", "dataset zip", file=final.name)
     return final

@@ -22,11 +22,17 @@ class SplitItem:
 def check_ratios(ratios: tuple[float, float, float]) -> None:
     """Ratios are (train, val, test), each in [0, 1], summing to 1, with some training data."""
     if len(ratios) != 3 or any(not 0 <= r <= 1 for r in ratios):
-        raise ValidationError(f"split ratios {ratios} must be three numbers between 0 and 1")
+        raise ValidationError(f"split ratios {ratios} must be three numbers between 0 and 1",
+                              key="dataset.error_ratio_range", ratios=_shown(ratios))
     if abs(sum(ratios) - 1) > 1e-3:
-        raise ValidationError(f"split ratios {ratios} must add up to 1 (they add up to {sum(ratios):.3f})")
+        raise ValidationError(f"split ratios {ratios} must add up to 1 (they add up to {sum(ratios):.3f})",
+                              key="dataset.error_ratio_sum", ratios=_shown(ratios), total=f"{sum(ratios):.3f}")
     if ratios[0] <= 0:
-        raise ValidationError("the train ratio must be above 0")
+        raise ValidationError("the train ratio must be above 0", key="dataset.error_ratio_train")
+
+
+def _shown(ratios: tuple[float, ...]) -> str:
+    return " / ".join(f"{r:.2f}" for r in ratios)
 
 
 def hash_unit(sha256: str) -> float:

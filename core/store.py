@@ -13,6 +13,7 @@ SPLITS = ("train", "val", "test")
 EVENT_SOURCES = ("upload", "manual", "review", "import", "diagnose")
 IMAGE_SOURCES = ("upload", "import", "demo", "diagnose")
 
+
 @dataclass(frozen=True)
 class Label:
     name: str
@@ -75,8 +76,7 @@ class LabelEvent:
 
 
 def list_labels(conn: sqlite3.Connection) -> list[Label]:
-    rows = conn.execute("SELECT * FROM labels ORDER BY position").fetchall()
-    return [Label(**dict(row)) for row in rows]
+    return [Label(**dict(row)) for row in conn.execute("SELECT * FROM labels ORDER BY position")]
 
 
 def add_label(conn: sqlite3.Connection, actor: auth.Actor, name: str, en: str, ko: str) -> Label:
@@ -100,7 +100,8 @@ def get_setting(conn: sqlite3.Connection, key: str, default: str) -> str:
     return row["value"] if row else default
 
 
-def _put_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
+def put_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
+    """Inside the caller's transaction (with its role check and audit entry): set one setting."""
     conn.execute(
         "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         (key, value),
@@ -113,7 +114,8 @@ def check_label(conn: sqlite3.Connection, label: str | None) -> str | None:
         return None
     names = [lab.name for lab in list_labels(conn)]
     if label not in names:
-        raise ValidationError(f"label {label!r} is not configured; valid labels: {', '.join(names)}")
+        raise ValidationError(f"label {label!r} is not configured; valid labels: {', '.join(names)}",
+                              key="dataset.error_label", label=label, valid=", ".join(names))
     return label
 
 
@@ -182,7 +184,7 @@ def insert_images(conn: sqlite3.Connection, actor: auth.Actor, items: Sequence[N
 def get_image(conn: sqlite3.Connection, image_id: int) -> Image:
     row = conn.execute("SELECT * FROM images WHERE id = ?", (image_id,)).fetchone()
     if row is None:
-        raise NotFoundError(f"image {image_id} does not exist")
+        raise NotFoundError(f"image {image_id} does not exist", key="dataset.error_no_image", id=image_id)
     return _image(row)
 
 
@@ -253,6 +255,26 @@ def query_images(conn: sqlite3.Connection, query: ImageQuery, offset: int = 0,
     return [_image(row) for row in rows], total
 
 
+def query_ids(conn: sqlite3.Connection, query: ImageQuery) -> list[int]:
+    """The ids of every image matching the filters (all pages), in gallery order."""
+    where, params = _where(query)
+    sql = f"SELECT id FROM images WHERE {where} ORDER BY added_at DESC, id DESC"
+    return [row[0] for row in conn.execute(sql, params)]
+
+
+def neighbour(conn: sqlite3.Connection, query: ImageQuery, image_id: int, step: int) -> int | None:
+    """The image after (step > 0) or before (step < 0) image_id in the filter's gallery order, or None;
+    image_id itself need not match the filter (it may just have been labelled out of it)."""
+    here = get_image(conn, image_id)
+    where, params = _where(query)
+    after, order = ("<", "DESC") if step > 0 else (">", "ASC")
+    row = conn.execute(
+        f"SELECT id FROM images WHERE {where} AND (added_at, id) {after} (?, ?)"
+        f" ORDER BY added_at {order}, id {order} LIMIT 1", [*params, here.added_at, here.id],
+    ).fetchone()
+    return row[0] if row else None
+
+
 def all_images(conn: sqlite3.Connection, include_trashed: bool = False) -> list[Image]:
     sql = "SELECT * FROM images" + ("" if include_trashed else " WHERE deleted_at IS NULL")
     return [_image(row) for row in conn.execute(sql + " ORDER BY id")]
@@ -290,11 +312,10 @@ def relabel(conn: sqlite3.Connection, actor: auth.Actor, image_ids: Iterable[int
     with db.transaction(conn):
         check_label(conn, label)
         for image_id in wanted:
-            row = conn.execute(
-                "SELECT label FROM images WHERE id = ? AND deleted_at IS NULL", (image_id,)
-            ).fetchone()
+            row = conn.execute("SELECT label FROM images WHERE id = ? AND deleted_at IS NULL", (image_id,)).fetchone()
             if row is None:
-                raise NotFoundError(f"image {image_id} does not exist or is in the trash")
+                raise NotFoundError(f"image {image_id} does not exist or is in the trash",
+                                    key="dataset.error_gone", id=image_id)
             if row["label"] == label and not record_unchanged:
                 continue
             conn.execute(
@@ -310,9 +331,7 @@ def relabel(conn: sqlite3.Connection, actor: auth.Actor, image_ids: Iterable[int
 
 def history(conn: sqlite3.Connection, image_id: int) -> list[LabelEvent]:
     get_image(conn, image_id)
-    rows = conn.execute(
-        "SELECT * FROM label_events WHERE image_id = ? ORDER BY id", (image_id,)
-    ).fetchall()
+    rows = conn.execute("SELECT * FROM label_events WHERE image_id = ? ORDER BY id", (image_id,)).fetchall()
     return [LabelEvent(**dict(row)) for row in rows]
 
 
@@ -357,8 +376,8 @@ def save_split_settings(conn: sqlite3.Connection, actor: auth.Actor, ratios: tup
     auth.require(actor, "split")
     splits.check_ratios(ratios)
     with db.transaction(conn):
-        _put_setting(conn, "split_ratios", ",".join(f"{r:.4f}" for r in ratios))
-        _put_setting(conn, "test_locked", "1" if test_locked else "0")
+        put_setting(conn, "split_ratios", ",".join(f"{r:.4f}" for r in ratios))
+        put_setting(conn, "test_locked", "1" if test_locked else "0")
         moves = _apply_split_plan(conn, ratios, None)
         audit.record(conn, actor.name, "split", "ratios", ratios=list(ratios), test_locked=test_locked, moved=moves)
         return moves

@@ -7,6 +7,7 @@ import streamlit as st
 from core import auth, store
 from core.errors import CoreError
 from pages import components as ui
+from pages import dataset_health, dataset_photo
 from pages import dataset_panels as panels
 
 ws = ui.workspace()
@@ -40,8 +41,8 @@ with tabs[0]:
     pages = max(1, -(-total // page_size))
     page = min(st.session_state.get("gallery_page", 1), pages)
     images, total = store.query_images(ws.conn, query, (page - 1) * page_size, page_size)
-    panels.open_photo_panel(ws, me, names)
-    panels.selection_bar(ws, me, names, [im.id for im in images])
+    dataset_photo.open_photo_panel(ws, me, names, query)
+    dataset_photo.selection_bar(ws, me, names, query, [im.id for im in images], total)
     if not images:
         st.info(ui.tr("dataset.empty"))
     else:
@@ -59,7 +60,7 @@ with tabs[0]:
 
 if tabs[1].open:
     with tabs[1]:
-        panels.balance_and_health(ws, names)
+        dataset_health.balance_and_health(ws, me, names)
 
 if tabs[2].open:
     with tabs[2]:

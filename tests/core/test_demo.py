@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import demo
+from core import audit, demo, ingest, store
+from core.errors import PermissionDenied
+from tests.conftest import make_image
 
 
 def test_same_seed_gives_the_same_bytes():
@@ -71,3 +73,29 @@ def test_classes_differ_where_the_bolt_is():
     }
     assert share["missing"] > share["normal"] + 0.1, share
     assert share["normal"] > share["broken"] + 0.1, share
+
+
+# ---- clearing the demo (issue 13, point 9) --------------------------------------------------------
+
+
+def test_admin_moves_every_demo_photo_to_the_trash_and_nothing_else(ws, admin, labeler):
+    demo_ids = ingest.import_uploads(ws, admin, [(f"demo/{p.label}/d{i}.jpg", p.jpeg)
+                                                 for i, p in enumerate(demo.demo_set(6, seed=5))],
+                                     image_source="demo", event_source="import").imported_ids
+    own = ingest.import_uploads(ws, labeler, [(f"normal/o{i}.jpg", make_image(70 + i)) for i in range(3)])
+    assert len(demo_ids) == 6
+    with pytest.raises(PermissionDenied) as refused:
+        demo.trash_all(ws.conn, labeler)
+    assert refused.value.key == "error.permission"
+    assert store.stats(ws.conn)["total"] == 9
+
+    assert demo.trash_all(ws.conn, admin) == 6
+    live = {im.id for im in store.all_images(ws.conn)}
+    assert live == set(own.imported_ids)
+    trashed = store.query_ids(ws.conn, store.ImageQuery(trashed=True))
+    assert sorted(trashed) == sorted(demo_ids)
+    entry = audit.query(ws.conn, user=admin.name, actions=("delete",))[0]
+    assert entry.details == {"count": 6} and all(f"#{i}" in entry.target for i in demo_ids)
+    assert demo.trash_all(ws.conn, admin) == 0  # nothing left: a second press changes nothing
+    store.set_trashed(ws.conn, admin, demo_ids, False)  # the ordinary trash: restorable
+    assert store.stats(ws.conn)["total"] == 9

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
-from core import health, store
+import pytest
+
+from core import audit, health, ingest, store
+from core.errors import NotFoundError, PermissionDenied
+from tests.conftest import make_image
 
 
 def bits(a: str, b: str) -> int:
@@ -154,3 +159,27 @@ def test_real_photos_give_usable_signals(ws, admin, tmp_path):
     assert report.blurred == [by_name["blurred.png"]]
     assert report.dark == [by_name["dark.png"]]
     assert report.tiny == [] and report.unlabeled == []
+
+
+# ---- near-duplicate pairs looked at and kept (issue 13, point 10) ----------------------------------
+
+
+def test_a_kept_pair_stops_showing_and_the_keep_is_audited(ws, admin, labeler, viewer):
+    ids = ingest.import_uploads(ws, admin, [(f"normal/{i}.jpg", make_image(i)) for i in range(3)]).imported_ids
+    images = [store.get_image(ws.conn, i) for i in ids]
+    near = [replace(images[0], phash="00000000000000ff"), replace(images[1], phash="00000000000000f8"),
+            replace(images[2], phash="00000000000000f0")]
+    assert len(health.check(near, ["normal"], 1).near_pairs) == 3
+    assert health.kept_pairs(ws.conn) == frozenset()
+    with pytest.raises(PermissionDenied):
+        health.keep_pair(ws.conn, viewer, ids[0], ids[1])
+    with pytest.raises(NotFoundError):
+        health.keep_pair(ws.conn, labeler, ids[0], 999)
+    health.keep_pair(ws.conn, labeler, ids[1], ids[0])  # either order
+    assert health.kept_pairs(ws.conn) == {(ids[0], ids[1])}
+    report = health.check(near, ["normal"], 1, health.kept_pairs(ws.conn))
+    assert sorted(p[:2] for p in report.near_pairs) == [(ids[0], ids[2]), (ids[1], ids[2])]
+    health.keep_pair(ws.conn, labeler, ids[0], ids[1])  # twice: stored once
+    assert health.kept_pairs(ws.conn) == {(ids[0], ids[1])}
+    entry = audit.query(ws.conn, user=labeler.name)[0]
+    assert entry.action == "settings" and entry.target == f"near-duplicates #{ids[0]} #{ids[1]}"

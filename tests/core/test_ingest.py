@@ -702,3 +702,48 @@ def test_report_lists_files_in_the_order_given_even_with_equal_names(ws, admin):
     assert [(o.file, o.status) for o in report.outcomes] == [
         ("same.jpg", "rejected"), ("ok.png", "imported"), ("same.jpg", "imported"),
         ("z.txt", "rejected"), ("again.png", "duplicate")]
+
+
+# ---- a split chosen by hand (issue 13, point 8) -------------------------------------------------
+
+
+def test_hand_labelled_test_folder_uploaded_with_split_test_stays_whole(ws, labeler, admin):
+    """20 photos dropped as one test folder (class subfolders) stay in test, locked, through later automatic
+    imports and every rebalance: with the test set locked or not, whatever the ratios."""
+    classes = ("normal", "broken", "missing")
+    folder = [(f"test-set/{classes[i % 3]}/t{i:02d}.jpg", make_image(1000 + i)) for i in range(20)]
+    report = ingest.import_uploads(ws, labeler, folder, split="test")
+    assert report.count("imported") == 20
+    kept = report.imported_ids
+
+    def where() -> set[tuple[str | None, bool]]:
+        return {(store.get_image(ws.conn, i).split, store.get_image(ws.conn, i).split_locked) for i in kept}
+
+    assert where() == {("test", True)}
+    assert {store.get_image(ws.conn, i).label for i in kept} == set(classes)  # the folders still label them
+    for batch in range(3):  # automatic imports of the same classes, which want test photos too
+        uploads = [(f"{classes[j % 3]}/a{batch}_{j}.jpg", make_image(5000 + 100 * batch + j)) for j in range(40)]
+        assert ingest.import_uploads(ws, labeler, uploads).count("imported") == 40
+        assert where() == {("test", True)}
+    for ratios, locked in (((0.5, 0.25, 0.25), True), ((0.9, 0.05, 0.05), False), ((0.34, 0.33, 0.33), False),
+                           ((0.98, 0.01, 0.01), True)):
+        store.save_split_settings(ws.conn, admin, ratios, locked)
+        assert where() == {("test", True)}, ratios
+    automatic = [im for im in store.all_images(ws.conn) if im.id not in kept]
+    assert not any(im.split_locked for im in automatic)
+    assert {im.split for im in automatic} == {"train", "val", "test"}  # the automatic ones still rebalance
+
+
+def test_upload_with_a_split_reports_a_duplicate_stored_in_another_split(ws, labeler):
+    first = ingest.import_uploads(ws, labeler, [("a.jpg", make_image(1)), ("b.jpg", make_image(2))], split="train")
+    again = ingest.import_uploads(ws, labeler, [("a2.jpg", make_image(1)), ("b2.jpg", make_image(2))], split="train")
+    assert [o.key for o in again.outcomes] == ["dup.existing", "dup.existing"]
+    moved = ingest.import_uploads(ws, labeler, [("a3.jpg", make_image(1)), ("c.jpg", make_image(3))], split="test")
+    outcome = moved.outcomes[0]
+    assert (outcome.status, outcome.key, outcome.detail) == ("duplicate", "dup.other_split",
+                                                              {"id": first.imported_ids[0], "split": "train"})
+    assert "in the train split; it stays there" in outcome.message
+    assert store.get_image(ws.conn, first.imported_ids[0]).split == "train"  # never moved by an upload
+    with pytest.raises(ValidationError) as refused:
+        ingest.import_uploads(ws, labeler, [("d.jpg", make_image(4))], split="holdout")
+    assert refused.value.key == "dataset.error_split"

@@ -442,3 +442,36 @@ def test_two_processes_relabel_the_same_images(ws, admin, tmp_path, pause):
         assert store.get_image(ws.conn, image_id).label == events[-1].new_label
         assert {e.user for e in events[1:]} <= set(workers)
         assert all(parse_time(e.at) for e in events)
+
+
+# ---- streams through a filter (issue 13, point 9) -------------------------------------------------
+
+
+def test_query_ids_lists_every_page_of_the_filter(ws, admin):
+    ids = add_images(ws, admin, [new_image(i, "normal" if i % 3 else "broken") for i in range(40)])
+    query = store.ImageQuery(labels=("normal",))
+    page, total = store.query_images(ws.conn, query, 0, 12)
+    every = store.query_ids(ws.conn, query)
+    assert total == len(every) == 26 and len(page) == 12
+    assert every[:12] == [im.id for im in page]  # the gallery's order
+    assert set(every) == {ids[i] for i in range(40) if i % 3}
+    assert store.query_ids(ws.conn, store.ImageQuery(ids=())) == []
+
+
+def test_neighbour_walks_the_filter_even_after_labelling_out_of_it(ws, admin, labeler):
+    ids = add_images(ws, admin, [new_image(i) for i in range(4)])  # unlabeled; gallery order: newest first
+    add_images(ws, admin, [new_image(9, "normal")])
+    query = store.ImageQuery(unlabeled=True)
+    order = store.query_ids(ws.conn, query)
+    assert order == sorted(ids, reverse=True)
+    assert store.neighbour(ws.conn, query, order[0], 1) == order[1]
+    assert store.neighbour(ws.conn, query, order[1], -1) == order[0]
+    assert store.neighbour(ws.conn, query, order[0], -1) is None
+    assert store.neighbour(ws.conn, query, order[-1], 1) is None
+    store.relabel(ws.conn, labeler, [order[1]], "broken")  # now outside the filter: its place still counts
+    assert store.neighbour(ws.conn, query, order[1], 1) == order[2]
+    assert store.neighbour(ws.conn, query, order[1], -1) == order[0]
+    assert store.neighbour(ws.conn, query, order[0], 1) == order[2]
+    with pytest.raises(NotFoundError) as missing:
+        store.neighbour(ws.conn, query, 999, 1)
+    assert missing.value.key == "dataset.error_no_image" and missing.value.detail == {"id": 999}
