@@ -27,6 +27,8 @@ from core.errors import ValidationError
 
 METHODS = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "hirescam": HiResCAM, "scorecam": ScoreCAM,
            "eigencam": EigenCAM, "layercam": LayerCAM, "xgradcam": XGradCAM}
+NAMES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "hirescam": "HiResCAM", "scorecam": "Score-CAM",
+         "eigencam": "Eigen-CAM", "layercam": "LayerCAM", "xgradcam": "XGrad-CAM"}  # proper names, every language
 COLORMAPS = {"jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO, "inferno": cv2.COLORMAP_INFERNO,
              "viridis": cv2.COLORMAP_VIRIDIS}
 
@@ -130,7 +132,8 @@ def _fast(predictor: predict.Predictor, batch: torch.Tensor, method: str,
 def _check_target(predictor: predict.Predictor, target: int) -> None:
     n = len(predictor.class_names)
     if not 0 <= target < n:  # pytorch-grad-cam would print and swallow the IndexError: refuse first
-        raise ValidationError(f"target class {target} is out of range; the model has classes 0..{n - 1}")
+        raise ValidationError(f"target class {target} is out of range; the model has classes 0..{n - 1}",
+                              key="diagnose.error.target", target=target, last=n - 1)
 
 
 def _library(predictor: predict.Predictor, batch: torch.Tensor, method: str,
@@ -151,7 +154,8 @@ def compute(predictor: predict.Predictor, photo: predict.Photo, method: str = "g
     """The model-input-sized mask in [0, 1] for the target class (default: the likeliest), that class, and the
     class probabilities when the same forward pass gave them."""
     if method not in METHODS:
-        raise ValidationError(f"CAM method {method!r} is unknown; valid: {', '.join(METHODS)}")
+        raise ValidationError(f"CAM method {method!r} is unknown; valid: {', '.join(METHODS)}",
+                              key="diagnose.error.method", method=method, valid=", ".join(NAMES.values()))
     batch = predict.prepare(predictor, [photo])
     probs = None
     if method in FAST:
@@ -171,9 +175,11 @@ def cam_mask(predictor: predict.Predictor, photo: predict.Photo, method: str = "
 def overlay(image: Image.Image, mask: np.ndarray, opacity: float = 0.45, colormap: str = "jet") -> Image.Image:
     """Blend the colour-mapped mask over the photo at the photo's own size and aspect."""
     if colormap not in COLORMAPS:
-        raise ValidationError(f"colour map {colormap!r} is unknown; valid: {', '.join(COLORMAPS)}")
+        raise ValidationError(f"colour map {colormap!r} is unknown; valid: {', '.join(COLORMAPS)}",
+                              key="diagnose.error.colormap", colormap=colormap, valid=", ".join(COLORMAPS))
     if not 0.0 <= opacity <= 1.0:
-        raise ValidationError(f"opacity {opacity} must be between 0 and 1")
+        raise ValidationError(f"opacity {opacity} must be between 0 and 1", key="diagnose.error.opacity",
+                              opacity=opacity)
     rgb = np.asarray(image.convert("RGB"))
     full = mask if mask.shape == rgb.shape[:2] else cv2.resize(mask.astype(np.float32), (rgb.shape[1], rgb.shape[0]),
                                                                interpolation=cv2.INTER_LINEAR)
@@ -188,8 +194,14 @@ def explain(predictor: predict.Predictor, image: Image.Image, method: str = "gra
 
     stored: the photo's working copy when the caller has made it already (the model reads that)."""
     mask, chosen, probs = compute(predictor, image if stored is None else stored, method, target)
+    return from_mask(predictor, image, mask, chosen, method, opacity, colormap, probs)
+
+
+def from_mask(predictor: predict.Predictor, image: Image.Image, mask: np.ndarray, target: int, method: str,
+          opacity: float = 0.45, colormap: str = "jet", probs: np.ndarray | None = None) -> Explanation:
+    """A model-input-sized mask from compute → the Explanation at the photo's own size (no model call)."""
     full = np.clip(cv2.resize(mask, image.size, interpolation=cv2.INTER_LINEAR), 0.0, 1.0)  # once, at photo size
-    return Explanation(full, overlay(image, full, opacity, colormap), method, predictor.class_names[chosen], probs)
+    return Explanation(full, overlay(image, full, opacity, colormap), method, predictor.class_names[target], probs)
 
 
 def faithfulness(predictor: predict.Predictor, image: predict.Photo, mask: np.ndarray, target: int) -> float:
@@ -202,8 +214,7 @@ def faithfulness(predictor: predict.Predictor, image: predict.Photo, mask: np.nd
     from pytorch_grad_cam.metrics.road import ROADCombined
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
 
-    if not 0 <= target < len(predictor.class_names):
-        raise ValidationError(f"target class {target} is out of range")
+    _check_target(predictor, target)
     batch = predict.prepare(predictor, [image])
     metric = ROADCombined(percentiles=[20, 40, 60, 80])
     with torch.inference_mode(), warnings.catch_warnings():

@@ -48,10 +48,11 @@ def load(ws: Workspace, run_id: int | None = None, device: str | None = None) ->
     run_id = run_id or runs.production_run_id(ws.conn)
     if run_id is None:
         raise NotFoundError("there is no production model yet: train one (or a quick model) on the Train page "
-                            "and promote it on the Evaluate page, or pass --run")
+                            "and promote it on the Evaluate page, or pass --run", key="diagnose.no_model")
     run = runs.get_run(ws.conn, run_id)
     if not run.finished or not run.checkpoint:
-        raise ValidationError(f"run {run_id} has not finished; it has no model to predict with")
+        raise ValidationError(f"run {run_id} has not finished; it has no model to predict with",
+                              key="diagnose.error.unfinished", run=run_id)
     saved = checkpoint.load(ws.settings.workspace / run.checkpoint)
     pre = saved["preprocess"]
     spec = models.build(saved["arch"], len(saved["class_names"]), pretrained=False, image_size=pre["size"],
@@ -60,7 +61,15 @@ def load(ws: Workspace, run_id: int | None = None, device: str | None = None) ->
     chosen = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     spec.model.eval().requires_grad_(False).to(chosen)  # inference only: Grad-CAM differentiates activations
     point = evaluation.operating_point(ws.conn, run) if evaluation.NORMAL in run.class_names else None
+    _warm_up(spec.model, spec.preprocess.size, chosen)
     return Predictor(run, spec, tuple(saved["class_names"]), point.threshold if point else None, chosen)
+
+
+def _warm_up(model: torch.nn.Module, size: int, device: torch.device) -> None:
+    """One forward of a blank photo at load time: the first call pays for allocations and kernel choices, and
+    would otherwise be the one photo whose time per photo is several times the others'."""
+    with torch.inference_mode():
+        model(torch.zeros(1, 3, size, size, device=device))
 
 
 Photo = Image.Image | bytes | Path  # a decoded photo, or the bytes / path of a stored working copy

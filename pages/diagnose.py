@@ -52,12 +52,14 @@ for name, data in uploads[:panels.MAX_PHOTOS]:
 if len(uploads) > panels.MAX_PHOTOS:
     st.warning(ui.tr("diagnose.too_many", n=len(uploads), limit=panels.MAX_PHOTOS))
 
-if len(results) > 1:
-    table = pd.DataFrame([{**{k: v for k, v in r.report().items() if k not in ("probs", "cam")},
-                           **{f"P({names.get(c, c)})": p for c, p in r.result.probs.items()}} for r in results])
-    st.dataframe(table, hide_index=True, width="stretch", key="diag_table")
-    st.download_button(ui.tr("diagnose.csv"), table.to_csv(index=False).encode("utf-8-sig"), "diagnosis.csv",
-                       "text/csv", key="diag_csv", icon=":material/download:")
+if len(results) > 1:  # in the user's language, the CSV too; the JSON reports keep machine-readable keys
+    rows = diagnosis.table(results, names, ui.lang())
+    # open when some photos have no card; else the cards' banners come first on the screen
+    with st.expander(ui.tr("diagnose.table", n=len(results)), icon=":material/table:",
+                     expanded=len(results) > panels.DETAILED):
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="diag_table")
+        st.download_button(ui.tr("diagnose.csv"), diagnosis.table_csv(rows), "diagnosis.csv", "text/csv",
+                           key="diag_csv", icon=":material/download:")
 
 for index, result in enumerate(results[:panels.DETAILED]):
     panels.result_card(ws, me, predictor, result, index, names, can_save=auth.can(me, "upload"))

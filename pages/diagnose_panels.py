@@ -1,4 +1,4 @@
-"""Panels of the Diagnose page: Grad-CAM controls and one result card (verdict, bars, overlay, save, downloads)."""
+"""Panels of the Diagnose page: Grad-CAM controls and one result card (banner, bars, overlay, save, downloads)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import hashlib
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import auth, diagnosis, explain, imaging, predict
+from core import auth, diagnosis, evaluation, explain, imaging, predict
 from core.errors import CoreError
 from core.workspace import Workspace
 from pages import components as ui
@@ -16,8 +16,9 @@ TYPES = tuple(ext.lstrip(".") for ext in imaging.ACCEPTED_EXTS)
 MAX_PHOTOS = 200  # per drop; the table covers them all
 DETAILED = 12  # photos shown with Grad-CAM; the rest are in the table
 VERDICT_COLOURS = {"normal": "green"}
-METHOD_NAMES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "hirescam": "HiResCAM", "scorecam": "Score-CAM",
-                "eigencam": "Eigen-CAM", "layercam": "LayerCAM", "xgradcam": "XGrad-CAM"}
+# the banner reads without colour: its own icon and word for each verdict
+BANNERS = {"pass": (st.success, ":material/check_circle:"), "defect": (st.error, ":material/dangerous:"),
+           "check": (st.warning, ":material/photo_camera:")}
 
 
 @st.cache_resource(show_spinner=False, max_entries=24, ttl=3600)
@@ -38,7 +39,7 @@ def controls(predictor: predict.Predictor, names: dict[str, str]) -> dict[str, o
     with st.expander(ui.tr("diagnose.controls"), icon=":material/tune:", expanded=True):
         cols = st.columns([2, 2, 2, 2, 3], vertical_alignment="bottom")
         method = cols[0].selectbox(ui.tr("diagnose.method"), list(explain.METHODS), key="diag_method",
-                                   format_func=METHOD_NAMES.get)
+                                   format_func=explain.NAMES.get)
         targets = [None, *range(len(predictor.class_names))]
         target = ui.choice(cols[1], ui.tr("diagnose.target"), targets, "diag_target",
                            lambda t: ui.tr("diagnose.target.predicted") if t is None else
@@ -49,57 +50,104 @@ def controls(predictor: predict.Predictor, names: dict[str, str]) -> dict[str, o
     return {"method": method, "target": target, "opacity": opacity, "colormap": colormap, "tta": tta}
 
 
-def _bars(result: predict.Prediction, names: dict[str, str], threshold: float | None) -> go.Figure:
-    labels = [names.get(c, c) for c in result.probs]
-    fig = go.Figure(go.Bar(x=list(result.probs.values()), y=labels, orientation="h",
-                           marker_color=["#2da44e" if c == "normal" else "#cf222e" for c in result.probs],
+def bars(result: predict.Prediction, names: dict[str, str], threshold: float | None) -> go.Figure:
+    """Class probabilities; the operating point is a threshold on P(normal), so its line crosses that bar only."""
+    classes = list(result.probs)
+    fig = go.Figure(go.Bar(x=list(result.probs.values()), y=[names.get(c, c) for c in classes], orientation="h",
+                           marker_color=["#2da44e" if c == evaluation.NORMAL else "#cf222e" for c in classes],
                            text=[f"{p:.1%}" for p in result.probs.values()], textposition="auto"))
-    if threshold is not None and "normal" in result.probs:
-        fig.add_vline(x=threshold, line_dash="dot", line_color="#57606a")
-    fig.update_layout(height=40 + 34 * len(labels), margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(range=[0, 1]))
+    if threshold is not None and evaluation.NORMAL in classes:
+        row = classes.index(evaluation.NORMAL)  # a category's centre is its index on the axis
+        fig.add_shape(type="line", xref="x", yref="y", x0=threshold, x1=threshold, y0=row - 0.45, y1=row + 0.45,
+                      line=dict(dash="dot", color="#24292f", width=2))
+        fig.add_annotation(x=threshold, y=row + 0.45, xref="x", yref="y", showarrow=False, yanchor="bottom",
+                           xanchor="right" if threshold > 0.5 else "left", font=dict(size=10),
+                           bgcolor="rgba(255,255,255,0.85)",  # readable over a long bar above
+                           text=f"{ui.tr('diagnose.operating_point')} {threshold:.3f}")
+    fig.update_layout(height=56 + 40 * len(classes), margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(range=[0, 1]))
     return fig
+
+
+def _issues(found: diagnosis.Diagnosis) -> str:
+    return ", ".join(ui.tr(f"diagnose.issue.{i}") for i in found.issues)
+
+
+def banner(found: diagnosis.Diagnosis, predictor: predict.Predictor, names: dict[str, str], index: int) -> None:
+    """The large PASS / DEFECT / CHECK PHOTO line: colour, icon and word, then why."""
+    verdict, result = found.verdict, found.result
+    label = names.get(result.label, result.label)
+    if verdict == "check":
+        detail = ui.tr("diagnose.banner.check.detail", issues=_issues(found), label=label)
+    elif predictor.threshold is None or evaluation.NORMAL not in result.probs:
+        detail = label
+    else:
+        detail = ui.tr(f"diagnose.banner.{verdict}.detail", label=label, p=f"{result.probs['normal']:.3f}",
+                       threshold=f"{predictor.threshold:.3f}")
+    show, icon = BANNERS[verdict]
+    with st.container(key=f"diag_banner_{index}"):
+        show(f"### {ui.tr(f'diagnose.banner.{verdict}')}\n\n{detail}", icon=icon)
 
 
 def result_card(ws: Workspace, me: auth.Actor, predictor: predict.Predictor, result: diagnosis.Diagnosis,
                 index: int, names: dict[str, str], can_save: bool) -> None:
-    """Verdict at the operating point, probabilities, original and overlay side by side, save, downloads."""
+    """Banner, probabilities, original and overlay side by side, save, downloads."""
     verdict = names.get(result.result.label, result.result.label)
     colour = VERDICT_COLOURS.get(result.result.label, "red")
     with st.container(border=True, key=f"diag_card_{index}"):
         st.markdown(f"#### {result.name} · :{colour}-badge[{verdict}]")
-        if result.issues:
-            st.warning(ui.tr("diagnose.unfit", issues=", ".join(ui.tr(f"diagnose.issue.{i}") for i in result.issues)),
-                       icon=":material/warning:")
-        if result.result.defect and result.result.top == "normal":
+        banner(result, predictor, names, index)
+        if result.result.defect and result.result.top == evaluation.NORMAL:
             st.error(ui.tr("diagnose.flagged", threshold=f"{predictor.threshold:.3f}"), icon=":material/flag:")
         left, mid, right = st.columns([2, 2, 2])
         left.image(result.image, caption=ui.tr("diagnose.original", w=result.width, h=result.height),
                    width="stretch")
         if result.cam is not None:
-            mid.image(result.cam.overlay, caption=ui.tr("diagnose.overlay", method=METHOD_NAMES[result.cam.method],
+            mid.image(result.cam.overlay, caption=ui.tr("diagnose.overlay", method=explain.NAMES[result.cam.method],
                                                         target=names.get(result.cam.target, result.cam.target)),
                       width="stretch")
         with right:
-            st.plotly_chart(_bars(result.result, names, predictor.threshold), key=f"diag_bars_{index}",
+            st.plotly_chart(bars(result.result, names, predictor.threshold), key=f"diag_bars_{index}",
                             width="stretch")
-            st.caption(ui.tr("diagnose.ms", ms=f"{result.result.ms:.0f}"))
+            st.caption(ui.tr("diagnose.ms", timed=diagnosis.timed_text(result.timed, ui.lang()),
+                             ms=f"{result.result.ms:.0f}"))
             st.download_button(ui.tr("diagnose.png"), result.overlay_png(), f"{index:02d}-overlay.png", "image/png",
                                key=f"diag_png_{index}", icon=":material/download:")
             st.download_button(ui.tr("diagnose.json"), result.report_json(), f"{index:02d}-report.json",
                                "application/json", key=f"diag_json_{index}", icon=":material/download:")
             if can_save:
-                _save(ws, me, result, index, names)
+                save_form(ws, me, result, names)
 
 
-def _save(ws: Workspace, me: auth.Actor, result: diagnosis.Diagnosis, index: int, names: dict[str, str]) -> None:
+def save_form(ws: Workspace, me: auth.Actor, found: diagnosis.Diagnosis, names: dict[str, str]) -> None:
+    """'Wrong? Save with the right label': no label is chosen for the user, an unfit photo is called out, and
+    the outcome is shown under the button (keys follow the photo's content, never its place in the drop)."""
+    key = f"diag_save_{found.sha256[:16]}"
     with st.popover(ui.tr("diagnose.wrong"), icon=":material/edit:"):
-        label = st.radio(ui.tr("diagnose.right_label"), list(names), format_func=lambda n: names[n],
-                         key=f"diag_label_{index}_{ui.lang()}")
-        if st.button(ui.tr("diagnose.save"), key=f"diag_save_{index}", type="primary"):
-            try:
-                report = diagnosis.save_with_label(ws, me, result, label)
-                st.session_state.flash = ("ok", ui.tr("diagnose.saved", name=result.name, label=names[label],
-                                                      imported=report.count("imported")))
-            except CoreError as exc:
-                st.session_state.flash = ("error", ui.tr("common.error", message=str(exc)))
-            st.rerun()
+        if found.issues:
+            st.warning(ui.tr("diagnose.save_unfit", issues=_issues(found)), icon=":material/warning:")
+        label = st.radio(ui.tr("diagnose.right_label"), list(names), index=None, format_func=names.get,
+                         key=f"{key}_label_{ui.lang()}")
+        if label is None:
+            st.caption(ui.tr("diagnose.save_pick"))
+        if st.button(ui.tr("diagnose.save"), key=key, type="primary", disabled=label is None):
+            st.session_state[f"{key}_done"] = _saved(ws, me, found, label, names)
+    done = st.session_state.get(f"{key}_done")
+    if done:
+        kind, text = done
+        {"ok": st.success, "warn": st.warning, "error": st.error}[kind](text)
+
+
+def _saved(ws: Workspace, me: auth.Actor, found: diagnosis.Diagnosis, label: str | None,
+           names: dict[str, str]) -> tuple[str, str]:
+    """Save the photo with the chosen label: (kind, message) for the line under the button."""
+    try:
+        outcome = diagnosis.save_with_label(ws, me, found, label).outcomes[0]
+    except CoreError as exc:
+        return "error", ui.tr("common.error", message=ui.error_text(exc))
+    if outcome.status == "imported":
+        return "ok", ui.tr("diagnose.saved", name=found.name, label=names.get(label, label))
+    if outcome.status == "duplicate" and outcome.image_id is not None:
+        return "warn", ui.tr("diagnose.save_duplicate", name=found.name, id=outcome.image_id)
+    return "error", ui.tr("diagnose.refused", name=found.name,
+                          reason=ui.tr(outcome.key, **outcome.detail) if outcome.key else outcome.message)

@@ -1,5 +1,5 @@
-"""In Chromium: drop a demo photo on the Diagnose page; verdict, probabilities and the Grad-CAM overlay,
-which changes with the method and the opacity; English and Korean screenshots."""
+"""In Chromium: drop a demo photo on the Diagnose page; the PASS / DEFECT / CHECK PHOTO banner, probabilities and
+the Grad-CAM overlay, which changes with the method and the opacity; English and Korean screenshots."""
 
 from __future__ import annotations
 
@@ -38,12 +38,14 @@ def test_drop_a_photo_and_change_the_heatmap(app_server, page, tmp_path):
     page.goto(url)
     page.get_by_text("Add photos").wait_for()
     page.get_by_role("link", name="Diagnose", exact=True).click()
-    page.get_by_text(f"Production model: run #{run_id}").wait_for()
+    page.get_by_text(f"Production model: run #{run_id}").wait_for(timeout=120_000)  # the first torch import
     page.locator("[data-testid=stFileUploader] input[type=file]").first.set_input_files([str(photo)])
     card = page.locator(".st-key-diag_card_0")
     card.get_by_text("볼트.jpg").wait_for()
     card.locator(".js-plotly-plot").wait_for()  # the probability bars
     assert re.search(r"(normal|broken|missing)", card.locator("h4").inner_text())
+    card.locator(".st-key-diag_banner_0").get_by_text(re.compile(r"^(PASS|DEFECT|CHECK PHOTO)$")).wait_for()
+    card.get_by_text(re.compile(r"^Model \+ Grad-CAM: \d+ ms per photo$")).wait_for()
     card.get_by_text(re.compile(r"Grad-CAM, explaining")).wait_for()
     first = overlay_src(card)
     page.screenshot(path=str(tmp_path / "01-gradcam.png"), full_page=True)
@@ -62,7 +64,20 @@ def test_drop_a_photo_and_change_the_heatmap(app_server, page, tmp_path):
         " return i && i.getAttribute('src') !== old; }", arg=second, timeout=30_000)
     page.screenshot(path=str(tmp_path / "02-eigencam.png"), full_page=True)
 
+    card.get_by_text("Wrong? Save with the right label").click()
+    form = page.locator("[data-testid=stPopoverBody]")
+    save = form.get_by_role("button", name="Add to the dataset")
+    save.wait_for()
+    assert save.is_disabled() and form.locator("input[type=radio]:checked").count() == 0  # no label for the user
+    form.get_by_text("broken", exact=True).click()
+    page.wait_for_function("() => { const b = [...document.querySelectorAll('[data-testid=stPopoverBody] button')]"
+                           ".find(b => b.innerText.includes('Add to the dataset')); return b && !b.disabled; }")
+    save.click()
+    card.get_by_text(re.compile(r"added to the dataset as|already in the dataset")).wait_for()  # beside the button
+    page.keyboard.press("Escape")
+
     page.get_by_text("한국어").click()
     page.get_by_text("히트맵 설정").wait_for()
     page.locator(".st-key-diag_card_0").get_by_text("보고서 (JSON)").wait_for()
+    card.locator(".st-key-diag_banner_0").get_by_text(re.compile(r"^(합격|불량|사진 확인)$")).wait_for()
     page.screenshot(path=str(tmp_path / "03-korean.png"), full_page=True)
