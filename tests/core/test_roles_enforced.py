@@ -12,7 +12,22 @@ import pkgutil
 import pytest
 
 import core
-from core import auth, backup, diagnosis, doctor, evaluation, export, ingest, jobs, review, runs, store, users
+from core import (
+    auth,
+    backup,
+    demo,
+    diagnosis,
+    doctor,
+    evaluation,
+    export,
+    health,
+    ingest,
+    jobs,
+    review,
+    runs,
+    store,
+    users,
+)
 from core.errors import PermissionDenied
 from tests.core.train_helpers import ADMIN, add_demo, tiny_config
 
@@ -57,6 +72,8 @@ CALLS = {
     "store.relabel": ("relabel", lambda ws, a: store.relabel(ws.conn, a, [1], "broken")),
     "store.save_split_settings": ("split", lambda ws, a: store.save_split_settings(ws.conn, a, (0.6, 0.2, 0.2), True)),
     "store.set_trashed": ("delete", lambda ws, a: store.set_trashed(ws.conn, a, [1], True)),
+    "demo.trash_all": ("delete", lambda ws, a: demo.trash_all(ws.conn, a)),
+    "health.keep_pair": ("relabel", lambda ws, a: health.keep_pair(ws.conn, a, 1, 3)),
     "store.set_trashed(restore)": ("restore", lambda ws, a: store.set_trashed(ws.conn, a, [2], False)),
     "users.add": ("users", lambda ws, a: users.add(ws.conn, a, "eve", "admin", "a long password")),
     "users.set_disabled": ("users", lambda ws, a: users.set_disabled(ws.conn, a, "root", True)),
