@@ -9,26 +9,38 @@ PORT ?= 8501
 HOST ?= $(shell hostname -f 2>/dev/null || hostname)
 STREAMLIT_ARGS = --server.port $(PORT) --browser.serverAddress $(HOST)
 
-.PHONY: setup setup-dev demo run test test-fast lint browser
+.PHONY: setup setup-dev demo run user test test-fast lint browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-setup: $(BIN)/python
+# pip runs again only when a requirements file is newer than the stamp it leaves in the venv
+$(VENV)/.requirements.stamp: requirements.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements.txt
+	@touch $@
 
-setup-dev: $(BIN)/python
+$(VENV)/.requirements-dev.stamp: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $@ $(VENV)/.requirements.stamp
+
+setup: $(VENV)/.requirements.stamp
+
+setup-dev: $(VENV)/.requirements-dev.stamp
 
 ## Set up, load 330 demo photos (once) and start the dashboard on http://localhost:$(PORT) in single-user mode
 demo: setup
 	@if [ "$$($(BIN)/python -m core --workspace $(WORKSPACE) stats | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["total"])')" = "0" ]; then \
 		$(BIN)/python -m core --workspace $(WORKSPACE) demo --n 330; fi
-	$(BIN)/streamlit run app.py $(STREAMLIT_ARGS) -- --workspace $(WORKSPACE) --no-auth
+	$(BIN)/streamlit run serve.py $(STREAMLIT_ARGS) -- --workspace $(WORKSPACE) --no-auth
 
-## The plant server: sign-in required (create the first admin with `python -m core user add NAME --role admin`)
+## The plant server: sign-in required (create the first admin with `make user NAME=... ROLE=admin`)
 run: setup
-	$(BIN)/streamlit run app.py $(STREAMLIT_ARGS) -- --workspace $(WORKSPACE)
+	$(BIN)/streamlit run serve.py $(STREAMLIT_ARGS) -- --workspace $(WORKSPACE)
+
+## Add an account to the workspace: make user NAME=kim ROLE=trainer (asks for the password twice)
+user: setup
+	@test -n "$(NAME)" || { echo "usage: make user NAME=... ROLE=viewer|labeler|trainer|admin"; exit 2; }
+	$(BIN)/python -m core --workspace $(WORKSPACE) user add $(NAME) --role $(or $(ROLE),viewer)
 
 ## Install Debian's Chromium for the browser tests (needs root or sudo); never downloads a browser build
 browser:

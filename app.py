@@ -1,4 +1,9 @@
-"""boltscope dashboard: sign-in, navigation by role, sidebar (workspace, language, user) and the pages."""
+"""boltscope dashboard: sign-in, navigation by role, sidebar (workspace, language, user) and the pages.
+
+Served by serve.py (`streamlit run serve.py`), which adds the session-cookie route; every page URL, signed in
+or not, is registered here, so a deep link shows its page, the sign-in (then its page) or a translated
+"not for your role", never Streamlit's "Page not found".
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,49 @@ from pages import prefetch, session
 
 HERE = Path(__file__).parent
 ASSETS = HERE / "assets"
+SIGNIN = HERE / "pages" / "signin.py"
+# The default page lives at "/"; this url_path only names it, with a name no file in pages/ has: AppTest runs
+# Streamlit's legacy pages/ discovery first, which would run a file of that name on its own.
+HOME = "home"
 st.set_page_config(page_title="boltscope", page_icon=str(ASSETS / "icon.svg"), layout="wide")
 st.logo(str(ASSETS / "logo.svg"), icon_image=str(ASSETS / "icon.svg"))
+
+# (file, title key, icon, url path, the action a role needs to see the page)
+PAGES = (
+    ("dataset.py", "page.dataset", ":material/photo_library:", "photos", "view"),
+    ("train.py", "page.train", ":material/model_training:", "training", "train"),
+    ("evaluate.py", "page.evaluate", ":material/analytics:", "results", "view"),
+    ("review.py", "page.review", ":material/rule:", "check", "relabel"),
+    ("diagnose.py", "page.diagnose", ":material/troubleshoot:", "diagnosis", "diagnose"),
+    ("admin.py", "page.admin", ":material/admin_panel_settings:", "manage", "users"),
+)
+
+
+def registered(me: auth.Actor | None) -> list[st.Page]:
+    """Every page URL for this visitor: the page, the sign-in, or "not for your role"; under each file's own
+    name (/diagnose, as an old bookmark has it) a hidden link that switches to it. At "/" the sign-in, or the
+    first page (every role may view it), which also keeps its own URL (/photos): a default page answers "/" only."""
+    first, title, icon = HERE / "pages" / PAGES[0][0], PAGES[0][1], PAGES[0][2]
+    pages = [st.Page(SIGNIN, title=ui.tr("page.signin"), icon=":material/login:", url_path=HOME, default=True)
+             if me is None else st.Page(first, title=ui.tr(title), icon=icon, url_path=HOME, default=True)]
+    for file, title, icon, url, action in PAGES:
+        if me is None:
+            page = st.Page(SIGNIN, title=ui.tr("page.signin"), url_path=url, visibility="hidden")
+        elif auth.can(me, action):
+            page = st.Page(HERE / "pages" / file, title=ui.tr(title), icon=icon, url_path=url,
+                           visibility="hidden" if file == first.name else "visible")
+        else:
+            page = st.Page(session.not_allowed(title, action), title=ui.tr(title), url_path=url,
+                           visibility="hidden")
+        pages += [page, st.Page(_switch_to(page), title=ui.tr(title), url_path=Path(file).stem, visibility="hidden")]
+    return pages
+
+
+def _switch_to(page: st.Page):
+    def alias() -> None:
+        st.switch_page(page)
+    return alias
+
 
 ws = ui.workspace()
 me = session.signed_in(ws)
@@ -25,6 +71,8 @@ with st.sidebar:
         format_func=lambda code: i18n.LANGUAGES[code],
         horizontal=True,
         key="lang",
+        on_change=session.remember_lang,
+        args=(ws,),
     )
     if me is not None:
         st.caption(f":material/folder: {ui.tr('app.workspace')}: `{ws.settings.workspace}`")
@@ -33,25 +81,9 @@ with st.sidebar:
             session.sign_out(ws)
             st.rerun()
         ui.job_status(ws)
+    session.cookie_script(ws)
     prefetch.charts_in_background()
 
-if me is None:  # nothing but the sign-in page exists for a visitor; at "/", so signing in lands on the default page
-    st.navigation([st.Page(HERE / "pages" / "signin.py", title=ui.tr("page.signin"), icon=":material/login:",
-                           default=True)], position="hidden").run()
-    st.stop()
-
-if session.auth_off():
+if me is not None and session.auth_off():
     st.warning(ui.tr("app.no_auth_banner", name=me.name), icon=":material/lock_open:")
-
-# (file, title key, icon, url path, the action a role needs to see the page)
-PAGES = (
-    ("dataset.py", "page.dataset", ":material/photo_library:", "photos", "view"),
-    ("train.py", "page.train", ":material/model_training:", "training", "train"),
-    ("evaluate.py", "page.evaluate", ":material/analytics:", "results", "view"),
-    ("review.py", "page.review", ":material/rule:", "check", "relabel"),
-    ("diagnose.py", "page.diagnose", ":material/troubleshoot:", "diagnosis", "diagnose"),
-    ("admin.py", "page.admin", ":material/admin_panel_settings:", "manage", "users"),
-)
-pages = [st.Page(HERE / "pages" / file, title=ui.tr(title), icon=icon, url_path=url, default=index == 0)
-         for index, (file, title, icon, url, action) in enumerate(PAGES) if auth.can(me, action)]
-st.navigation(pages).run()
+st.navigation(registered(me), position="hidden" if me is None else "sidebar").run()

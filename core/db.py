@@ -206,6 +206,24 @@ _MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
         """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
     ),
+    # 7: server-side sign-in sessions (core.sessions). Only SHA-256 hashes of the cookie token and of the
+    # one-time hand-off code are kept; the token itself lives in the browser's HttpOnly cookie alone.
+    """
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES users(name),
+        method TEXT NOT NULL,
+        token_hash TEXT UNIQUE,
+        handoff_hash TEXT UNIQUE,
+        handoff_expires TEXT,
+        created_at TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        ended_at TEXT,
+        end_reason TEXT,
+        lang TEXT
+    );
+    CREATE INDEX sessions_user ON sessions(user);
+    """,
 )
 
 

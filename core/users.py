@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from core import audit, auth, db
+from core import audit, auth, db, sessions
 from core.errors import NotFoundError, PermissionDenied, SignInRefused, ValidationError
 
 MIN_PASSWORD = 8
@@ -57,15 +57,18 @@ def any_users(conn: sqlite3.Connection) -> bool:
 
 def _check_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise ValidationError(f"a password needs at least {MIN_PASSWORD} characters")
+        raise ValidationError(f"a password needs at least {MIN_PASSWORD} characters", key="session.user_password_short",
+                              n=MIN_PASSWORD)
     if password.strip() != password or "\x00" in password:
-        raise ValidationError("a password may not begin or end with spaces or contain NUL")
+        raise ValidationError("a password may not begin or end with spaces or contain NUL",
+                              key="session.user_password_spaces")
     return _hasher.hash(password)
 
 
 def _check_role(role: str) -> None:
     if role not in auth.ROLES:
-        raise ValidationError(f"role {role!r} is unknown; valid roles: {', '.join(auth.ROLES)}")
+        raise ValidationError(f"role {role!r} is unknown; valid roles: {', '.join(auth.ROLES)}",
+                              key="session.user_role_unknown", role=role, valid=", ".join(auth.ROLES))
 
 
 def add(conn: sqlite3.Connection, actor: auth.Actor, name: str, role: str, password: str | None = None,
@@ -73,18 +76,21 @@ def add(conn: sqlite3.Connection, actor: auth.Actor, name: str, role: str, passw
     """A new account. password None: single sign-on only (then an e-mail is needed to match it)."""
     auth.require(actor, "users")
     if not _NAME_RE.match(name or ""):
-        raise ValidationError(f"user name {name!r} is not valid: 1-64 letters, digits, '.', '_', '@' or '-'")
+        raise ValidationError(f"user name {name!r} is not valid: 1-64 letters, digits, '.', '_', '@' or '-'",
+                              key="session.user_name_invalid", name=name)
     _check_role(role)
     if email is not None and not _EMAIL_RE.match(email):
-        raise ValidationError(f"e-mail address {email!r} is not valid")
+        raise ValidationError(f"e-mail address {email!r} is not valid", key="session.user_email_invalid", email=email)
     if password is None and email is None:
-        raise ValidationError("an account needs a password, or an e-mail address for single sign-on")
+        raise ValidationError("an account needs a password, or an e-mail address for single sign-on",
+                              key="session.user_needs_login")
     hashed = _check_password(password) if password is not None else None
     with db.transaction(conn):
         if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
-            raise ValidationError(f"user {name!r} exists already")
+            raise ValidationError(f"user {name!r} exists already", key="session.user_exists", name=name)
         if email and conn.execute("SELECT 1 FROM users WHERE email = ?", (email,)).fetchone():
-            raise ValidationError(f"e-mail address {email!r} belongs to another user")
+            raise ValidationError(f"e-mail address {email!r} belongs to another user", key="session.user_email_taken",
+                                  email=email)
         conn.execute("INSERT INTO users (name, role, password_hash, email, created_by, created_at) "
                      "VALUES (?, ?, ?, ?, ?, ?)", (name, role, hashed, email, actor.name, db.now_iso()))
         audit.record(conn, actor.name, "user.add", name, role=role, email=email, sso_only=hashed is None)
@@ -94,7 +100,7 @@ def add(conn: sqlite3.Connection, actor: auth.Actor, name: str, role: str, passw
 def _existing(conn: sqlite3.Connection, name: str) -> User:
     user = get(conn, name)
     if user is None:
-        raise NotFoundError(f"user {name!r} does not exist")
+        raise NotFoundError(f"user {name!r} does not exist", key="session.user_unknown", name=name)
     return user
 
 
@@ -102,7 +108,8 @@ def _keeps_an_admin(conn: sqlite3.Connection, name: str) -> None:
     others = conn.execute("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND name != ?",
                           (name,)).fetchone()[0]
     if not others:
-        raise ValidationError(f"{name!r} is the last active admin; make another admin first")
+        raise ValidationError(f"{name!r} is the last active admin; make another admin first",
+                              key="session.user_last_admin", name=name)
 
 
 def set_role(conn: sqlite3.Connection, actor: auth.Actor, name: str, role: str) -> None:
@@ -113,17 +120,21 @@ def set_role(conn: sqlite3.Connection, actor: auth.Actor, name: str, role: str) 
         if user.role == "admin" and role != "admin":
             _keeps_an_admin(conn, name)
         conn.execute("UPDATE users SET role = ? WHERE name = ?", (role, name))
+        if role != user.role:  # signed in again, they get the new role's pages: no page outlives its role
+            sessions.revoke_user(conn, name, "role")
         audit.record(conn, actor.name, "user.role", name, old=user.role, new=role)
 
 
 def set_password(conn: sqlite3.Connection, actor: auth.Actor, name: str, password: str) -> None:
-    """An admin sets anyone's password; every user may change their own."""
+    """An admin sets anyone's password (which ends that user's sessions); every user may change their own."""
     if actor.name != name:
         auth.require(actor, "users")
     hashed = _check_password(password)
     with db.transaction(conn):
         _existing(conn, name)
         conn.execute("UPDATE users SET password_hash = ? WHERE name = ?", (hashed, name))
+        if actor.name != name:
+            sessions.revoke_user(conn, name, "password")
         audit.record(conn, actor.name, "user.password", name)
 
 
@@ -134,6 +145,8 @@ def set_disabled(conn: sqlite3.Connection, actor: auth.Actor, name: str, disable
         if disabled and user.role == "admin":
             _keeps_an_admin(conn, name)
         conn.execute("UPDATE users SET disabled = ? WHERE name = ?", (int(disabled), name))
+        if disabled:
+            sessions.revoke_user(conn, name, "disabled")
         audit.record(conn, actor.name, "user.disable" if disabled else "user.enable", name)
 
 
@@ -179,10 +192,12 @@ def actor_for_identity(conn: sqlite3.Connection, email: str | None, name: str | 
     if row is None:
         audit.record_now(conn, email or name or "?", "sign_in.failed", email or name or "", reason="no local account",
                          method="sso")
-        raise NotFoundError(f"no boltscope account for {email or name!r}; an admin can add one with that e-mail")
+        raise NotFoundError(f"no boltscope account for {email or name!r}; an admin can add one with that e-mail",
+                            key="session.user_no_account", name=email or name)
     if row["disabled"]:
         audit.record_now(conn, row["name"], "sign_in.failed", row["name"], reason="disabled", method="sso")
-        raise PermissionDenied(f"the account {row['name']!r} is disabled")
+        raise PermissionDenied(f"the account {row['name']!r} is disabled", key="session.user_disabled",
+                               name=row["name"])
     with db.transaction(conn):
         conn.execute("UPDATE users SET last_sign_in = ? WHERE name = ?", (db.now_iso(), row["name"]))
         audit.record(conn, row["name"], "sign_in", row["name"], method="sso")

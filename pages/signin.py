@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import users
-from core.errors import CoreError, SignInRefused
+from core.errors import CoreError
 from pages import components as ui
 from pages import session
 
@@ -17,8 +17,10 @@ if reason == "expired":
     st.info(ui.tr("signin.expired", minutes=session.idle_minutes()), icon=":material/schedule:")
 elif reason == "user":
     st.info(ui.tr("signin.signed_out"), icon=":material/logout:")
-if st.session_state.get("sso_refused"):
-    st.error(ui.tr("signin.sso_failed", message=st.session_state.sso_refused), icon=":material/block:")
+elif reason == "changed":
+    st.info(ui.tr("session.changed"), icon=":material/manage_accounts:")
+if st.session_state.get("sso_refused") is not None:
+    st.error(ui.tr("signin.sso_failed", message=ui.error_text(st.session_state.sso_refused)), icon=":material/block:")
 
 if not users.any_users(ws.conn):
     st.warning(ui.tr("signin.no_users"), icon=":material/person_add:")
@@ -33,12 +35,11 @@ with left:
         submitted = st.form_submit_button(ui.tr("signin.submit"), type="primary", icon=":material/login:")
     if submitted:
         try:
-            session.start(users.authenticate(ws.conn, name, password))
-            st.rerun()
-        except SignInRefused as exc:
-            st.error(ui.tr("signin.failed", message=ui.tr(exc.reason_key, **exc.detail)), icon=":material/block:")
+            session.begin(ws, users.authenticate(ws.conn, name, password))
         except CoreError as exc:
-            st.error(ui.tr("signin.failed", message=str(exc)), icon=":material/block:")
+            st.error(ui.tr("signin.failed", message=ui.error_text(exc)), icon=":material/block:")
+        else:
+            st.rerun()  # the same URL again: a deep link opens the page it asked for
     if session.sso_configured():
         if st.button(ui.tr("signin.sso"), icon=":material/badge:", key="signin_sso"):
             st.session_state.pop("sso_refused", None)

@@ -142,3 +142,28 @@ def test_role_changes_are_atomic_with_their_audit_entry(ws, monkeypatch):
     with pytest.raises(RuntimeError):
         users.set_role(ws.conn, ADMIN, "kim", "trainer")
     assert users.get(ws.conn, "kim").role == "viewer"  # no change without its entry
+
+
+def test_account_errors_carry_a_text_key_translated_in_both_languages(ws):
+    from core import i18n
+    from core.errors import CoreError
+
+    users.add(ws.conn, ADMIN, "root", "admin", "long enough")
+    attempts = [
+        lambda: users.add(ws.conn, ADMIN, "kim", "viewer", "short"),
+        lambda: users.add(ws.conn, ADMIN, "kim", "viewer", " spaced password "),
+        lambda: users.add(ws.conn, ADMIN, "kim", "boss", "long enough"),
+        lambda: users.add(ws.conn, ADMIN, "../etc", "viewer", "long enough"),
+        lambda: users.add(ws.conn, ADMIN, "kim", "viewer", email="not an address"),
+        lambda: users.add(ws.conn, ADMIN, "kim", "viewer"),
+        lambda: users.add(ws.conn, ADMIN, "root", "viewer", "long enough"),
+        lambda: users.set_role(ws.conn, ADMIN, "nobody", "viewer"),
+        lambda: users.set_role(ws.conn, ADMIN, "root", "viewer"),
+        lambda: users.actor_for_identity(ws.conn, "stranger@else.example", None),
+    ]
+    for attempt in attempts:
+        with pytest.raises(CoreError) as caught:
+            attempt()
+        key, detail = caught.value.key, caught.value.detail
+        assert key in i18n.EN and key in i18n.KO, (key, str(caught.value))
+        assert "{" not in i18n.t(key, "en", **detail) and "{" not in i18n.t(key, "ko", **detail)
