@@ -31,7 +31,8 @@ from core import (
 from core.errors import PermissionDenied
 from tests.core.train_helpers import ADMIN, add_demo, tiny_config
 
-NOT_MUTATING = {"auth.can", "auth.require", "users.current"}
+# Not role-gated: checks themselves, and a session for whoever has just proven who they are (any role signs in).
+NOT_MUTATING = {"auth.can", "auth.require", "users.current", "sessions.create"}
 
 
 def below(action: str) -> auth.Actor | None:
