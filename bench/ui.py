@@ -92,9 +92,9 @@ def cli(folder: Path, *args: str) -> dict:
 
 
 class Server:
-    """`streamlit run` on a free loopback port: app.py in single-user mode as `make demo` starts it, or the floor."""
+    """`streamlit run` on a free loopback port: serve.py in single-user mode as `make demo` starts it, or the floor."""
 
-    def __init__(self, workspace: Path | None, log: Path, script: Path = ROOT / "app.py") -> None:
+    def __init__(self, workspace: Path | None, log: Path, script: Path = ROOT / "serve.py") -> None:
         self.port, self.workspace = free_port(), workspace
         env = {**os.environ, "BOLTSCOPE_WORKSPACE": str(workspace), "BOLTSCOPE_NO_AUTH": "1",
                "BOLTSCOPE_USER": "bench"}

@@ -28,7 +28,7 @@ def serve(workspace: Path) -> tuple[subprocess.Popen, str]:
         port = sock.getsockname()[1]
     env = {**os.environ, "BOLTSCOPE_WORKSPACE": str(workspace), "BOLTSCOPE_USER": "kim.engineer",
            "BOLTSCOPE_NO_AUTH": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
                              "--server.headless", "true"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
