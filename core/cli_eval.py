@@ -27,13 +27,17 @@ def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
     out = {key: result[key] for key in CONTRACT}
     out["top2_accuracy"] = result["top2_accuracy"]
     out["n"] = result["n"]
+    out["absent"] = result["absent"]  # classes with no photo in the split; the F1 averages cover "averaged"
+    out["averaged"] = result["averaged"]
     out["operating_point"] = {k: point[k] for k in ("threshold", "defect_recall", "false_alarm_rate")} \
         if point else None
     if args.json:
         _print(out)
     else:
+        absent = f" (no photos of {', '.join(out['absent'])}: averaged over {', '.join(out['averaged'])})" \
+            if out["absent"] and out["n"] else ""
         print(f"run {args.run}, {args.split} split, {out['n']} photos: accuracy {out['accuracy']:.4f}, "
-              f"macro-F1 {out['macro_f1']:.4f}")
+              f"macro-F1 {out['macro_f1']:.4f}{absent}")
     return 0
 
 

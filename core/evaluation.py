@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,7 +24,8 @@ def _arrays(conn: sqlite3.Connection, run: runs.Run, split: str) -> tuple[np.nda
 def finished_run(conn: sqlite3.Connection, run_id: int) -> runs.Run:
     run = runs.get_run(conn, run_id)
     if not run.finished:
-        raise ValidationError(f"run {run_id} has not finished; it has no predictions to evaluate yet")
+        raise ValidationError(f"run {run_id} has not finished; it has no predictions to evaluate yet",
+                              key="evaluate.unfinished", run=run_id)
     return run
 
 
@@ -41,7 +43,8 @@ def operating_point(conn: sqlite3.Connection, run: runs.Run, target_recall: floa
             return metrics.OperatingPoint(**stored)
         target_recall = metrics.DEFAULT_TARGET_RECALL
     if costs is not None and (len(costs) != len(run.class_names) or any(len(r) != len(costs) for r in costs)):
-        raise ValidationError(f"the cost matrix must be {len(run.class_names)}×{len(run.class_names)}")
+        raise ValidationError(f"the cost matrix must be {len(run.class_names)}×{len(run.class_names)}",
+                              key="evaluate.cost_shape", n=len(run.class_names))
     return metrics.choose_operating_point(truth, probs, run.class_names.index(NORMAL), target_recall, costs)
 
 
@@ -49,12 +52,13 @@ def store_operating_point(conn: sqlite3.Connection, actor: auth.Actor, run_id: i
                           costs: list[list[float]] | None = None) -> metrics.OperatingPoint:
     auth.require(actor, "promote")
     if target_recall is not None and not 0.5 <= target_recall <= 1.0:
-        raise ValidationError(f"target defect recall {target_recall} must be between 0.5 and 1")
+        raise ValidationError(f"target defect recall {target_recall} must be between 0.5 and 1",
+                              key="evaluate.target_range", target=target_recall)
     run = finished_run(conn, run_id)
     point = operating_point(conn, run, target_recall or (None if costs else metrics.DEFAULT_TARGET_RECALL), costs)
     if point is None:
         raise ValidationError(f"run {run_id} has no '{NORMAL}' class or no validation photos, so there is no "
-                              "defect threshold to choose")
+                              "defect threshold to choose", key="evaluate.no_threshold", run=run_id)
     runs.set_operating_point(conn, actor, run_id, point.to_json())
     return point
 
@@ -79,30 +83,85 @@ def evaluate_run(conn: sqlite3.Connection, run_id: int, split: str = "test") -> 
     return out
 
 
+@dataclass(frozen=True)
+class Standing:
+    """A run's figures on its test split: what promotion compares (defect recall None: no operating point)."""
+
+    macro_f1: float
+    defect_recall: float | None
+    photos: frozenset[int]
+
+
+def standing(conn: sqlite3.Connection, run: runs.Run) -> Standing:
+    result = evaluate_run(conn, run.id)
+    point = result["operating_point"]
+    return Standing(result["macro_f1"], point["defect_recall"] if point else None, frozenset(result["image_ids"]))
+
+
+def _apart(new: float, old: float) -> tuple[str, str]:
+    """Two figures rounded to 3 decimals, or as many more (up to 6) as it takes to show they differ."""
+    for digits in range(3, 7):
+        if f"{new:.{digits}f}" != f"{old:.{digits}f}":
+            break
+    return f"{new:.{digits}f}", f"{old:.{digits}f}"
+
+
+def refusal(run_id: int, current_id: int, new: Standing, old: Standing) -> ValidationError | None:
+    """Why the run may not replace production, the most serious reason: other test photos, more missed defects
+    (lower defect recall, whatever the macro-F1), a lower macro-F1. The key's text names the page's override,
+    the English message the CLI's --force."""
+    if new.photos != old.photos:
+        return ValidationError(
+            f"run {run_id} was tested on other photos than production run {current_id}; lock the test split so "
+            "runs compare, or promote with --force", key="evaluate.promote_refused_photos", run=run_id,
+            production=current_id)
+    if new.defect_recall is not None and old.defect_recall is not None and \
+            new.defect_recall < old.defect_recall - 1e-12:
+        shown_new, shown_old = _apart(new.defect_recall, old.defect_recall)
+        return ValidationError(
+            f"run {run_id} misses more defects than production run {current_id}: test defect recall at its "
+            f"operating point {new.defect_recall:.4f}, below {old.defect_recall:.4f} (macro-F1 {new.macro_f1:.4f} vs "
+            f"{old.macro_f1:.4f}); promote with --force to override", key="evaluate.promote_refused_recall",
+            run=run_id, production=current_id, new=shown_new, old=shown_old,
+            new_f1=f"{new.macro_f1:.3f}", old_f1=f"{old.macro_f1:.3f}")
+    if new.macro_f1 < old.macro_f1:
+        shown_new, shown_old = _apart(new.macro_f1, old.macro_f1)
+        return ValidationError(
+            f"run {run_id} has test macro-F1 {new.macro_f1:.4f}, below production run {current_id}'s "
+            f"{old.macro_f1:.4f}; promote with --force to override", key="evaluate.promote_refused_f1",
+            run=run_id, production=current_id, new=shown_new, old=shown_old)
+    return None
+
+
+def _reason(current_id: int, new: Standing, old: Standing, forced: bool) -> str:
+    recall = "" if new.defect_recall is None or old.defect_recall is None else \
+        f"test defect recall {new.defect_recall:.4f} vs {old.defect_recall:.4f}, "
+    return f"{recall}test macro-F1 {new.macro_f1:.4f} vs {old.macro_f1:.4f} (run {current_id})" + \
+        (", forced by the user" if forced else "")
+
+
 def promote(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, force: bool = False) -> dict[str, object]:
-    """Make a run the production model, unless it is worse on the same locked test set than the current one."""
+    """Make a run the production model, unless on the same locked test photos it misses more defects at its
+    operating point or has a lower macro-F1 than the current one; force overrides (and is recorded)."""
     auth.require(actor, "promote")
     run = finished_run(conn, run_id)
     current_id = runs.production_run_id(conn)
     if current_id == run_id:
-        raise ValidationError(f"run {run_id} is already the production model")
-    reason = "first production model"
+        raise ValidationError(f"run {run_id} is already the production model", key="evaluate.already_production",
+                              run=run_id)
+    out: dict[str, object] = {"run_id": run_id, "previous_run_id": current_id, "forced": force,
+                              "overridden": False, "reason": "first production model", "figures": None}
     if current_id is not None:
-        current = runs.get_run(conn, current_id)
-        mine = {r["image_id"] for r in runs.predictions(conn, run.id, "test")}
-        theirs = {r["image_id"] for r in runs.predictions(conn, current.id, "test")}
-        new_f1 = evaluate_run(conn, run.id)["macro_f1"]
-        old_f1 = evaluate_run(conn, current.id)["macro_f1"]
-        if mine != theirs and not force:
-            raise ValidationError(f"run {run_id} was tested on other photos than production run {current_id}; "
-                                  "lock the test split so runs compare, or promote with --force")
-        if new_f1 < old_f1 and not force:
-            raise ValidationError(f"run {run_id} has test macro-F1 {new_f1:.4f}, below production run {current_id}'s "
-                                  f"{old_f1:.4f}; promote with --force to override")
-        reason = f"test macro-F1 {new_f1:.4f} vs {old_f1:.4f} (run {current_id})" + \
-            (", forced by the user" if force and (new_f1 < old_f1 or mine != theirs) else "")
-    runs.record_promotion(conn, actor, run_id, force, reason)
-    return {"run_id": run_id, "previous_run_id": current_id, "forced": force, "reason": reason}
+        new, old = standing(conn, run), standing(conn, runs.get_run(conn, current_id))
+        refused = refusal(run_id, current_id, new, old)
+        if refused is not None and not force:
+            raise refused
+        out["overridden"] = refused is not None  # forced past a refusal: the reason says so
+        out["reason"] = _reason(current_id, new, old, refused is not None)
+        out["figures"] = {"defect_recall": [new.defect_recall, old.defect_recall],
+                          "macro_f1": [new.macro_f1, old.macro_f1]}
+    runs.record_promotion(conn, actor, run_id, force, str(out["reason"]))
+    return out
 
 
 def compare_runs(conn: sqlite3.Connection) -> list[dict[str, object]]:
@@ -113,14 +172,17 @@ def compare_runs(conn: sqlite3.Connection) -> list[dict[str, object]]:
             continue
         history = runs.epochs(conn, run.id)
         arch = zoo.ARCHES[run.arch]
-        point = evaluate_run(conn, run.id).get("operating_point") if run.test_macro_f1 is not None else None
+        result = evaluate_run(conn, run.id) if run.test_macro_f1 is not None else None
+        point = result["operating_point"] if result else None
         rows.append({
             "run_id": run.id, "kind": run.kind, "arch": run.arch, "pretrained": bool(run.weights.get("used")),
             "params_m": arch.params_m, "gflops": arch.gflops(run.config.image_size),
             "image_size": run.config.image_size, "epochs": len(history),
             "train_s": sum(e.seconds or 0 for e in history),
             "images_per_s": float(np.mean([e.images_per_s for e in history if e.images_per_s])) if history else None,
-            "accuracy": run.test_accuracy, "macro_f1": run.test_macro_f1,
+            # recomputed from the stored predictions, as promotion does (a run stored before macro-F1 averaged
+            # over the classes present keeps no stale figure here)
+            "accuracy": result["accuracy"] if result else None, "macro_f1": result["macro_f1"] if result else None,
             "defect_recall": point["defect_recall"] if point else None, "cpu_ms": run.cpu_ms,
             "production": run.id == production,
         })

@@ -1,7 +1,8 @@
 """Pure functions over predictions: summaries, the full evaluation, and the safety operating point.
 
-scikit-learn underneath; the evaluation passes labels=range(n) and zero_division=0 so a class absent
-from a small split changes no shapes.
+scikit-learn underneath with zero_division=0. Shapes (confusion matrix, per-class rows) always cover every
+class (labels=range(n)); averages cover the classes that occur in the split, as truth or as prediction, so a
+class with no photo and no prediction there neither counts as a zero nor hides (the result names it).
 """
 
 from __future__ import annotations
@@ -21,14 +22,19 @@ from sklearn.metrics import (
 DEFAULT_TARGET_RECALL = 0.99
 
 
+def present(truth: Sequence[int], predicted: Sequence[int]) -> list[int]:
+    """The class indices that occur in a split, as a given label or as a prediction: what averages cover."""
+    return sorted({int(v) for v in truth} | {int(v) for v in predicted})
+
+
 def summary(targets: Sequence[int], predicted: Sequence[int], num_classes: int) -> dict[str, float]:
-    """Accuracy and macro-F1 over all classes (labels=range(n)), the same figure evaluate() gives, so the
+    """Accuracy and macro-F1 over the classes present (see present()), the same figure evaluate() gives, so the
     run table, the comparison and promotion never disagree about which run is better."""
     if len(targets) == 0:
         return {"accuracy": 0.0, "macro_f1": 0.0, "n": 0}
     return {
         "accuracy": float(accuracy_score(targets, predicted)),
-        "macro_f1": float(f1_score(targets, predicted, labels=list(range(num_classes)), average="macro",
+        "macro_f1": float(f1_score(targets, predicted, labels=present(targets, predicted), average="macro",
                                    zero_division=0)),
         "n": len(targets),
     }
@@ -39,6 +45,8 @@ def evaluate(truth: Sequence[int], probs: np.ndarray, labels: Sequence[str],
     """Confusion matrix, accuracy, macro/micro/weighted F1, per-class P/R/F1/support and top-2 accuracy.
 
     predicted defaults to the arg-max of probs; pass the operating point's decisions to evaluate those.
+    The F1 averages cover the classes present (see present()); "absent" names the classes with no photo in
+    the split and "averaged" those the averages cover.
     """
     n = len(labels)
     index = list(range(n))
@@ -49,7 +57,7 @@ def evaluate(truth: Sequence[int], probs: np.ndarray, labels: Sequence[str],
         zeros = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
         return {"labels": list(labels), "n": 0, "confusion_matrix": [[0] * n for _ in range(n)], "accuracy": 0.0,
                 "top2_accuracy": 0.0, "macro_f1": 0.0, "micro_f1": 0.0, "weighted_f1": 0.0,
-                "per_class": {name: dict(zeros) for name in labels}}
+                "per_class": {name: dict(zeros) for name in labels}, "absent": list(labels), "averaged": []}
     precision, recall, f1, support = precision_recall_fscore_support(truth, pred, labels=index, zero_division=0)
     out: dict[str, object] = {
         "labels": list(labels),
@@ -58,10 +66,13 @@ def evaluate(truth: Sequence[int], probs: np.ndarray, labels: Sequence[str],
         "accuracy": float(accuracy_score(truth, pred)) if len(truth) else 0.0,
         "top2_accuracy": _top2(truth, probs),
     }
+    averaged = present(truth, pred)
     for average in ("macro", "micro", "weighted"):
-        out[f"{average}_f1"] = float(f1_score(truth, pred, labels=index, average=average, zero_division=0))
+        out[f"{average}_f1"] = float(f1_score(truth, pred, labels=averaged, average=average, zero_division=0))
     out["per_class"] = {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
                                "support": int(support[i])} for i, name in enumerate(labels)}
+    out["absent"] = [name for i, name in enumerate(labels) if not support[i]]
+    out["averaged"] = [labels[i] for i in averaged]
     return out
 
 

@@ -101,7 +101,8 @@ def plan_snapshot(conn: sqlite3.Connection, config: TrainConfig) -> tuple[tuple[
     if len(classes) < 2:
         raise ValidationError(
             f"training needs photos of at least two labels in the train split; found {len(classes)}"
-            f" ({', '.join(classes) or 'none'}). Label more photos on the Dataset page.")
+            f" ({', '.join(classes) or 'none'}). Label more photos on the Dataset page.",
+            key="evaluate.need_two_labels", n=len(classes), found=", ".join(classes) or "—")
     images = [im for im in images if im.label in classes]
     train = [im for im in images if (im.split or "train") == "train"]
     has_val = any(im.split == "val" for im in images)
@@ -131,7 +132,7 @@ def create_run(conn: sqlite3.Connection, job_id: int, config: TrainConfig, weigh
 def get_run(conn: sqlite3.Connection, run_id: int) -> Run:
     row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
     if row is None:
-        raise NotFoundError(f"run {run_id} does not exist")
+        raise NotFoundError(f"run {run_id} does not exist", key="evaluate.no_run", run=run_id)
     return _run(row)
 
 

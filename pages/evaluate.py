@@ -7,6 +7,7 @@ import streamlit as st
 from core import evaluation, runs
 from core.errors import CoreError
 from pages import components as ui
+from pages import evaluate_compare
 from pages import evaluate_panels as panels
 
 ws = ui.workspace()
@@ -26,12 +27,12 @@ with tab_run:
     try:
         run = panels.run_picker(finished)
         split = st.radio(ui.tr("eval.split"), ["test", "val"], horizontal=True, key="eval_split",
-                         format_func=lambda s: ui.tr(f"split.{s}"))
+                         format_func={s: ui.tr(f"split.{s}") for s in ("test", "val")}.__getitem__)
         result = evaluation.evaluate_run(ws.conn, run.id, split)
         if not result["n"]:
             st.warning(ui.tr("eval.empty_split", split=ui.tr(f"split.{split}")))
         else:
-            panels.metric_cards(result)
+            panels.metric_cards(ws, split, result)
             panels.confusion(ws, me, run, split, result)
             panels.operating_point(ws, me, run)
             panels.curves(ws, run, split)
@@ -43,6 +44,6 @@ with tab_run:
 if tab_compare.open:
     with tab_compare:
         try:
-            panels.compare(ws)
+            evaluate_compare.compare(ws)
         except CoreError as exc:
             ui.show_error(exc)

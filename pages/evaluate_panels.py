@@ -1,5 +1,5 @@
 """Panels of the Evaluate page: run picker, figures, clickable confusion matrix, operating point, curves,
-promotion, export and the run comparison."""
+promotion and export (the run comparison is in evaluate_compare)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core import auth, config, evaluation, metrics, plots, runs, store
+from core.errors import CoreError
 from core.workspace import Workspace
 from pages import components as ui
 
@@ -24,17 +25,25 @@ def run_picker(finished: list[runs.Run]) -> runs.Run:
     """The newest finished run unless the user picks another; a new run gives a new box starting on it."""
     by_id = {run.id: run for run in finished}
     ids = list(by_id)
-    pick = st.selectbox(ui.tr("eval.run"), ids, key=f"eval_run_{ui.lang()}_{ids[0]}",
-                        format_func=lambda i: _run_label(by_id[i]))
+    # option texts made now, in this run's language (a format_func called later would not know it)
+    texts = {run_id: _run_label(run) for run_id, run in by_id.items()}
+    pick = st.selectbox(ui.tr("eval.run"), ids, key=f"eval_run_{ui.lang()}_{ids[0]}", format_func=texts.__getitem__)
     return by_id[pick]
 
 
-def metric_cards(result: dict) -> None:
+def metric_cards(ws: Workspace, split: str, result: dict) -> None:
+    """The split's figures; a note names the classes with no photo there (the averages leave them out)."""
     figures = [("eval.m.accuracy", result["accuracy"]), ("eval.m.macro_f1", result["macro_f1"]),
                ("eval.m.micro_f1", result["micro_f1"]), ("eval.m.weighted_f1", result["weighted_f1"]),
                ("eval.m.top2", result["top2_accuracy"]), ("eval.m.n", result["n"])]
     for col, (key, value) in zip(st.columns(len(figures)), figures, strict=True):
         col.metric(ui.tr(key), f"{value:.3f}" if isinstance(value, float) else f"{value:,}")
+    if result["absent"]:
+        names = ui.label_names(ws)
+        st.info(ui.tr("eval.absent", split=ui.tr(f"split.{split}"),
+                      absent=", ".join(names.get(c, c) for c in result["absent"]),
+                      averaged=", ".join(names.get(c, c) for c in result["averaged"])),
+                icon=":material/info:")
 
 
 def confusion(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, result: dict) -> None:
@@ -192,9 +201,27 @@ def promote(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
     force = st.checkbox(ui.tr("eval.promote.force"), key=f"eval_force_{run.id}")
     if st.button(ui.tr("eval.promote.button", id=run.id), key="eval_promote", type="primary",
                  icon=":material/rocket_launch:"):
-        done = evaluation.promote(ws.conn, me, run.id, force=force)
-        st.session_state.flash = ("ok", ui.tr("eval.promote.done", id=run.id, reason=done["reason"]))
+        try:
+            done = evaluation.promote(ws.conn, me, run.id, force=force)
+        except CoreError as exc:  # a refusal shows here, in the user's language; the sections below still render
+            ui.show_error(exc)
+            return
+        st.session_state.flash = ("ok", _promoted_text(done))
         st.rerun()
+
+
+def _promoted_text(done: dict) -> str:
+    text = ui.tr("eval.promote.done", id=done["run_id"])
+    figures = done.get("figures")
+    if figures:
+        (new, old), (new_f1, old_f1) = figures["defect_recall"], figures["macro_f1"]
+        none = ui.tr("common.none")
+        text += " " + ui.tr("eval.promote.figures", new=f"{new:.3f}" if new is not None else none,
+                            old=f"{old:.3f}" if old is not None else none, new_f1=f"{new_f1:.3f}",
+                            old_f1=f"{old_f1:.3f}", previous=done["previous_run_id"])
+    if done["overridden"]:
+        text += " " + ui.tr("eval.promote.forced")
+    return text
 
 
 def export(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
@@ -224,38 +251,3 @@ def export(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
     right.download_button(ui.tr("eval.export.card"), json.dumps(card, indent=2, ensure_ascii=False).encode(),
                           path.name + ".card.json", "application/json", key="eval_export_card",
                           icon=":material/download:")
-
-
-def compare(ws: Workspace) -> None:
-    rows = evaluation.compare_runs(ws.conn)
-    if not rows:
-        st.info(ui.tr("eval.none"))
-        return
-    columns = {"run_id": "#", "arch": ui.tr("train.col.arch"), "kind": ui.tr("train.col.kind"),
-               "pretrained": ui.tr("eval.c.pretrained"), "params_m": ui.tr("eval.c.params"),
-               "gflops": "GFLOPs", "image_size": ui.tr("train.size"), "epochs": ui.tr("train.epochs"),
-               "train_s": ui.tr("eval.c.train_s"), "images_per_s": ui.tr("train.m.speed"),
-               "accuracy": ui.tr("eval.m.accuracy"), "macro_f1": ui.tr("eval.m.macro_f1"),
-               "defect_recall": ui.tr("eval.c.defect_recall"), "cpu_ms": ui.tr("eval.c.cpu_ms"),
-               "production": ui.tr("eval.c.production")}
-    table = pd.DataFrame([{label: row[key] for key, label in columns.items()} for row in rows])
-    table[columns["kind"]] = [ui.tr(f"train.kind.{r['kind']}") for r in rows]
-    st.dataframe(table, hide_index=True, width="stretch", key="eval_compare_table",
-                 column_config={columns[k]: st.column_config.NumberColumn(format="%.3f")
-                                for k in ("accuracy", "macro_f1", "defect_recall", "gflops")})
-    st.plotly_chart(plots.comparison_scatter(rows, {"f1": ui.tr("eval.m.macro_f1"), "ms": ui.tr("eval.c.cpu_ms"),
-                                                    "gflops": ui.tr("eval.c.gflops")}),
-                    key="eval_compare_scatter", width="stretch")
-    pair = st.multiselect(ui.tr("eval.compare.pick"), [r["run_id"] for r in rows], max_selections=2,
-                          default=[r["run_id"] for r in rows[:2]], key="eval_compare_pair")
-    if len(pair) == 2:
-        names = ui.label_names(ws)
-        for col, run_id in zip(st.columns(2), pair, strict=True):
-            result = evaluation.evaluate_run(ws.conn, run_id)
-            col.markdown(f"**#{run_id}** · {ui.tr('eval.m.macro_f1')} {result['macro_f1']:.3f}")
-            col.plotly_chart(plots.confusion_heatmap(result["confusion_matrix"],
-                                                     [names.get(c, c) for c in result["labels"]],
-                                                     {"hover": ui.tr("eval.cm.hover"),
-                                                      "predicted": ui.tr("eval.predicted"),
-                                                      "given": ui.tr("eval.given")}),
-                             key=f"eval_pair_{run_id}", width="stretch")

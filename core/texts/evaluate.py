@@ -1,4 +1,8 @@
-"""Evaluate page texts: figures, confusion matrix, operating point, curves, promotion, comparison."""
+"""Evaluate page texts: figures, confusion matrix, operating point, curves, promotion, comparison, errors."""
+
+# The promotion override checkbox: the refusals below name it word for word.
+FORCE_EN = "Promote anyway, overriding the checks against production (recorded)"
+FORCE_KO = "운영 모델과의 비교 검사를 무시하고 승격 (기록됨)"
 
 EN: dict[str, str] = {
     "page.evaluate": "Evaluate",
@@ -68,17 +72,57 @@ EN: dict[str, str] = {
     "eval.promote.is_production": "This run is the production model.",
     "eval.promote.current": "The production model is run #{id}.",
     "eval.promote.none": "No production model yet.",
-    "eval.promote.force": "Promote even if its test macro-F1 is lower (recorded)",
+    "eval.promote.force": FORCE_EN,
     "eval.promote.button": "Promote run #{id} to production",
-    "eval.promote.done": "Run #{id} is now the production model ({reason}).",
+    "eval.promote.done": "Run #{id} is now the production model.",
+    "eval.promote.figures": "On the same test photos: defect recall at the operating point {new} vs {old}, "
+                            "macro-F1 {new_f1} vs {old_f1} (run #{previous}).",
+    "eval.promote.forced": "The override was recorded.",
+    "eval.absent": "No photos of {absent} in the {split} split. The averages (macro-F1, micro-F1, weighted F1) "
+                   "cover the classes that occur there: {averaged}.",
+    "eval.c.run": "run",
+    "eval.c.arch": "backbone",
+    "eval.c.kind": "kind",
     "eval.c.pretrained": "pretrained",
     "eval.c.params": "params (M)",
-    "eval.c.train_s": "train time (s)",
+    "eval.c.size": "px",
+    "eval.c.epochs": "epochs",
+    "eval.c.train_s": "train s",
+    "eval.c.speed": "photos/s",
+    "eval.c.accuracy": "accuracy",
+    "eval.c.macro_f1": "macro-F1",
     "eval.c.defect_recall": "defect recall @ op",
-    "eval.c.cpu_ms": "CPU ms / photo",
-    "eval.c.gflops": "GFLOPs per photo",
+    "eval.c.cpu_ms": "CPU ms",
+    "eval.c.gflops": "GFLOPs",
     "eval.c.production": "production",
+    "eval.c.yes": "✓",
+    "eval.c.help.defect_recall": "Defect recall on the test split at the run's operating point: the share of "
+                                 "defective bolts it does not call normal.",
+    "eval.c.help.cpu_ms": "CPU latency per photo, batch of 1, measured when the run finished.",
+    "eval.c.help.gflops": "GFLOPs per photo at the run's image size.",
+    "eval.axis.ms": "CPU ms per photo",
+    "eval.axis.gflops": "GFLOPs per photo",
     "eval.compare.pick": "Two runs side by side",
+    "eval.compare.training": "How each run was trained",
+    # core errors the page can show (key in the error, English in str(exc) for the CLI)
+    "evaluate.promote_refused_recall": "Run #{run} misses more defects than production run #{production}: on the "
+                                       "same test photos its defect recall at the operating point is {new}, below "
+                                       "{old} (macro-F1 {new_f1} vs {old_f1}). To promote it anyway, tick “"
+                                       + FORCE_EN + "”.",
+    "evaluate.promote_refused_f1": "Run #{run} has a lower test macro-F1 than production run #{production}: {new}, "
+                                   "below {old}. To promote it anyway, tick “" + FORCE_EN + "”.",
+    "evaluate.promote_refused_photos": "Run #{run} was tested on other photos than production run #{production}, "
+                                       "so their figures do not compare. Lock the test split on the Dataset page "
+                                       "and train again, or tick “" + FORCE_EN + "”.",
+    "evaluate.already_production": "Run #{run} is already the production model.",
+    "evaluate.unfinished": "Run #{run} has not finished; it has no predictions to evaluate yet.",
+    "evaluate.no_run": "Run #{run} does not exist.",
+    "evaluate.cost_shape": "The cost matrix must be {n}×{n}.",
+    "evaluate.target_range": "The target defect recall {target} must be between 0.5 and 1.",
+    "evaluate.no_threshold": "Run #{run} has no 'normal' class or no validation photos, so there is no defect "
+                             "threshold to choose.",
+    "evaluate.need_two_labels": "Training needs photos of at least two labels in the train split; found {n} "
+                                "({found}). Label more photos on the Dataset page.",
 }
 
 KO: dict[str, str] = {
@@ -148,15 +192,54 @@ KO: dict[str, str] = {
     "eval.promote.is_production": "이 학습이 운영 모델입니다.",
     "eval.promote.current": "운영 모델은 학습 #{id}입니다.",
     "eval.promote.none": "아직 운영 모델이 없습니다.",
-    "eval.promote.force": "테스트 macro-F1이 더 낮아도 승격 (기록됨)",
+    "eval.promote.force": FORCE_KO,
     "eval.promote.button": "학습 #{id}을(를) 운영 모델로 승격",
-    "eval.promote.done": "학습 #{id}이(가) 운영 모델이 되었습니다 ({reason}).",
+    "eval.promote.done": "학습 #{id}이(가) 운영 모델이 되었습니다.",
+    "eval.promote.figures": "같은 테스트 사진 기준: 운영점 결함 재현율 {new} 대 {old}, macro-F1 {new_f1} 대 {old_f1} "
+                            "(학습 #{previous}).",
+    "eval.promote.forced": "검사 무시 승격이 기록되었습니다.",
+    "eval.absent": "{split} 분할에 {absent} 사진이 없습니다. 평균(macro-F1, micro-F1, 가중 F1)은 이 분할에 나오는 "
+                   "클래스만으로 계산합니다: {averaged}.",
+    "eval.c.run": "학습",
+    "eval.c.arch": "백본",
+    "eval.c.kind": "종류",
     "eval.c.pretrained": "사전학습",
     "eval.c.params": "파라미터 (M)",
-    "eval.c.train_s": "학습 시간 (초)",
+    "eval.c.size": "px",
+    "eval.c.epochs": "에폭",
+    "eval.c.train_s": "학습 초",
+    "eval.c.speed": "사진/초",
+    "eval.c.accuracy": "정확도",
+    "eval.c.macro_f1": "macro-F1",
     "eval.c.defect_recall": "운영점 결함 재현율",
-    "eval.c.cpu_ms": "CPU ms / 사진",
-    "eval.c.gflops": "사진당 GFLOPs",
+    "eval.c.cpu_ms": "CPU ms",
+    "eval.c.gflops": "GFLOPs",
     "eval.c.production": "운영",
+    "eval.c.yes": "✓",
+    "eval.c.help.defect_recall": "학습의 운영점에서 테스트 분할의 결함 재현율: 결함 볼트를 정상으로 판정하지 않은 "
+                                 "비율.",
+    "eval.c.help.cpu_ms": "사진 한 장(배치 1)의 CPU 지연 시간, 학습이 끝날 때 측정.",
+    "eval.c.help.gflops": "학습 이미지 크기에서 사진 한 장당 GFLOPs.",
+    "eval.axis.ms": "사진당 CPU ms",
+    "eval.axis.gflops": "사진당 GFLOPs",
     "eval.compare.pick": "나란히 볼 학습 두 개",
+    "eval.compare.training": "학습별 학습 조건",
+    # 페이지가 보여 줄 수 있는 코어 오류
+    "evaluate.promote_refused_recall": "학습 #{run}은(는) 운영 모델 #{production}보다 결함을 더 많이 놓칩니다: 같은 "
+                                       "테스트 사진에서 운영점 결함 재현율이 {new}(으)로 {old}보다 낮습니다 "
+                                       "(macro-F1 {new_f1} 대 {old_f1}). 그래도 승격하려면 ‘" + FORCE_KO
+                                       + "’을(를) 선택하세요.",
+    "evaluate.promote_refused_f1": "학습 #{run}의 테스트 macro-F1이 운영 모델 #{production}보다 낮습니다: {new}, "
+                                   "운영 모델 {old}. 그래도 승격하려면 ‘" + FORCE_KO + "’을(를) 선택하세요.",
+    "evaluate.promote_refused_photos": "학습 #{run}은(는) 운영 모델 #{production}과(와) 다른 사진으로 테스트되어 "
+                                       "지표를 비교할 수 없습니다. 데이터셋 페이지에서 테스트 분할을 고정하고 다시 "
+                                       "학습하거나 ‘" + FORCE_KO + "’을(를) 선택하세요.",
+    "evaluate.already_production": "학습 #{run}은(는) 이미 운영 모델입니다.",
+    "evaluate.unfinished": "학습 #{run}이(가) 아직 끝나지 않아 평가할 예측이 없습니다.",
+    "evaluate.no_run": "학습 #{run}이(가) 없습니다.",
+    "evaluate.cost_shape": "비용 행렬은 {n}×{n}이어야 합니다.",
+    "evaluate.target_range": "목표 결함 재현율 {target}은(는) 0.5와 1 사이여야 합니다.",
+    "evaluate.no_threshold": "학습 #{run}에는 'normal' 클래스나 검증 사진이 없어 결함 임계값을 고를 수 없습니다.",
+    "evaluate.need_two_labels": "학습하려면 학습 분할에 적어도 두 라벨의 사진이 필요합니다. 찾은 라벨 {n}개 "
+                                "({found}). 데이터셋 페이지에서 사진에 라벨을 더 다세요.",
 }

@@ -18,7 +18,7 @@ from core import jobs, runs
 from tests.core.train_helpers import ADMIN, add_demo, cli_json, new_run, run_cli, run_job_here, tiny_config
 
 CONTRACT = {"labels", "confusion_matrix", "accuracy", "macro_f1", "micro_f1", "weighted_f1", "per_class",
-            "operating_point", "top2_accuracy", "n"}
+            "operating_point", "top2_accuracy", "n", "absent", "averaged"}
 EXACT = 1e-9
 
 
@@ -65,8 +65,11 @@ def test_evaluate_json_equals_scikit_learn_on_the_stored_predictions(ws):
     assert out["n"] == len(truth) == by_split["test"]
     assert out["confusion_matrix"] == confusion_matrix(truth, pred, labels=index).tolist()
     assert out["accuracy"] == pytest.approx(accuracy_score(truth, pred), abs=EXACT)
+    present = sorted(set(truth.tolist()) | set(pred.tolist()))  # averages cover the classes in the split
+    assert out["averaged"] == [run.class_names[i] for i in present]
+    assert out["absent"] == [name for i, name in enumerate(run.class_names) if i not in set(truth.tolist())]
     for average in ("macro", "micro", "weighted"):
-        expected = f1_score(truth, pred, labels=index, average=average, zero_division=0)
+        expected = f1_score(truth, pred, labels=present, average=average, zero_division=0)
         assert out[f"{average}_f1"] == pytest.approx(expected, abs=EXACT), average
     precision, recall, f1, support = precision_recall_fscore_support(truth, pred, labels=index, zero_division=0)
     assert set(out["per_class"]) == set(run.class_names)

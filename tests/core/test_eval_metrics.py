@@ -85,12 +85,49 @@ def test_a_class_absent_from_truth_keeps_every_shape():
     p, r, f, s = precision_recall_fscore_support(truth, probs.argmax(1), labels=[0, 1, 2], zero_division=0)
     assert out["macro_f1"] == pytest.approx(f.mean()) and out["per_class"]["broken"]["recall"] == pytest.approx(r[1])
     assert out["top2_accuracy"] == pytest.approx(top2_by_hand(truth, probs))
+    assert out["absent"] == ["missing"] and out["averaged"] == LABELS  # predicted once, so it counts (F1 0)
     never = metrics.evaluate(truth, np.eye(3)[[0, 0, 1, 0, 0, 1]], LABELS)  # 'missing' neither true nor predicted
     assert never["per_class"]["missing"]["support"] == 0 and len(never["confusion_matrix"]) == 3
-    for average in ("macro", "weighted"):  # every class counts, as labels=range(n) says
-        expected = f1_score(truth, [0, 0, 1, 0, 0, 1], labels=[0, 1, 2], average=average, zero_division=0)
+    for average in ("macro", "weighted"):  # the averages cover the classes that occur: normal and broken
+        expected = f1_score(truth, [0, 0, 1, 0, 0, 1], labels=[0, 1], average=average, zero_division=0)
         assert never[f"{average}_f1"] == pytest.approx(expected)
-    assert never["macro_f1"] == pytest.approx((6 / 7 + 4 / 5 + 0) / 3)
+    assert never["macro_f1"] == pytest.approx((6 / 7 + 4 / 5) / 2)
+    assert never["absent"] == ["missing"] and never["averaged"] == ["normal", "broken"]
+
+
+def test_a_perfect_model_on_a_split_of_normal_photos_only_scores_one():
+    """Issue 13: a perfect model on a test split holding only normal photos showed macro-F1 0.500."""
+    truth = np.zeros(8, dtype=int)
+    probs = np.tile([0.9, 0.05, 0.05], (8, 1))
+    out = metrics.evaluate(truth, probs, LABELS)
+    assert out["macro_f1"] == out["micro_f1"] == out["weighted_f1"] == out["accuracy"] == 1.0
+    assert out["absent"] == ["broken", "missing"] and out["averaged"] == ["normal"]
+    assert out["confusion_matrix"] == [[8, 0, 0], [0, 0, 0], [0, 0, 0]]  # shapes still cover every class
+    assert metrics.summary(truth.tolist(), probs.argmax(1).tolist(), 3)["macro_f1"] == 1.0  # per epoch and stored
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_averages_over_present_classes_equal_scikit_learn(seed):
+    """Random splits that lack one or two classes (as truth, as prediction, or both) against scikit-learn given
+    the labels that occur in the split."""
+    rng = np.random.default_rng(seed)
+    n, classes = 30, 4
+    labels = [f"c{i}" for i in range(classes)]
+    order = rng.permutation(classes)
+    given, predicted_only = order[:2], order[2:3] if seed % 2 else order[:0]  # order[3] never occurs
+    truth = rng.choice(given, n)
+    pred = np.where(rng.random(n) < 0.7, truth, rng.choice(np.concatenate([given, predicted_only]), n))
+    probs = np.full((n, classes), 0.1)
+    probs[np.arange(n), pred] = 0.7
+    out = metrics.evaluate(truth, probs, labels)
+    present = sorted(set(truth.tolist()) | set(pred.tolist()))
+    assert int(order[3]) not in present and 0 < out["macro_f1"] < 1
+    for average in ("macro", "micro", "weighted"):
+        expected = f1_score(truth, pred, labels=present, average=average, zero_division=0)
+        assert out[f"{average}_f1"] == pytest.approx(expected, abs=1e-12), average
+    assert metrics.summary(truth, pred, classes)["macro_f1"] == pytest.approx(out["macro_f1"], abs=1e-12)
+    assert out["averaged"] == [labels[i] for i in present]
+    assert out["absent"] == [labels[i] for i in range(classes) if i not in set(truth.tolist())]
 
 
 def test_an_empty_split_evaluates_to_zeros():
@@ -98,6 +135,7 @@ def test_an_empty_split_evaluates_to_zeros():
     assert empty["confusion_matrix"] == [[0] * 3] * 3 and empty["n"] == 0
     assert empty["accuracy"] == empty["macro_f1"] == empty["top2_accuracy"] == 0.0
     assert empty["per_class"]["normal"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert empty["absent"] == LABELS and empty["averaged"] == []
 
 
 @pytest.mark.parametrize("threshold", [0.0, 0.2, 0.5, 0.8, 1.0])
