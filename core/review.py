@@ -1,6 +1,7 @@
 """The review queue: misclassified photos of a run, suspected label errors, conflicting near-duplicates.
 
-Decisions (relabel, confirm, skip) are recorded; a relabel is a label event with source 'review'.
+Decisions (relabel, confirm, skip) are recorded; a relabel is a label event with source 'review'. Relabelling a
+defect photo normal teaches the next model to pass such defects, so it needs an explicit confirmation.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core import auth, db, health, runs, store
+from core import auth, db, evaluation, health, runs, store
+from core.errors import ValidationError
 
 REASONS = ("misclassified", "suspect", "duplicate_conflict", "leakage")
 DECISIONS = ("relabel", "confirm", "skip")
@@ -95,13 +97,28 @@ def queue(conn: sqlite3.Connection, run_id: int | None, include: Sequence[str] =
     return out
 
 
-def decide(conn: sqlite3.Connection, actor: auth.Actor, item: Item, decision: str, label: str | None = None) -> None:
+def needs_confirmation(current: str | None, label: str | None) -> bool:
+    """True when a relabel turns a defect photo (any class but normal) into a normal one."""
+    return current is not None and current != evaluation.NORMAL and label == evaluation.NORMAL
+
+
+def decide(conn: sqlite3.Connection, actor: auth.Actor, item: Item, decision: str, label: str | None = None,
+           confirmed: bool = False) -> None:
     """Record a review decision; 'relabel' also sets the label (a label event with source 'review'),
-    'confirm' records the current label as checked (also a 'review' label event), 'skip' only the decision."""
+    'confirm' records the current label as checked (also a 'review' label event), 'skip' only the decision.
+
+    A relabel from a defect class to normal is refused unless `confirmed`: the page asks the user first.
+    """
     if decision not in DECISIONS:
-        raise ValueError(f"decision {decision!r} is not one of {DECISIONS}")
+        raise ValidationError(f"decision {decision!r} is not one of {DECISIONS}", key="review.error.decision",
+                              decision=decision, options=", ".join(DECISIONS))
     auth.require(actor, "relabel")
     if decision == "relabel":
+        current = store.get_image(conn, item.image_id).label
+        if needs_confirmation(current, label) and not confirmed:
+            raise ValidationError(f"photo {item.image_id} is labelled {current!r}: relabelling it {label!r} needs a "
+                                  "confirmation (confirmed=True)", key="review.error.to_normal",
+                                  id=item.image_id, old=current, new=label)
         store.relabel(conn, actor, [item.image_id], label, "review")
     elif decision == "confirm":
         current = store.get_image(conn, item.image_id).label

@@ -1,0 +1,57 @@
+"""In Chromium: the Review keys. Enter keeps the given label, 1/2/3 follow the label order, 1 on a defect photo
+asks first (Esc cancels), S skips."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from core import store
+from core.workspace import open_workspace
+from tests.pages.test_review_decisions import misclassified_run
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def decisions(ws) -> list[tuple[int, str]]:
+    return [tuple(r) for r in ws.conn.execute("SELECT image_id, decision FROM review_decisions ORDER BY id")]
+
+
+def test_review_keys(app_server, page, tmp_path):
+    url, workspace = app_server
+    ws = open_workspace(workspace)
+    misclassified_run(ws, trained=True)
+    broken, missing, normal = ws.wrong["broken"], ws.wrong["missing"], ws.wrong["normal"]
+    card = page.locator(".st-key-review_card")
+
+    def shows(image_id: int) -> None:  # the card's heading: "#<id> · <file name>"
+        card.get_by_text(re.compile(rf"^#{image_id} · ")).wait_for()
+
+    page.goto(url)
+    page.get_by_role("link", name="Review", exact=True).click()
+    shows(broken)  # labelled broken, the model says normal
+    page.locator("body").press("1")  # normal: the model's answer, a defect turned normal
+    page.locator(".st-key-review_to_normal").get_by_text("Relabel it normal?").wait_for()
+    page.screenshot(path=str(tmp_path / "01-question.png"))
+    assert store.get_image(ws.conn, broken).label == "broken" and decisions(ws) == []
+    page.locator("body").press("Escape")
+    page.get_by_role("button", name="Label is right: broken").wait_for()
+    assert page.locator(".st-key-review_to_normal").count() == 0
+
+    started = time.perf_counter()
+    page.locator("body").press("Enter")
+    shows(missing)
+    print(f"Enter to the next photo in Chromium: {time.perf_counter() - started:.2f} s")
+    page.get_by_text(f"Photo #{broken}: label broken confirmed.").wait_for()
+    assert decisions(ws) == [(broken, "confirm")]
+
+    page.locator("body").press("s")
+    shows(normal)
+    page.locator("body").press("3")  # normal -> missing: no question
+    page.get_by_text(f"Photo #{normal} is now labelled missing.").wait_for()
+    page.screenshot(path=str(tmp_path / "02-relabelled.png"))
+    assert decisions(ws) == [(broken, "confirm"), (missing, "skip"), (normal, "relabel")]
+    assert store.get_image(ws.conn, normal).label == "missing"
+    ws.close()
