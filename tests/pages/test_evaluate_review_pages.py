@@ -76,7 +76,7 @@ def test_review_skip_and_relabel(trained):
     after = review.queue(trained.conn, trained.run_ids[-1])
     assert first.image_id not in {it.image_id for it in after}
     target = after[0]
-    new = next(n for n in ("normal", "broken", "missing") if n != store.get_image(trained.conn, target.image_id).label)
+    new = next(n for n in ("broken", "missing") if n != store.get_image(trained.conn, target.image_id).label)
     at.button(key=f"review_set_{new}").click().run()
     events = store.history(trained.conn, target.image_id)
     assert events[-1].new_label == new and events[-1].source == "review"
