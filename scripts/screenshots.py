@@ -57,6 +57,8 @@ def train_page(page, out: Path) -> None:
     for link, name in (("Evaluate", "evaluate"), ("Review", "review")):
         page.get_by_role("link", name=link, exact=True).click()
         page.wait_for_timeout(6000)
+        if name == "review":  # the heatmap is prepared in the background: wait for it, however cold the server
+            page.get_by_text("Grad-CAM for").first.wait_for(timeout=300_000)
         page.screenshot(path=str(out / f"{name}-en.png"))
     page.get_by_role("link", name="Diagnose", exact=True).click()
     page.get_by_text("Heatmap settings").wait_for()
