@@ -57,6 +57,11 @@ class Job:
     def active(self) -> bool:
         return self.status in ACTIVE
 
+    @property
+    def resumed(self) -> bool:
+        """Queued again after it had ended: run more than once, or waiting with a start time already set."""
+        return self.attempts > 1 or (self.status == "queued" and self.started_at is not None)
+
 
 def _job(row: sqlite3.Row) -> Job:
     values = dict(row)
@@ -87,9 +92,11 @@ def submit_sweep(conn: sqlite3.Connection, actor: auth.Actor, base: TrainConfig,
                  lrs: list[float]) -> list[int]:
     """Queue one job per (batch size, learning rate) pair, tagged with a common sweep name."""
     if not batch_sizes or not lrs:
-        raise ValidationError("a sweep needs at least one batch size and one learning rate")
+        raise ValidationError("a sweep needs at least one batch size and one learning rate",
+                              key="train.error.sweep_empty")
     if len(batch_sizes) * len(lrs) > 36:
-        raise ValidationError(f"a sweep of {len(batch_sizes) * len(lrs)} runs is too large; at most 36")
+        raise ValidationError(f"a sweep of {len(batch_sizes) * len(lrs)} runs is too large; at most 36",
+                              key="train.error.sweep_large", n=len(batch_sizes) * len(lrs), most=36)
     configs = [TrainConfig.from_dict({**base.to_dict(), "batch_size": b, "lr": lr}) for b in batch_sizes for lr in lrs]
     name = f"sweep-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     return [submit(conn, actor, cfg, sweep=name) for cfg in configs]
@@ -98,7 +105,7 @@ def submit_sweep(conn: sqlite3.Connection, actor: auth.Actor, base: TrainConfig,
 def get_job(conn: sqlite3.Connection, job_id: int) -> Job:
     row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
     if row is None:
-        raise NotFoundError(f"job {job_id} does not exist")
+        raise NotFoundError(f"job {job_id} does not exist", key="train.error.no_job", id=job_id)
     return _job(row)
 
 
@@ -135,10 +142,16 @@ def heartbeat(conn: sqlite3.Connection, job_id: int, progress: dict[str, object]
 
 
 def finish(conn: sqlite3.Connection, job_id: int, status: str, error: str | None = None,
-           hint: str | None = None) -> None:
+           hint: str | None = None, keys: dict[str, object] | None = None) -> None:
+    """Record how a job ended. keys: the error and hint as text keys and values (error_key, error_detail,
+    hint_key, hint_detail), kept with the job's last progress so the page shows them translated."""
     if status not in ("done", "failed", "cancelled", "interrupted"):
-        raise ValidationError(f"a job cannot finish as {status!r}")
+        raise ValidationError(f"a job cannot finish as {status!r}", key="train.error.bad_final", status=status)
     with db.transaction(conn):
+        if keys:
+            row = conn.execute("SELECT progress FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            progress = {**json.loads((row and row[0]) or "{}"), **keys}
+            conn.execute("UPDATE jobs SET progress = ? WHERE id = ?", (json.dumps(progress, default=str), job_id))
         conn.execute("UPDATE jobs SET status = ?, finished_at = ?, error = ?, error_hint = ?, cancel_requested = 0"
                      " WHERE id = ?", (status, db.now_iso(), error, hint, job_id))
 
@@ -153,7 +166,8 @@ def cancel(conn: sqlite3.Connection, actor: auth.Actor, job_id: int) -> str:
             audit.record(conn, actor.name, "cancel", f"job {job_id}", was="queued")
             return "cancelled"
         if job.status != "running":
-            raise ValidationError(f"job {job_id} is {job.status}; only queued or running jobs can be cancelled")
+            raise ValidationError(f"job {job_id} is {job.status}; only queued or running jobs can be cancelled",
+                                  key="train.error.not_cancellable", id=job_id)
         conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
         audit.record(conn, actor.name, "cancel", f"job {job_id}", was="running")
     log.info("job %s: cancel requested by %s", job_id, actor.name)
@@ -166,7 +180,9 @@ def resume(conn: sqlite3.Connection, actor: auth.Actor, job_id: int) -> None:
     with db.transaction(conn):
         job = get_job(conn, job_id)
         if job.status not in RESUMABLE:
-            raise ValidationError(f"job {job_id} is {job.status}; only {', '.join(RESUMABLE)} jobs can be resumed")
+            key = "train.error.resume_done" if job.status == "done" else "train.error.resume_active"
+            raise ValidationError(f"job {job_id} is {job.status}; only {', '.join(RESUMABLE)} jobs can be resumed",
+                                  key=key, id=job_id)
         conn.execute("UPDATE jobs SET status = 'queued', finished_at = NULL, cancel_requested = 0, error = NULL,"
                      " error_hint = NULL WHERE id = ?", (job_id,))
         audit.record(conn, actor.name, "resume", f"job {job_id}", was=job.status)
@@ -203,7 +219,8 @@ def reconcile(conn: sqlite3.Connection) -> list[int]:
     for job_id in gone:
         with db.transaction(conn):
             conn.execute(
-                "UPDATE jobs SET status = 'interrupted', finished_at = ?, error = ?"
+                "UPDATE jobs SET status = 'interrupted', finished_at = ?, error = ?,"
+                " progress = json_set(COALESCE(progress, '{}'), '$.error_key', 'train.error.worker_gone')"
                 " WHERE id = ? AND status = 'running'",
                 (db.now_iso(), "the worker process stopped without finishing (killed or crashed)", job_id))
         log.warning("job %s: worker gone, marked interrupted", job_id)

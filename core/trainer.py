@@ -27,7 +27,13 @@ log = logging.getLogger(__name__)
 
 
 class Cancelled(Exception):
-    """A stop was requested; the last finished epoch's checkpoint stays and can be resumed."""
+    """A stop was requested; the last finished epoch's checkpoint stays and can be resumed.
+    `key`/`detail`: the message as a text key and its values, as core errors carry them."""
+
+    def __init__(self, message: str = "", *, key: str | None = None, **detail: object) -> None:
+        super().__init__(message)
+        self.key = key
+        self.detail = detail
 
 
 class Hooks:
@@ -41,6 +47,9 @@ class Hooks:
 
     def epoch_done(self, epoch: int, values: dict[str, float | int | None]) -> None:
         pass
+
+    def resumed(self, epoch: int) -> None:
+        """The run continues after this finished epoch (0: no epoch had finished, it starts again)."""
 
 
 @dataclass
@@ -69,14 +78,19 @@ class RunResult:
     cpu_ms: float | None = None
 
 
-def measure_cpu_ms(model: nn.Module, size: int, repeats: int = 7) -> float:
-    """Median milliseconds for one photo (batch 1) on the CPU: the cost of a diagnosis on a plain PC."""
+def measure_cpu_ms(model: nn.Module, size: int, repeats: int = 7, budget_s: float = 2.0) -> float:
+    """Median milliseconds for one photo (batch 1) on the CPU: the cost of a diagnosis on a plain PC.
+
+    At most `repeats` timings, fewer once budget_s is spent: on a quiet PC 7 take a fraction of a second,
+    while on a busy 2-core machine one forward took 8 s and 8 of them doubled the quick model's time.
+    """
     model = model.to("cpu").eval()
     sample = torch.zeros(1, 3, size, size)
-    times = []
+    times: list[float] = []
     with torch.inference_mode():
+        began = time.perf_counter()
         model(sample)  # warm-up
-        for _ in range(repeats):
+        while len(times) < repeats and (not times or time.perf_counter() - began < budget_s):
             start = time.perf_counter()
             model(sample)
             times.append((time.perf_counter() - start) * 1000)
@@ -136,7 +150,8 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, criterion: nn.Module, 
     steps = len(loader)
     for step, (images, targets) in enumerate(loader, start=1):
         if _stop_requested(ctx, device):
-            raise Cancelled(f"stopped during epoch {epoch}, step {step}")
+            raise Cancelled(f"stopped during epoch {epoch}, step {step}", key="train.error.stopped_epoch",
+                            epoch=epoch, step=step)
         images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
         if prep is not None:
             images = prep(images)
@@ -263,7 +278,8 @@ def _restore(ctx: RunContext, model, optimizer, scheduler, scaler, device) -> _S
     scaler.load_state_dict(saved["scaler"])
     state = _State(**saved["state"])
     state.best_key = tuple(state.best_key)
-    log.info("resuming after epoch %d (best so far: epoch %s)", state.epoch, state.best_epoch)
+    log.info("resumed from epoch %d (best so far: epoch %s)", state.epoch, state.best_epoch)
+    ctx.hooks.resumed(state.epoch)
     return state
 
 

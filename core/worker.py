@@ -35,6 +35,7 @@ class DbHooks(trainer.Hooks):
         self.stop_event, self.sigterm = threading.Event(), False
         self._report = report_progress
         self._progress: dict[str, object] | None = None
+        self._kept: dict[str, object] = {}  # shown with every progress report: "resumed_from"
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-job-{job_id}", daemon=True)
 
@@ -44,9 +45,20 @@ class DbHooks(trainer.Hooks):
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stop_beating()
+        self.conn.close()
+
+    def stop_beating(self) -> None:
+        """End the heartbeat and store the last progress now, so no late beat overwrites the job's final row."""
+        if self._done.is_set():
+            return
         self._done.set()
         self._thread.join(timeout=10)
-        self.conn.close()
+        if self._report and self._progress is not None:
+            try:
+                jobs.heartbeat(self.conn, self.job_id, self._progress)
+            except CoreError as exc:
+                log.warning("last progress of job %s not stored: %s", self.job_id, exc)
 
     def _beat(self) -> None:
         conn = db.connect(self.db_path)
@@ -67,7 +79,17 @@ class DbHooks(trainer.Hooks):
             conn.close()
 
     def progress(self, values: dict[str, object]) -> None:
-        self._progress = dict(values)
+        self._progress = {**values, **self._kept}
+
+    def resumed(self, epoch: int) -> None:
+        self._kept["resumed_from"] = epoch
+        if self._progress is not None:  # None: nothing reported yet (a DDP launcher leaves that to rank 0)
+            self._progress = {**self._progress, **self._kept}
+        if self._report:  # at once: the page says "resumed from epoch N" from the first second
+            try:
+                jobs.heartbeat(self.conn, self.job_id, self._progress or dict(self._kept))
+            except CoreError as exc:  # the next beat carries it
+                log.warning("progress of job %s not stored: %s", self.job_id, exc)
 
     def should_stop(self) -> bool:
         return self.stop_event.is_set()
@@ -138,6 +160,17 @@ def outcome_of(exc: BaseException, hooks: DbHooks, config_batch: int) -> tuple[s
     return "failed", f"{type(exc).__name__}: {exc}", None
 
 
+def outcome_keys(exc: BaseException, hooks: DbHooks, config_batch: int) -> dict[str, object]:
+    """outcome_of's cause and hint as text keys and values (jobs.finish keeps them), for the page to translate."""
+    if isinstance(exc, trainer.Cancelled) and hooks.sigterm:
+        return {"error_key": "train.error.shutdown"}
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return {"error_key": "train.error.gpu_memory", "hint_key": "train.hint.smaller_batch",
+                "hint_detail": {"batch": max(1, config_batch // 2)}}
+    key = getattr(exc, "key", None)
+    return {"error_key": key, "error_detail": dict(getattr(exc, "detail", {}))} if key else {}
+
+
 def run_job(ws: Workspace, job: jobs.Job, shutdown: Shutdown | None = None) -> str:
     """Run one claimed job to its end and record how it ended; returns the final status."""
     runtime.tune_allocator()
@@ -145,8 +178,11 @@ def run_job(ws: Workspace, job: jobs.Job, shutdown: Shutdown | None = None) -> s
             (shutdown or Shutdown()).watching(hooks):
         log.info("job %d (%s, %s), attempt %d, on %s", job.id, job.kind, job.config.arch, job.attempts,
                  describe_device())
+        if job.attempts > 1:  # the trainer says from which epoch once it has read the last checkpoint
+            log.info("job %d resumed (attempt %d)", job.id, job.attempts)
+            hooks.resumed(0)
         try:
-            status, error, hint = "done", None, None
+            status, error, hint, keys = "done", None, None, {}
             if job.kind == "suspects":
                 _run_suspects(ws, job, hooks)
             else:
@@ -160,9 +196,11 @@ def run_job(ws: Workspace, job: jobs.Job, shutdown: Shutdown | None = None) -> s
                     _run_here(ws, run, hooks)
         except Exception as exc:  # the job ends here, whatever the cause: record it for the user, keep the log
             status, error, hint = outcome_of(exc, hooks, job.config.batch_size)
+            keys = outcome_keys(exc, hooks, job.config.batch_size)
             if status == "failed":
                 log.exception("job %d failed", job.id)
-        jobs.finish(ws.conn, job.id, status, error, hint)
+        hooks.stop_beating()
+        jobs.finish(ws.conn, job.id, status, error, hint, keys)
         log.info("job %d %s%s", job.id, status, f": {error}" if error else "")
     return status
 
@@ -171,8 +209,8 @@ def _run_suspects(ws: Workspace, job: jobs.Job, hooks: DbHooks) -> None:
     """Score every labelled photo for a likely label error and store the scores for the Review page."""
     from core import embed, review
 
-    hooks.progress({"phase": "embed", "epoch": 0, "epochs": 1})
-    found = embed.suspects(ws, arch=job.config.arch, seed=job.config.seed)
+    hooks.progress({"phase": "embed", "step": 0, "steps": 0})
+    found = embed.suspects(ws, arch=job.config.arch, seed=job.config.seed, hooks=hooks)
     review.save_suspects(ws.conn, found, job.id)
     log.info("suspects: %d photos scored, %d flagged", len(found), sum(1 for s in found if s["flagged"]))
 

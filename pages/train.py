@@ -7,6 +7,7 @@ import streamlit as st
 from core import auth, jobs
 from core.errors import CoreError
 from pages import components as ui
+from pages import train_jobs
 from pages import train_panels as panels
 
 ws = ui.workspace()
@@ -41,9 +42,10 @@ def live_jobs() -> None:
     if not listing:
         st.info(ui.tr("train.jobs.empty"))
         return
-    job = panels.jobs_table(ws, listing)
+    job = train_jobs.jobs_table(ws, listing)
+    train_jobs.show_note(job)  # a note about a job that has moved on since is dropped here, every 2 s
     if job is not None:
-        panels.job_detail(ws, me, job)
+        train_jobs.job_detail(ws, me, job)
 
 
 st.subheader(ui.tr("train.jobs.header"))

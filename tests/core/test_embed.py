@@ -159,3 +159,92 @@ def test_quick_model_stores_out_of_fold_figures_for_fitted_photos(demo_ws):
     val = [p for p in preds if p["split"] == "val"]
     accuracy = sum(p["label"] == p["predicted"] for p in val) / len(val)
     assert run.val_accuracy == pytest.approx(accuracy)
+
+
+def _old_fit_probe(x, y, seed=0):
+    """The probe search as it was (4 C × 5-fold cross_val_predict from scratch, float64): the reference."""
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    z = StandardScaler().fit_transform(x)
+    split = StratifiedKFold(5, shuffle=True, random_state=seed)
+    best = None
+    for c in embed.PROBE_C:
+        oof = cross_val_predict(LogisticRegression(C=c, max_iter=3000, random_state=seed), z, y, cv=split,
+                                method="predict_proba")
+        loss = log_loss(y, oof)
+        if best is None or loss < best[0]:
+            best = (loss, c, oof)
+    return best[1], best[2]
+
+
+@pytest.mark.parametrize(("rows", "features"), [(150, 400), (240, 48)], ids=["fewer-photos-than-features", "more"])
+def test_fit_probe_chooses_as_before_and_reports_progress(rows, features):
+    """The faster search (row-space fit, warm starts along C, one thread) picks the same C as the old one
+    and is as accurate, on held-out rows too; it reports each fit."""
+    rng = np.random.default_rng(rows)
+    y_all = rng.choice(3, size=rows + 300, p=[0.5, 0.2, 0.3])
+    x_all = rng.gamma(2.0, 1.0, size=(rows + 300, features)) + rng.normal(size=(3, features))[y_all] * 0.35
+    x, y, x_test, y_test = x_all[:rows], y_all[:rows], x_all[rows:], y_all[rows:]
+    calls = []
+    scaler, clf, oof = embed.fit_probe(x, y, 3, seed=0, progress=lambda done, total: calls.append((done, total)))
+    old_c, old_oof = _old_fit_probe(x, y)
+    assert clf.C == old_c
+    assert (oof.argmax(axis=1) == y).mean() >= (old_oof.argmax(axis=1) == y).mean() - 0.02
+    old = LogisticRegression(C=old_c, max_iter=3000).fit(StandardScaler().fit(x).transform(x), y)
+    accuracy = (clf.predict(scaler.transform(x_test)) == y_test).mean()
+    assert accuracy >= (old.predict(StandardScaler().fit(x).transform(x_test)) == y_test).mean() - 0.02
+    np.testing.assert_allclose(oof.sum(axis=1), 1, atol=1e-6)
+    total = 5 * len(embed.PROBE_C) + 1
+    assert calls == [(i, total) for i in range(1, total + 1)]  # every fit, in order, the refit last
+
+
+def test_row_space_coordinates_rebuild_the_rows():
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(40, 100)).astype(np.float32)
+    coords, basis = embed._row_space(z)
+    assert coords.shape == (40, 40) and basis.shape == (100, 40)
+    np.testing.assert_allclose(coords @ basis.T, z, atol=1e-4)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(40), atol=1e-6)  # orthonormal: the penalty is unchanged
+    wide = rng.normal(size=(120, 100)).astype(np.float32)
+    assert embed._row_space(wide)[1] is None  # more photos than features: nothing to gain
+
+
+def test_large_sets_use_three_folds():
+    assert embed.probe_folds(730, 100) == 5 and embed.probe_folds(10_000, 2_000) == 3
+    assert embed.probe_folds(10_000, 2) == 2  # never more folds than the smallest class has photos
+
+
+class RecordingHooks(embed.trainer.Hooks):
+    def __init__(self):
+        self.seen = []
+
+    def progress(self, values):
+        self.seen.append(dict(values))
+
+
+def test_embedding_progress_counts_all_photos_cached_or_not(demo_ws):
+    images = store.all_images(demo_ws.conn)
+    shas, paths = [im.sha256 for im in images], [demo_ws.layout.cached(im.sha256) for im in images]
+    torch.manual_seed(0)
+    spec = models.build("tiny_cnn", 3, pretrained=False, image_size=32, pooling="avgmax")
+    spec.weights = {"used": True, "path": "/weights/tiny-0000.pth"}  # as if loaded from a file: cached
+    embed.embeddings(demo_ws.conn, spec, shas[:20], paths[:20], torch.device("cpu"))
+    hooks = RecordingHooks()
+    embed.embeddings(demo_ws.conn, spec, shas, paths, torch.device("cpu"), hooks)
+    steps = [(p["phase"], p["step"], p["steps"]) for p in hooks.seen]
+    assert steps[0] == ("embed", 20, 30) and steps[-1] == ("embed", 30, 30)  # 20 were cached
+    assert all("epoch" not in p for p in hooks.seen)  # no "Epoch 0/1" for a quick model
+
+
+def test_quick_model_reports_embeddings_then_fitting(demo_ws, monkeypatch):
+    from core import worker
+
+    seen = []
+    monkeypatch.setattr(worker.DbHooks, "progress", lambda self, values: seen.append(dict(values)))
+    job_id = jobs.submit(demo_ws.conn, ADMIN, tiny_config(kind="quick", epochs=1))
+    assert run_job_here(demo_ws, job_id) == "done"
+    phases = [p["phase"] for p in seen]
+    assert phases[0] == "embed" and phases[-1] == "fit" and set(phases) == {"embed", "fit"}
+    last = seen[-1]
+    assert last["step"] == last["steps"] > 1 and last["photos"] > 0

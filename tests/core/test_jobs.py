@@ -278,3 +278,49 @@ def test_log_tail(tmp_path):
     assert jobs.log_tail(path) == ""
     path.write_text("\n".join(f"line {i}" for i in range(100_000)))
     assert jobs.log_tail(path, lines=3) == "line 99997\nline 99998\nline 99999"
+
+
+def test_refusals_carry_text_keys_the_page_translates(ws, admin):
+    from core import i18n
+
+    done = jobs.submit(ws.conn, admin, CONFIG)
+    jobs.claim(ws.conn)
+    jobs.finish(ws.conn, done, "done")
+    queued = jobs.submit(ws.conn, admin, CONFIG)
+    refusals = [(lambda: jobs.cancel(ws.conn, admin, done), "train.error.not_cancellable"),
+                (lambda: jobs.resume(ws.conn, admin, done), "train.error.resume_done"),
+                (lambda: jobs.resume(ws.conn, admin, queued), "train.error.resume_active"),
+                (lambda: jobs.get_job(ws.conn, 999), "train.error.no_job"),
+                (lambda: jobs.submit_sweep(ws.conn, admin, CONFIG, [], [1e-3]), "train.error.sweep_empty"),
+                (lambda: jobs.submit_sweep(ws.conn, admin, CONFIG, [8] * 7, [1e-3] * 6), "train.error.sweep_large")]
+    for call, key in refusals:
+        with pytest.raises((ValidationError, NotFoundError)) as caught:
+            call()
+        assert caught.value.key == key
+        for lang in ("en", "ko"):  # the values fill every placeholder of the text in both languages
+            assert "{" not in i18n.t(key, lang, **caught.value.detail), (key, lang)
+
+
+def test_a_resumed_job_says_so(ws, admin, dead_pid):
+    job_id = jobs.submit(ws.conn, admin, CONFIG)
+    assert not jobs.get_job(ws.conn, job_id).resumed
+    jobs.claim(ws.conn)
+    assert not jobs.get_job(ws.conn, job_id).resumed
+    fake_running(ws, job_id, dead_pid, 60)
+    assert jobs.reconcile(ws.conn) == [job_id]
+    assert jobs.get_job(ws.conn, job_id).progress["error_key"] == "train.error.worker_gone"
+    jobs.resume(ws.conn, admin, job_id)
+    assert jobs.get_job(ws.conn, job_id).resumed  # queued again, before any worker took it
+    assert jobs.claim(ws.conn).resumed  # attempt 2
+
+
+def test_finish_keeps_the_cause_as_text_keys(ws, admin):
+    job_id = jobs.submit(ws.conn, admin, CONFIG)
+    jobs.claim(ws.conn)
+    jobs.heartbeat(ws.conn, job_id, {"phase": "train", "epoch": 2, "resumed_from": 1})
+    jobs.finish(ws.conn, job_id, "cancelled", "stopped during epoch 2, step 3", None,
+                {"error_key": "train.error.stopped_epoch", "error_detail": {"epoch": 2, "step": 3}})
+    job = jobs.get_job(ws.conn, job_id)
+    assert job.error == "stopped during epoch 2, step 3"  # the CLI's English stays
+    assert job.progress == {"phase": "train", "epoch": 2, "resumed_from": 1, "error_key": "train.error.stopped_epoch",
+                            "error_detail": {"epoch": 2, "step": 3}}

@@ -71,6 +71,10 @@ def test_cancel_stops_a_running_job_keeps_checkpoint_and_resume_continues(ws_pat
     assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) > done_epochs
     job = jobs.get_job(ws.conn, job_id)
     assert job.attempts == 2 and job.status == "cancelled"
+    # the page and the log say it was resumed, and from which epoch; the cause is kept as a text key
+    assert job.resumed and job.progress["resumed_from"] == done_epochs
+    assert job.progress["error_key"] == "train.error.stopped_epoch" and job.progress["error_detail"]["epoch"] > 0
+    assert f"resumed from epoch {done_epochs}" in ws.layout.job_log(job_id).read_text()
     ws.close()
 
 

@@ -71,3 +71,18 @@ def test_start_reload_finish(app_server, page, tmp_path):
         "print(c.execute('select count(*) from epochs').fetchone()[0])"), str(workspace / "boltscope.db")],
         capture_output=True, text=True, check=True)
     assert int(history.stdout) == EPOCHS
+
+
+def test_queued_note_goes_once_the_job_moves_on(app_server, page):
+    """Only the live part of the page redraws (every 2 s): a "queued" note drawn above it used to stay for good."""
+    url, workspace = app_server
+    cli(workspace, "demo", "--n", "30")
+    page.goto(url)
+    page.get_by_role("link", name="Train", exact=True).click()
+    page.get_by_text("New run", exact=True).wait_for()
+    pick(page, "train_arch_en", "^tiny_cnn")
+    page.get_by_text("This model has no pretrained weights").wait_for()
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("Job #1 queued.").wait_for()
+    page.get_by_text("Waiting for the worker").wait_for(state="detached", timeout=120_000)  # the worker took it
+    page.get_by_text("Job #1 queued.").wait_for(state="detached", timeout=10_000)
