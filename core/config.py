@@ -79,12 +79,18 @@ QUICK_IMAGE_SIZE = 256  # the probe gains from seeing bolt crops near their phot
 
 def _choice(name: str, value: object, options: tuple[str, ...]) -> None:
     if value not in options:
-        raise ValidationError(f"{name} {value!r} is not one of: {', '.join(options)}")
+        raise ValidationError(
+            f"{name} {value!r} is not one of: {', '.join(options)}",
+            key="train.error.choice", name=name, value=value, options=", ".join(options),
+        )
 
 
 def _within(name: str, value: float, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ValidationError(f"{name} {value!r} must be a number from {low:g} to {high:g}")
+        raise ValidationError(
+            f"{name} {value!r} must be a number from {low:g} to {high:g}",
+            key="train.error.range", name=name, value=value, low=f"{low:g}", high=f"{high:g}",
+        )
 
 
 @dataclass(frozen=True)
@@ -139,14 +145,26 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "image_size", "warmup_epochs", "freeze_epochs", "early_stop",
                      "seed", "nproc", "num_workers"):
             if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
-                raise ValidationError(f"{name.replace('_', ' ')} {getattr(self, name)!r} must be a whole number")
+                raise ValidationError(
+                    f"{name.replace('_', ' ')} {getattr(self, name)!r} must be a whole number",
+                    key="train.error.whole", name=name.replace("_", " "), value=getattr(self, name),
+                )
         if not 0 <= self.seed < 2**32:
-            raise ValidationError(f"seed {self.seed} must be from 0 to {2**32 - 1}")
+            raise ValidationError(
+                f"seed {self.seed} must be from 0 to {2**32 - 1}", key="train.error.seed", value=self.seed,
+                high=2**32 - 1,
+            )
         for name in ("nesterov", "pretrained", "amp", "channels_last"):
             if not isinstance(getattr(self, name), bool):
-                raise ValidationError(f"{name.replace('_', ' ')} {getattr(self, name)!r} must be true or false")
+                raise ValidationError(
+                    f"{name.replace('_', ' ')} {getattr(self, name)!r} must be true or false",
+                    key="train.error.yes_no", name=name.replace("_", " "), value=getattr(self, name),
+                )
         if self.batch_size % self.nproc:
-            raise ValidationError(f"batch size {self.batch_size} must divide evenly over {self.nproc} processes")
+            raise ValidationError(
+                f"batch size {self.batch_size} must divide evenly over {self.nproc} processes",
+                key="train.error.batch_nproc", batch=self.batch_size, nproc=self.nproc,
+            )
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -155,5 +173,8 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, object]) -> TrainConfig:
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
-            raise ValidationError(f"unknown training settings: {', '.join(sorted(unknown))}")
+            raise ValidationError(
+                f"unknown training settings: {', '.join(sorted(unknown))}",
+                key="train.error.unknown_settings", names=", ".join(sorted(unknown)),
+            )
         return cls(**values)

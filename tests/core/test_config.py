@@ -112,3 +112,25 @@ def test_yes_no_options_must_be_booleans(option):
 def test_seed_outside_the_usable_range_is_refused(seed):
     with pytest.raises(ValidationError, match="seed"):
         TrainConfig(seed=seed)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [dict(seed=-1), dict(batch_size=7, nproc=2), dict(optimizer="x"), dict(lr=99.0), dict(epochs=2.5),
+     dict(pretrained="yes")],
+)
+def test_training_setting_errors_carry_a_key_translated_in_both_languages(bad):
+    from core import i18n
+
+    with pytest.raises(ValidationError) as caught:
+        TrainConfig(**bad)
+    key = caught.value.key
+    assert key and key in i18n.EN and key in i18n.KO
+    korean = i18n.t(key, "ko", **caught.value.detail)
+    assert "{" not in korean and korean != i18n.t(key, "en", **caught.value.detail)
+
+
+def test_unknown_training_settings_carry_a_key():
+    with pytest.raises(ValidationError) as caught:
+        TrainConfig.from_dict({"epochs": 1, "colour": "red"})
+    assert caught.value.key == "train.error.unknown_settings" and caught.value.detail["names"] == "colour"
