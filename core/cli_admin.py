@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import getpass
 import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
 
-from core import audit, auth, users
+from core import audit, auth, csvfile, users
 from core.errors import ValidationError
 from core.workspace import Workspace
 
@@ -60,10 +59,8 @@ def cmd_audit(ws: Workspace, args: argparse.Namespace) -> int:
     entries = audit.query(ws.conn, user=args.who, actions=tuple(args.action) if args.action else None,
                           since=args.since, until=args.until, text=args.text, limit=args.limit)
     if args.csv:
-        out = csv.writer(sys.stdout)
-        out.writerow(["id", "at", "user", "action", "target", "details"])
-        for e in entries:
-            out.writerow([e.id, e.at, e.user, e.action, e.target, json.dumps(e.details, ensure_ascii=False)])
+        rows = ([e.id, e.at, e.user, e.action, e.target, json.dumps(e.details, ensure_ascii=False)] for e in entries)
+        sys.stdout.write(csvfile.rows_text(["id", "at", "user", "action", "target", "details"], rows))
     else:
         for e in entries:
             _print(asdict(e))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -11,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
-from core import auth, evaluation, explain, health, i18n, imaging, ingest, predict
+from core import auth, csvfile, evaluation, explain, health, i18n, imaging, ingest, predict
 from core.errors import ValidationError
 from core.workspace import Workspace
 
@@ -130,13 +129,8 @@ def table(results: list[Diagnosis], names: dict[str, str], lang: str) -> list[di
 
 
 def table_csv(rows: list[dict[str, object]]) -> bytes:
-    """The table as CSV, UTF-8 with a byte-order mark so spreadsheet programs read Korean right."""
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return out.getvalue().encode("utf-8-sig")
+    """The table as CSV in the user's language (core.csvfile: formula cells neutralised, UTF-8 with BOM)."""
+    return csvfile.dicts_bytes(rows)
 
 
 def save_with_label(ws: Workspace, actor: auth.Actor, diagnosis: Diagnosis, label: str) -> ingest.ImportReport:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import auth, i18n, jobs, store
+from core import auth, csvfile, i18n, jobs, store
 from core.errors import CoreError
 from core.workspace import Workspace, open_workspace
 
@@ -227,7 +227,7 @@ def choices(where, label: str, options: list, key: str, format_func, **kwargs) -
 
 def csv_bytes(rows: list[dict[str, object]]) -> bytes:
     """Rows as a CSV file that Excel opens with Korean text intact (UTF-8 with a byte-order mark)."""
-    return pd.DataFrame(rows).to_csv(index=False).encode("utf-8-sig")
+    return csvfile.dicts_bytes(rows)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
