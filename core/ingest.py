@@ -3,10 +3,13 @@ as an ImageFolder tree. Files are written before their rows, so a crash leaves n
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
 import shutil
+import time
 import uuid
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -20,6 +23,46 @@ from core.i18n import t
 from core.workspace import Workspace
 
 CHUNK = 16  # photos decoded in parallel and committed in one transaction
+FILES_LOCK = ".files.lock"  # in the workspace root: see files_lock
+
+
+@contextlib.contextmanager
+def files_lock(root: Path, exclusive: bool, wait_s: float | None = None) -> Iterator[bool]:
+    """An advisory lock (flock) on the workspace's stored files, across processes and threads.
+
+    An import holds it shared from writing a chunk's files until their rows are committed; `doctor` holds it
+    exclusive while it decides which files no row claims. So doctor never sees a chunk half-stored, however long
+    the chunk takes. Yields True when held, False when wait_s passed first (the caller then acts as if it could
+    not be sure). Where the lock file can be neither made nor opened (a read-only workspace), nothing can be
+    storing files either: it yields True.
+    """
+    try:
+        fd = os.open(root / FILES_LOCK, os.O_RDWR | os.O_CREAT, 0o664)
+    except OSError:
+        try:
+            fd = os.open(root / FILES_LOCK, os.O_RDONLY)
+        except OSError:
+            yield True
+            return
+    try:
+        yield _take(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, wait_s)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _take(fd: int, mode: int, wait_s: float | None) -> bool:
+    if wait_s is None:
+        fcntl.flock(fd, mode)
+        return True
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
 
 
 @dataclass(frozen=True)
@@ -177,6 +220,21 @@ def _flush(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
             batch_seen[sha] = src.name
             folder_label = batch.folder_labels.get((src.folder or "").strip().lower())
             todo.append((index, src, data, sha, batch.label or folder_label))
+    with files_lock(ws.layout.root, exclusive=False):  # files written, rows not yet: doctor must wait
+        stored, prepared = _store_chunk(ws, actor, pool, todo, batch)
+    for (index, src, _data, sha, _label), prep in zip(todo, prepared, strict=True):
+        if prep.error is not None:
+            slots[index] = _refused(src.name, prep.error)
+            continue
+        image_id, inserted = stored[sha]
+        slots[index] = (FileOutcome(src.name, "imported", image_id) if inserted
+                        else FileOutcome(src.name, "duplicate", image_id, "dup.existing", {"id": image_id}))
+
+
+def _store_chunk(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
+                 todo: list[tuple[int, sources.Source, bytes, str, str | None]],
+                 batch: _Batch) -> tuple[dict[str, tuple[int, bool]], list[_Prepared]]:
+    """Write the files of a chunk's new photos, then their rows in one transaction."""
     prepared = list(pool.map(lambda job: _prepare(ws, job[1:], batch.split, batch.image_source), todo))
     failure = next((p.failure for p in prepared if p.failure is not None), None)
     ready = [p.new for p in prepared if p.new is not None]
@@ -188,13 +246,7 @@ def _flush(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
     except BaseException:
         _discard(prepared)
         raise
-    for (index, src, _data, sha, _label), prep in zip(todo, prepared, strict=True):
-        if prep.error is not None:
-            slots[index] = _refused(src.name, prep.error)
-            continue
-        image_id, inserted = stored[sha]
-        slots[index] = (FileOutcome(src.name, "imported", image_id) if inserted
-                        else FileOutcome(src.name, "duplicate", image_id, "dup.existing", {"id": image_id}))
+    return stored, prepared
 
 
 def _prepare(ws: Workspace, job: tuple[sources.Source, bytes, str, str | None], split: str | None,

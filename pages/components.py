@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from datetime import datetime
@@ -10,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import auth, csvfile, i18n, jobs, store
+from core import auth, csvfile, doctor, i18n, jobs, store
 from core.errors import CoreError
 from core.workspace import Workspace, open_workspace
 
@@ -160,10 +161,36 @@ def history_table(ws: Workspace, image_id: int) -> None:
     table(rows)
 
 
+# Shown where a photo's thumbnail or cache copy is missing and cannot be rebuilt (no original, refused by the
+# current limits, a read-only workspace): a grey frame with a crossed-out picture, never a traceback.
+PLACEHOLDER = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 256 256" width="256" height="256">'
+    '<rect width="256" height="256" rx="6" fill="#eceff1"/>'
+    '<g fill="none" stroke="#90a4ae" stroke-width="6" stroke-linejoin="round" stroke-linecap="round">'
+    '<rect x="78" y="86" width="100" height="84" rx="6"/><circle cx="104" cy="112" r="9"/>'
+    '<path d="M84 162l30-32 20 20 14-14 24 26"/><path d="M66 74l124 112"/></g></svg>'
+)
+
+
+def picture(ws: Workspace, image: store.Image, kind: str = "thumb") -> bytes | str:
+    """What st.image should show for a stored photo: its thumbnail ("thumb") or cache copy ("cached"), read
+    now; when that file is missing (removed by hand, a crash) it is rebuilt from the original, and where that
+    cannot be done the PLACEHOLDER picture is shown instead."""
+    path = ws.layout.thumb(image.sha256) if kind == "thumb" else ws.layout.cached(image.sha256)
+    with contextlib.suppress(OSError):
+        return path.read_bytes()
+    try:
+        if doctor.rebuild_derived(ws, image.sha256, image.ext):
+            return path.read_bytes()
+    except (CoreError, OSError):
+        pass
+    return PLACEHOLDER
+
+
 def image_card(ws: Workspace, image: store.Image, openable: bool = True) -> bool:
     """Thumbnail with id, label, split and a select box; True when its 'open' button was pressed."""
     with st.container(border=True):
-        st.image(str(ws.layout.thumb(image.sha256)), width="stretch")
+        st.image(picture(ws, image), width="stretch")
         st.caption(f"**{label_text(ws, image.label)}** · {tr('split.' + (image.split or 'train'))}")
         left, right = st.columns([3, 2], vertical_alignment="center")
         left.checkbox(f"#{image.id}", key=f"sel_{image.id}")

@@ -142,6 +142,23 @@ def test_kill_9_during_an_import_leaves_a_workspace_doctor_finds_consistent(tmp_
 
 
 @pytest.mark.slow
+def _wait_for_saves(path, proc, saves: int) -> None:
+    """Until the checkpoint has been replaced `saves` times by proc (each save renames a new file into place),
+    not for a fixed time: importing torch alone can take seconds on a busy machine."""
+    def inode():
+        with contextlib.suppress(FileNotFoundError):
+            return path.stat().st_ino
+        return None
+
+    seen, last, deadline = 0, inode(), time.time() + 120
+    while seen < saves:
+        assert proc.poll() is None and time.time() < deadline, "the checkpoint writer stopped or never saved"
+        now = inode()
+        if now is not None and now != last:
+            seen, last = seen + 1, now
+        time.sleep(0.01)
+
+
 def test_kill_9_during_checkpoint_writes_never_leaves_a_torn_checkpoint(tmp_path):
     ws = open_workspace(tmp_path / "ws")
     path = ws.layout.run_dir(1) / "last.pt"
@@ -149,9 +166,9 @@ def test_kill_9_during_checkpoint_writes_never_leaves_a_torn_checkpoint(tmp_path
             f"p = Path({str(path)!r}); i = 0\n"
             "while True:\n"
             "    checkpoint.save(p, {'epoch': i, 'model': {'w': torch.full((1500, 1500), float(i))}}); i += 1\n")
-    for delay in (0.8, 1.3, 1.9):
+    for saves in (1, 2, 3):  # killed at a different point of a later write each time
         proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
-        time.sleep(delay)
+        _wait_for_saves(path, proc, saves)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         if path.exists():
