@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from core import auth, cli_admin, cli_eval, cli_train, ingest, store
+from core import auth, cli_admin, cli_eval, cli_train, db, ingest, store
 from core.errors import CoreError, NotFoundError, PermissionDenied, ValidationError
 from core.workspace import Workspace, open_workspace
 
@@ -122,6 +123,11 @@ def _run(args: argparse.Namespace, ws: Workspace | None) -> int:
         return 2
     except CoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:  # met outside core's checked connection (a command's own connection)
+        error = db.corrupt_error(ws.layout.db_path, str(exc)) if ws is not None and db.is_corrupt(exc) else exc
+        log.debug("database error", exc_info=exc)
+        print(f"error: {error}", file=sys.stderr)
         return 1
 
 

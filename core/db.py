@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -233,21 +233,116 @@ def now_iso() -> str:
 
 
 def connect(db_path: Path) -> sqlite3.Connection:
-    """Open the database with WAL, a busy timeout and foreign keys, migrated to the newest schema."""
+    """Open the database with WAL, a busy timeout and foreign keys, checked (PRAGMA quick_check) and migrated to
+    the newest schema. A damaged file raises StorageError("error.workspace_corrupt") naming the way back."""
     try:
-        conn = sqlite3.connect(db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(db_path, timeout=30.0, isolation_level=None, check_same_thread=False,
+                               factory=_CheckedConnection)
+        conn.db_path = db_path
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
+        _quick_check(conn, db_path)
         migrate(conn)
     except sqlite3.OperationalError as exc:
         if not os.access(db_path.parent, os.W_OK):
             raise StorageError(f"the workspace folder {db_path.parent} is read-only; boltscope needs to write there "
-                               "(mount it read-write, or point BOLTSCOPE_WORKSPACE elsewhere)") from exc
-        raise StorageError(f"cannot open the workspace database {db_path}: {exc}") from exc
+                               "(mount it read-write, or point BOLTSCOPE_WORKSPACE elsewhere)",
+                               key="error.workspace_readonly", path=db_path.parent.name) from exc
+        raise StorageError(f"cannot open the workspace database {db_path}: {exc}", key="error.workspace_db",
+                           path=db_path.name, reason=str(exc)) from exc
+    except sqlite3.DatabaseError as exc:
+        if is_corrupt(exc):
+            raise corrupt_error(db_path, str(exc)) from exc
+        raise StorageError(f"cannot open the workspace database {db_path}: {exc}", key="error.workspace_db",
+                           path=db_path.name, reason=str(exc)) from exc
     return conn
+
+
+# Files that passed quick_check in this process, by (device, inode, size, mtime): a page or a CLI command that
+# opens the same unchanged file again does not read it all again.
+_checked: set[tuple[int, int, int, int]] = set()
+
+
+def _quick_check(conn: sqlite3.Connection, db_path: Path) -> None:
+    """PRAGMA quick_check reads every page once: about 4 ms a MB, 19 ms for 10,000 photos and 10,000 audit rows
+    (4.9 MB); a file already checked and unchanged since costs nothing."""
+    try:
+        info = db_path.stat()
+    except OSError:
+        return
+    stamp = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    if stamp in _checked:
+        return
+    rows = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+    if rows != ["ok"]:
+        raise corrupt_error(db_path, "; ".join(rows))
+    _checked.add(stamp)
+
+
+def is_corrupt(exc: BaseException) -> bool:
+    """True for SQLite's "database disk image is malformed" and "file is not a database"."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    return any(text in str(exc) for text in ("malformed", "file is not a database"))
+
+
+def corrupt_error(db_path: Path, reason: str) -> StorageError:
+    """The damaged-database error: the CLI prints the English text (full paths, for the operator); the UI shows
+    the translated key, which names only the workspace folder and the file."""
+    reason = " ".join(reason.replace("*** in database main ***", "").split())[:200]
+    root = db_path.parent
+    return StorageError(
+        f"the workspace database {db_path} is damaged ({reason}); nothing can be read or saved until it is "
+        f"restored from the latest backup: stop the app and its workers, then run "
+        f"`python -m core --workspace {root} restore BACKUP_DIR --force` (the damaged workspace is kept aside "
+        f"as {root.name}.before-restore-…)",
+        key="error.workspace_corrupt", file=db_path.name, workspace=root.name, reason=reason)
+
+
+class _CheckedCursor(sqlite3.Cursor):
+    """A cursor whose damaged-database errors, at any later point, are the StorageError of corrupt_error."""
+
+    def translate(self, exc: sqlite3.DatabaseError) -> BaseException:
+        path = getattr(self.connection, "db_path", None)
+        return corrupt_error(path, str(exc)) if path is not None and is_corrupt(exc) else exc
+
+
+def _translating(name: str):
+    method = getattr(sqlite3.Cursor, name)
+
+    def call(self: _CheckedCursor, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise self.translate(exc) from exc
+
+    call.__name__ = name
+    return call
+
+
+for _name in ("execute", "executemany", "fetchone", "fetchmany", "fetchall", "__next__"):
+    setattr(_CheckedCursor, _name, _translating(_name))
+
+
+class _CheckedConnection(sqlite3.Connection):
+    """Every cursor, also of conn.execute(), is a _CheckedCursor; db_path names the file in its errors."""
+
+    db_path: Path | None = None
+
+    def cursor(self, factory=_CheckedCursor):
+        return super().cursor(factory)
+
+    def execute(self, sql, parameters=(), /):
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql, seq_of_parameters, /):
+        return self.cursor().executemany(sql, seq_of_parameters)
 
 
 @contextmanager
@@ -264,7 +359,13 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     except sqlite3.OperationalError as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        raise StorageError(f"the workspace database refused the change: {exc}") from exc
+        raise StorageError(f"the workspace database refused the change: {exc}", key="error.workspace_db_refused",
+                           reason=str(exc)) from exc
+    except StorageError:
+        if conn.in_transaction:  # a damaged page met inside the transaction (corrupt_error)
+            with suppress(sqlite3.Error, StorageError):
+                conn.execute("ROLLBACK")
+        raise
 
 
 def migrate(conn: sqlite3.Connection) -> None:
