@@ -49,6 +49,9 @@ def cmd_user(ws: Workspace, args: argparse.Namespace) -> int:
     elif args.action == "passwd":
         users.set_password(ws.conn, me, args.name, read_password(args, f"new password for {args.name}: "))
         _print({"name": args.name, "password": "changed"})
+    elif args.action == "unlock":
+        users.unlock(ws.conn, me, args.name)
+        _print({"name": args.name, "locked": users.is_locked(ws.conn, args.name)})
     else:
         users.set_disabled(ws.conn, me, args.name, args.action == "disable")
         _print({"name": args.name, "disabled": args.action == "disable"})
@@ -101,8 +104,8 @@ def cmd_restore(_ws: None, args: argparse.Namespace) -> int:
 
 
 def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -> None:
-    p = add("user", cmd_user, "local accounts: add, list, role, passwd, disable, enable")
-    p.add_argument("action", choices=("add", "list", "role", "passwd", "disable", "enable"))
+    p = add("user", cmd_user, "local accounts: add, list, role, passwd, disable, enable, unlock (sign-in lock)")
+    p.add_argument("action", choices=("add", "list", "role", "passwd", "disable", "enable", "unlock"))
     p.add_argument("name", nargs="?")
     p.add_argument("--role", choices=auth.ROLES)
     p.add_argument("--email", help="for single sign-on: the e-mail the identity provider reports")

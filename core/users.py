@@ -1,28 +1,54 @@
 """Local accounts: argon2id password hashes, roles, sign-in with lockout, the single sign-on mapping.
 
-Passwords are never stored, logged or put in an audit entry; only their argon2 hashes are kept.
+Passwords are never stored, logged or put in an audit entry; only their argon2 hashes are kept. Names, passwords
+and e-mails are bounded before anything is looked up, hashed or stored; failed sign-ins lock the name (attempts
+while locked do not extend it) and make the client wait, decided in one write transaction.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import math
 import re
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from core import audit, auth, db, sessions
-from core.errors import NotFoundError, PermissionDenied, SignInRefused, ValidationError
+from core.errors import NotFoundError, PermissionDenied, SignInRefused, StorageError, ValidationError
 
 MIN_PASSWORD = 8
+PRIVILEGED_MIN_PASSWORD = 12  # trainers and admins: their accounts change models and accounts
+PRIVILEGED = ("trainer", "admin")
+# the most common passwords of 8 characters and more (as breached-password lists rank them), compared casefolded
+COMMON_PASSWORDS = frozenset({
+    "password", "password1", "password12", "password123", "password1234", "password123!", "passw0rd", "p@ssw0rd",
+    "12345678", "123456789", "1234567890", "123456789012", "1q2w3e4r", "1q2w3e4r5t", "1q2w3e4r5t6y", "qwertyui",
+    "qwerty123", "qwerty1234", "qwerty123456", "qwertyuiop", "qwertyuiop12", "iloveyou", "iloveyou1234",
+    "sunshine", "princess", "football", "baseball", "superman", "trustno1", "abcd1234", "abc123456789",
+    "11111111", "111111111111", "00000000", "000000000000", "88888888", "aaaaaaaa", "letmein1", "letmeinletmein",
+    "welcome1", "welcome123", "welcome12345", "changeme", "changeme123", "changeme1234", "administrator",
+    "admin123", "admin1234", "adminadmin", "adminadmin12", "admin12345678", "boltscope", "boltscope123",
+    "boltscope1234", "passwordpassword",
+})
+MAX_PASSWORD = 1024  # longer is refused before anything is hashed or stored
+MAX_NAME = 64
+MAX_EMAIL = 254
 LOCKOUT_FAILURES = 5  # failed sign-ins for one name within LOCKOUT_WINDOW lock it for that window
 LOCKOUT_WINDOW = timedelta(minutes=10)
-_NAME_RE = re.compile(r"^[\w.@-]{1,64}$")
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+BACKOFF_AFTER = 5  # failed sign-ins from one client within LOCKOUT_WINDOW before it waits 1, 2, 4 … seconds
+BACKOFF_MAX_S = 60
+_NAME_RE = re.compile(r"[\w.@-]{1,64}")  # fullmatch: `$` would let a trailing newline through
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+")
+_COUNTED = '"counted": true'  # in the details of a failure that counts towards the lock (not one made while locked)
+_UNRECORDED: dict[str, list[str]] = {}  # failures the database could not record (disk full): they count all the same
 _hasher = PasswordHasher()  # argon2id, the library's vetted defaults
 _DUMMY = _hasher.hash("not a password of anyone")  # verified for unknown names, so timing tells nothing
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,13 +81,32 @@ def any_users(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
 
 
-def _check_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD:
-        raise ValidationError(f"a password needs at least {MIN_PASSWORD} characters", key="session.user_password_short",
-                              n=MIN_PASSWORD)
+def bounded(text: str, limit: int = MAX_NAME) -> str:
+    """Typed text as messages and the audit may keep it: at most `limit` characters, control and non-ASCII
+    characters escaped, and how many more there were."""
+    shown = ascii(text[:limit])[1:-1]
+    return f"{shown}…(+{len(text) - limit})" if len(text) > limit else shown
+
+
+def _check_password(password: str, role: str | None = None, name: str = "") -> str:
+    """The argon2 hash of an acceptable password; checked before hashing, so a huge one costs nothing. Trainers
+    and admins need PRIVILEGED_MIN_PASSWORD characters, not their name, not a common password."""
+    if len(password) > MAX_PASSWORD:
+        raise ValidationError(f"a password may have at most {MAX_PASSWORD} characters",
+                              key="session.user_password_long", n=MAX_PASSWORD)
+    least = PRIVILEGED_MIN_PASSWORD if role in PRIVILEGED else MIN_PASSWORD
+    if len(password) < least:
+        raise ValidationError(f"a password needs at least {least} characters", key="session.user_password_short",
+                              n=least)
     if password.strip() != password or "\x00" in password:
         raise ValidationError("a password may not begin or end with spaces or contain NUL",
                               key="session.user_password_spaces")
+    if role in PRIVILEGED and name and name.casefold() in password.casefold():
+        raise ValidationError("a trainer's or admin's password may not contain the user name",
+                              key="session.user_password_name")
+    if role in PRIVILEGED and password.casefold() in COMMON_PASSWORDS:
+        raise ValidationError("this password is one of the most common ones; choose another",
+                              key="session.user_password_common")
     return _hasher.hash(password)
 
 
@@ -75,16 +120,17 @@ def add(conn: sqlite3.Connection, actor: auth.Actor, name: str, role: str, passw
         email: str | None = None) -> User:
     """A new account. password None: single sign-on only (then an e-mail is needed to match it)."""
     auth.require(actor, "users")
-    if not _NAME_RE.match(name or ""):
-        raise ValidationError(f"user name {name!r} is not valid: 1-64 letters, digits, '.', '_', '@' or '-'",
-                              key="session.user_name_invalid", name=name)
+    if not _NAME_RE.fullmatch(name or ""):  # before anything is stored: a 5 MB name never reaches a message
+        raise ValidationError(f"user name '{bounded(name or '')}' is not valid: 1-64 letters, digits, '.', '_', '@' "
+                              "or '-'", key="session.user_name_invalid", name=bounded(name or ""))
     _check_role(role)
-    if email is not None and not _EMAIL_RE.match(email):
-        raise ValidationError(f"e-mail address {email!r} is not valid", key="session.user_email_invalid", email=email)
+    if email is not None and (len(email) > MAX_EMAIL or not _EMAIL_RE.fullmatch(email)):
+        raise ValidationError(f"e-mail address '{bounded(email)}' is not valid", key="session.user_email_invalid",
+                              email=bounded(email))
     if password is None and email is None:
         raise ValidationError("an account needs a password, or an e-mail address for single sign-on",
                               key="session.user_needs_login")
-    hashed = _check_password(password) if password is not None else None
+    hashed = _check_password(password, role, name) if password is not None else None
     with db.transaction(conn):
         if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
             raise ValidationError(f"user {name!r} exists already", key="session.user_exists", name=name)
@@ -100,7 +146,7 @@ def add(conn: sqlite3.Connection, actor: auth.Actor, name: str, role: str, passw
 def _existing(conn: sqlite3.Connection, name: str) -> User:
     user = get(conn, name)
     if user is None:
-        raise NotFoundError(f"user {name!r} does not exist", key="session.user_unknown", name=name)
+        raise NotFoundError(f"user '{bounded(name)}' does not exist", key="session.user_unknown", name=bounded(name))
     return user
 
 
@@ -129,7 +175,7 @@ def set_password(conn: sqlite3.Connection, actor: auth.Actor, name: str, passwor
     """An admin sets anyone's password (which ends that user's sessions); every user may change their own."""
     if actor.name != name:
         auth.require(actor, "users")
-    hashed = _check_password(password)
+    hashed = _check_password(password, _existing(conn, name).role, name)
     with db.transaction(conn):
         _existing(conn, name)
         conn.execute("UPDATE users SET password_hash = ? WHERE name = ?", (hashed, name))
@@ -150,36 +196,149 @@ def set_disabled(conn: sqlite3.Connection, actor: auth.Actor, name: str, disable
         audit.record(conn, actor.name, "user.disable" if disabled else "user.enable", name)
 
 
-def _locked(conn: sqlite3.Connection, name: str) -> bool:
-    since = (datetime.now(UTC) - LOCKOUT_WINDOW).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return audit.count_since(conn, "sign_in.failed", name, since) >= LOCKOUT_FAILURES
+def _now() -> datetime:
+    """The clock of sign-in is the audit's own (db.now_iso), so a test moves both by patching one function."""
+    return datetime.fromisoformat(db.now_iso().replace("Z", "+00:00"))
 
 
-def authenticate(conn: sqlite3.Connection, name: str, password: str) -> auth.Actor:
-    """The signed-in actor, or PermissionDenied with one message for every failure (the audit keeps why)."""
-    name = (name or "").strip()
-    if _locked(conn, name):
-        audit.record_now(conn, name or "?", "sign_in.failed", name, reason="locked")
+def _iso(when: datetime) -> str:
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _recent_unrecorded(key: str, since: str) -> list[str]:
+    return [at for at in _UNRECORDED.get(key, []) if at >= since]
+
+
+def _lock_start(conn: sqlite3.Connection, name: str) -> str:
+    """Failures since this time count: the window, or the last unlock (user.enable) of the name if later."""
+    since = _iso(_now() - LOCKOUT_WINDOW)
+    unlocks = [e.at for e in audit.query(conn, actions=("user.enable",), since=since, text=name, limit=100)
+               if e.target == name]
+    return max([since, *unlocks])
+
+
+def is_locked(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether LOCKOUT_FAILURES counted failures fall in the window. Attempts made while locked do not count, so
+    they never extend the lock: it ends LOCKOUT_WINDOW after the failure that started it, or when an admin unlocks."""
+    since = _lock_start(conn, name)
+    counted = audit.query(conn, user=name, actions=("sign_in.failed",), since=since, text=_COUNTED,
+                          limit=LOCKOUT_FAILURES)
+    return len(counted) + len(_recent_unrecorded(f"name:{name}", since)) >= LOCKOUT_FAILURES
+
+
+def _backoff(conn: sqlite3.Connection, client: str | None) -> int:
+    """Seconds the client must still wait: after BACKOFF_AFTER failures from it within the window, 1, 2, 4 …
+    (at most BACKOFF_MAX_S) seconds after its latest one. Waiting attempts are neither verified nor recorded."""
+    if not client:
+        return 0
+    now = _now()
+    since = _iso(now - LOCKOUT_WINDOW)
+    text = f'"client": {json.dumps(client)}'  # as audit.record writes it (JSON escapes every quote inside)
+    ats = [e.at for e in audit.query(conn, actions=("sign_in.failed",), since=since, text=text,
+                                     limit=BACKOFF_AFTER + 8)]
+    ats += _recent_unrecorded(f"client:{client}", since)
+    if len(ats) < BACKOFF_AFTER:
+        return 0
+    delay = min(2 ** (len(ats) - BACKOFF_AFTER), BACKOFF_MAX_S)
+    latest = datetime.fromisoformat(max(ats).replace("Z", "+00:00"))
+    return max(0, math.ceil((latest + timedelta(seconds=delay) - now).total_seconds()))
+
+
+@dataclass
+class _Attempt:
+    name: str
+    password: str
+    client: str | None
+    row: sqlite3.Row | None = None
+    reason: str | None = None  # why it failed, for the audit; None: signed in, or refused without a record
+    counted: bool = False  # the failure counts towards the lock of the name
+    refusal: SignInRefused | None = None
+
+
+def _check(conn: sqlite3.Connection, a: _Attempt) -> None:
+    """Decides the attempt (inside the caller's write transaction): back-off, shape, lock, then the password."""
+    wait = _backoff(conn, a.client)
+    if wait:
+        a.refusal = SignInRefused("signin.backoff", f"too many failed sign-ins from here; wait {wait} seconds",
+                                  seconds=wait)
+    elif not _NAME_RE.fullmatch(a.name):  # never looked up, hashed or stored as typed
+        a.reason, a.refusal = "malformed name", SignInRefused(
+            "signin.name_invalid", "a user name has 1-64 letters, digits, '.', '_', '@' or '-'")
+    elif is_locked(conn, a.name):
         minutes = int(LOCKOUT_WINDOW.total_seconds() // 60)
-        raise SignInRefused("signin.locked", f"too many failed sign-ins for {name!r}; try again in {minutes} minutes",
-                            minutes=minutes)
-    row = conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        a.reason, a.refusal = "locked", SignInRefused(
+            "signin.locked", f"too many failed sign-ins for {a.name!r}; try again in {minutes} minutes",
+            minutes=minutes)
+    else:
+        a.row = conn.execute("SELECT * FROM users WHERE name = ?", (a.name,)).fetchone()
+        a.reason = _verify(a.row, a.password)
+        if a.reason:
+            a.counted = True
+            a.refusal = SignInRefused("signin.wrong", "wrong user name or password, or the account is disabled")
+
+
+def _verify(row: sqlite3.Row | None, password: str) -> str | None:
+    """Why the password does not sign in to the row, or None. Unknown names cost a hash too (timing tells nothing)."""
+    if len(password) > MAX_PASSWORD:
+        return "password too long"
     stored = row["password_hash"] if row is not None and row["password_hash"] else _DUMMY
     try:
-        ok = _hasher.verify(stored, password or "") and row is not None and stored is not _DUMMY
+        ok = _hasher.verify(stored, password) and row is not None and stored is not _DUMMY
     except (VerificationError, InvalidHashError):
         ok = False
-    reason = ("unknown user" if row is None else "no password (single sign-on only)" if stored is _DUMMY
-              else "disabled" if row["disabled"] else "wrong password")
-    if not ok or row["disabled"]:
-        audit.record_now(conn, name or "?", "sign_in.failed", name, reason=reason)
-        raise SignInRefused("signin.wrong", "wrong user name or password, or the account is disabled")
-    with db.transaction(conn):
+    if not ok:
+        return ("unknown user" if row is None else "no password (single sign-on only)" if stored is _DUMMY
+                else "wrong password")
+    return "disabled" if row["disabled"] else None
+
+
+def _record(conn: sqlite3.Connection, a: _Attempt) -> None:
+    client = {"client": a.client} if a.client else {}
+    if a.refusal is None:
+        stored = a.row["password_hash"]
         if _hasher.check_needs_rehash(stored):
-            conn.execute("UPDATE users SET password_hash = ? WHERE name = ?", (_hasher.hash(password), name))
-        conn.execute("UPDATE users SET last_sign_in = ? WHERE name = ?", (db.now_iso(), name))
-        audit.record(conn, name, "sign_in", name, method="password")
-    return auth.Actor(name, row["role"])
+            conn.execute("UPDATE users SET password_hash = ? WHERE name = ?", (_hasher.hash(a.password), a.name))
+        conn.execute("UPDATE users SET last_sign_in = ? WHERE name = ?", (db.now_iso(), a.name))
+        audit.record(conn, a.name, "sign_in", a.name, method="password", **client)
+    elif a.reason:  # a malformed name is kept bounded and escaped, under the user "?"
+        counted = {"counted": True} if a.counted else {}
+        audit.record(conn, a.name if a.reason != "malformed name" else "?", "sign_in.failed", bounded(a.name),
+                     reason=a.reason, **client, **counted)
+
+
+def authenticate(conn: sqlite3.Connection, name: str, password: str, client: str | None = None) -> auth.Actor:
+    """The signed-in actor, or SignInRefused (one message for every wrong name or password; the audit keeps why).
+
+    `client`: where the attempt comes from (the page passes the browser's address); its failures make it wait.
+    Back-off, lock check, verification and record are one write transaction, so simultaneous guesses queue and
+    none is checked past the lock. When the database cannot record (disk full), the attempt is refused with that
+    reason and a failure still counts, in this process.
+    """
+    a = _Attempt(name=(name or "").strip(), password=password or "", client=bounded(client) if client else None)
+    try:
+        with db.transaction(conn):
+            _check(conn, a)
+            _record(conn, a)
+    except StorageError as exc:
+        log.error("a sign-in could not be recorded: %s", exc)
+        if a.counted:
+            since = _iso(_now() - LOCKOUT_WINDOW)
+            for key in (f"name:{a.name}", *([f"client:{a.client}"] if a.client else [])):
+                _UNRECORDED[key] = [*_recent_unrecorded(key, since), db.now_iso()]
+        raise SignInRefused("signin.unrecorded", "the server cannot record sign-ins now (its disk is full or "
+                            "read-only); nobody can sign in until an admin frees space") from exc
+    if a.refusal is not None:
+        raise a.refusal
+    return auth.Actor(a.row["name"], a.row["role"])
+
+
+def unlock(conn: sqlite3.Connection, actor: auth.Actor, name: str) -> None:
+    """An admin lifts the sign-in lock of a name: audited as user.enable with unlock (enabling also unlocks)."""
+    auth.require(actor, "users")
+    with db.transaction(conn):
+        _existing(conn, name)
+        audit.record(conn, actor.name, "user.enable", name, unlock=True)
+    _UNRECORDED.pop(f"name:{name}", None)
 
 
 def actor_for_identity(conn: sqlite3.Connection, email: str | None, name: str | None) -> auth.Actor:
@@ -190,10 +349,10 @@ def actor_for_identity(conn: sqlite3.Connection, email: str | None, name: str | 
     if row is None and name:
         row = conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
     if row is None:
-        audit.record_now(conn, email or name or "?", "sign_in.failed", email or name or "", reason="no local account",
-                         method="sso")
-        raise NotFoundError(f"no boltscope account for {email or name!r}; an admin can add one with that e-mail",
-                            key="session.user_no_account", name=email or name)
+        typed = bounded(email or name or "", MAX_EMAIL)
+        audit.record_now(conn, typed or "?", "sign_in.failed", typed, reason="no local account", method="sso")
+        raise NotFoundError(f"no boltscope account for '{typed}'; an admin can add one with that e-mail",
+                            key="session.user_no_account", name=typed)
     if row["disabled"]:
         audit.record_now(conn, row["name"], "sign_in.failed", row["name"], reason="disabled", method="sso")
         raise PermissionDenied(f"the account {row['name']!r} is disabled", key="session.user_disabled",

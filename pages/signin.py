@@ -35,7 +35,10 @@ with left:
         submitted = st.form_submit_button(ui.tr("signin.submit"), type="primary", icon=":material/login:")
     if submitted:
         try:
-            session.begin(ws, users.authenticate(ws.conn, name, password))
+            # the browser's address (None on localhost: all local browsers are one client); proxies hide it
+            ip = st.context.ip_address
+            client = ip if isinstance(ip, str) and ip else "localhost"
+            session.begin(ws, users.authenticate(ws.conn, name, password, client=client))
         except CoreError as exc:
             st.error(ui.tr("signin.failed", message=ui.error_text(exc)), icon=":material/block:")
         else:

@@ -80,6 +80,7 @@ CALLS = {
     "users.set_disabled": ("users", lambda ws, a: users.set_disabled(ws.conn, a, "root", True)),
     "users.set_password": ("users", lambda ws, a: users.set_password(ws.conn, a, "root", "a long password")),
     "users.set_role": ("users", lambda ws, a: users.set_role(ws.conn, a, "root", "viewer")),
+    "users.unlock": ("users", lambda ws, a: users.unlock(ws.conn, a, "root")),
 }
 
 

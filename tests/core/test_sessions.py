@@ -16,8 +16,8 @@ IDLE = timedelta(minutes=30)
 
 @pytest.fixture
 def kim(ws) -> auth.Actor:
-    users.add(ws.conn, auth.local_actor("operator"), "root", "admin", "long enough")
-    users.add(ws.conn, ADMIN, "kim", "trainer", "long enough")
+    users.add(ws.conn, auth.local_actor("operator"), "root", "admin", "long enough!")
+    users.add(ws.conn, ADMIN, "kim", "trainer", "long enough!")
     return auth.Actor("kim", "trainer")
 
 

@@ -26,12 +26,12 @@ def test_passwords_are_stored_as_argon2id_hashes_only(ws):
 @pytest.mark.parametrize("name, password, reason", [
     ("kim", "wrong one!", "wrong password"),
     ("nobody", "whatever1", "unknown user"),
-    ("off", "long enough", "disabled"),
+    ("off", "long enough!", "disabled"),
     ("sso", "anything", "no password (single sign-on only)"),
 ])
 def test_every_failed_sign_in_gets_the_same_message_and_the_audit_keeps_why(ws, name, password, reason):
-    users.add(ws.conn, ADMIN, "kim", "trainer", "long enough")
-    users.add(ws.conn, ADMIN, "off", "labeler", "long enough")
+    users.add(ws.conn, ADMIN, "kim", "trainer", "long enough!")
+    users.add(ws.conn, ADMIN, "off", "labeler", "long enough!")
     users.set_disabled(ws.conn, ADMIN, "off", True)
     users.add(ws.conn, ADMIN, "sso", "viewer", email="sso@plant.example")
     with pytest.raises(PermissionDenied, match="wrong user name or password, or the account is disabled"):
@@ -41,34 +41,34 @@ def test_every_failed_sign_in_gets_the_same_message_and_the_audit_keeps_why(ws, 
 
 
 def test_five_failures_lock_the_name_even_for_the_right_password(ws):
-    users.add(ws.conn, ADMIN, "kim", "trainer", "long enough")
+    users.add(ws.conn, ADMIN, "kim", "trainer", "long enough!")
     for _ in range(users.LOCKOUT_FAILURES):
         with pytest.raises(PermissionDenied):
             users.authenticate(ws.conn, "kim", "guess guess")
     with pytest.raises(PermissionDenied, match="too many failed sign-ins"):
-        users.authenticate(ws.conn, "kim", "long enough")
+        users.authenticate(ws.conn, "kim", "long enough!")
 
 
 def test_account_rules(ws):
-    users.add(ws.conn, ADMIN, "root", "admin", "long enough")
+    users.add(ws.conn, ADMIN, "root", "admin", "long enough!")
     with pytest.raises(ValidationError, match="at least 8"):
         users.add(ws.conn, ADMIN, "kim", "viewer", "short")
     with pytest.raises(ValidationError, match="not valid"):
-        users.add(ws.conn, ADMIN, "../etc", "viewer", "long enough")
+        users.add(ws.conn, ADMIN, "../etc", "viewer", "long enough!")
     with pytest.raises(ValidationError, match="exists already"):
-        users.add(ws.conn, ADMIN, "root", "viewer", "long enough")
+        users.add(ws.conn, ADMIN, "root", "viewer", "long enough!")
     with pytest.raises(ValidationError, match="last active admin"):
         users.set_role(ws.conn, ADMIN, "root", "viewer")
     with pytest.raises(ValidationError, match="last active admin"):
         users.set_disabled(ws.conn, ADMIN, "root", True)
-    users.add(ws.conn, ADMIN, "boss", "admin", "long enough")
+    users.add(ws.conn, ADMIN, "boss", "admin", "long enough!")
     users.set_role(ws.conn, ADMIN, "root", "viewer")
     assert users.get(ws.conn, "root").role == "viewer"
 
 
 def test_single_sign_on_maps_by_email_then_name(ws):
     users.add(ws.conn, ADMIN, "lee", "labeler", email="Lee@Plant.example")
-    users.add(ws.conn, ADMIN, "park", "trainer", "long enough")
+    users.add(ws.conn, ADMIN, "park", "trainer", "long enough!")
     assert users.actor_for_identity(ws.conn, "lee@plant.example", "Lee L.") == auth.Actor("lee", "labeler")
     assert users.actor_for_identity(ws.conn, None, "park") == auth.Actor("park", "trainer")
     with pytest.raises(NotFoundError, match="no boltscope account"):
@@ -98,7 +98,7 @@ def test_each_listed_action_is_audited_with_user_and_time(ws, tmp_path, monkeypa
     jobs.resume(ws.conn, trainer, job)
     export.export_run(ws, trainer, run.id, "torchscript", tmp_path / "m.pt")
     ingest.export_zip(ws, ADMIN)
-    users.add(ws.conn, ADMIN, "tara", "trainer", "long enough")
+    users.add(ws.conn, ADMIN, "tara", "trainer", "long enough!")
     users.set_role(ws.conn, ADMIN, "tara", "labeler")
     users.set_password(ws.conn, ADMIN, "tara", "longer enough")
     users.set_disabled(ws.conn, ADMIN, "tara", True)
@@ -132,8 +132,8 @@ def test_cli_user_add_reads_the_password_from_stdin_and_audit_exports_csv(ws_pat
 
 
 def test_role_changes_are_atomic_with_their_audit_entry(ws, monkeypatch):
-    users.add(ws.conn, ADMIN, "root", "admin", "long enough")
-    users.add(ws.conn, ADMIN, "kim", "viewer", "long enough")
+    users.add(ws.conn, ADMIN, "root", "admin", "long enough!")
+    users.add(ws.conn, ADMIN, "kim", "viewer", "long enough!")
 
     def broken(*_a, **_k):
         raise RuntimeError("disk gone")
@@ -148,15 +148,15 @@ def test_account_errors_carry_a_text_key_translated_in_both_languages(ws):
     from core import i18n
     from core.errors import CoreError
 
-    users.add(ws.conn, ADMIN, "root", "admin", "long enough")
+    users.add(ws.conn, ADMIN, "root", "admin", "long enough!")
     attempts = [
         lambda: users.add(ws.conn, ADMIN, "kim", "viewer", "short"),
         lambda: users.add(ws.conn, ADMIN, "kim", "viewer", " spaced password "),
-        lambda: users.add(ws.conn, ADMIN, "kim", "boss", "long enough"),
-        lambda: users.add(ws.conn, ADMIN, "../etc", "viewer", "long enough"),
+        lambda: users.add(ws.conn, ADMIN, "kim", "boss", "long enough!"),
+        lambda: users.add(ws.conn, ADMIN, "../etc", "viewer", "long enough!"),
         lambda: users.add(ws.conn, ADMIN, "kim", "viewer", email="not an address"),
         lambda: users.add(ws.conn, ADMIN, "kim", "viewer"),
-        lambda: users.add(ws.conn, ADMIN, "root", "viewer", "long enough"),
+        lambda: users.add(ws.conn, ADMIN, "root", "viewer", "long enough!"),
         lambda: users.set_role(ws.conn, ADMIN, "nobody", "viewer"),
         lambda: users.set_role(ws.conn, ADMIN, "root", "viewer"),
         lambda: users.actor_for_identity(ws.conn, "stranger@else.example", None),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import audit, auth, users
+from core.errors import SignInRefused
 from tests.conftest import ROOT
 
 ADMIN = auth.Actor("root", "admin")
@@ -23,7 +25,7 @@ def test_add_an_account_and_change_its_role(ws):
     at = admin_page()
     at.text_input(key="admin_new_name").input("kim")
     at.selectbox(key="admin_new_role_en").select("trainer")
-    at.text_input(key="admin_new_password").input("long enough")
+    at.text_input(key="admin_new_password").input("long enough!")
     next(b for b in at.button if "Create" in b.label).click().run()
     assert not at.exception, at.exception
     assert users.get(ws.conn, "kim").role == "trainer"
@@ -60,3 +62,24 @@ def test_audit_filters_and_csv(ws):
     assert not at.exception, at.exception
     assert not any("action" in d.value.columns for d in at.dataframe), "no empty grid"
     assert any("No audit entries match these filters." in c.value for c in at.caption)
+
+
+def test_a_locked_account_is_shown_and_unlocked_from_the_accounts_panel(ws):
+    users.add(ws.conn, ADMIN, "root", "admin", "long enough!")
+    users.add(ws.conn, ADMIN, "kim", "trainer", "long enough!")
+    for _ in range(users.LOCKOUT_FAILURES):
+        with pytest.raises(SignInRefused):
+            users.authenticate(ws.conn, "kim", "guess guess")
+    at = admin_page()
+    table = at.dataframe[0].value
+    assert dict(zip(table["name"], table["locked"], strict=True)) == {"kim": True, "root": False}
+    at.selectbox(key="admin_pick").select("root").run()
+    assert not [b for b in at.button if b.key == "admin_unlock"], "root is not locked"
+    at.selectbox(key="admin_pick").select("kim").run()
+    at.button(key="admin_unlock").click().run()
+    assert not at.exception, at.exception
+    assert not users.is_locked(ws.conn, "kim")
+    assert any("kim: sign-in unlocked" in s.value for s in at.success)
+    entry = audit.query(ws.conn, actions=("user.enable",))[0]
+    assert (entry.user, entry.target, entry.details) == ("root", "kim", {"unlock": True})
+    assert not [b for b in at.button if b.key == "admin_unlock"]

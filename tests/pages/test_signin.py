@@ -81,7 +81,7 @@ def signed_in_app(actor: auth.Actor, url_path: str = "") -> AppTest:
 
 
 def test_sign_out_ends_the_session_and_returns_to_the_sign_in_page(ws):
-    users.add(ws.conn, ADMIN, "kim", "trainer", "long enough")
+    users.add(ws.conn, ADMIN, "kim", "trainer", "long enough!")
     at = signed_in_app(auth.Actor("kim", "trainer"))
     assert any("Signed in as kim (trainer)" in c.value for c in at.sidebar.caption)
     sid = at.session_state["session_id"]
@@ -96,7 +96,7 @@ def test_sign_out_ends_the_session_and_returns_to_the_sign_in_page(ws):
 
 def test_idle_session_expires(ws, monkeypatch):
     monkeypatch.setenv("BOLTSCOPE_SESSION_MINUTES", "1")
-    users.add(ws.conn, ADMIN, "kim", "trainer", "long enough")
+    users.add(ws.conn, ADMIN, "kim", "trainer", "long enough!")
     at = signed_in_app(auth.Actor("kim", "trainer"))
     ws.conn.execute("UPDATE sessions SET last_seen = '2020-01-01T00:00:00.000Z'")
     at.run()
@@ -106,13 +106,13 @@ def test_idle_session_expires(ws, monkeypatch):
 
 
 def test_a_new_role_or_a_disabled_account_ends_the_session_at_the_next_click(ws):
-    users.add(ws.conn, ADMIN, "kim", "trainer", "long enough")
-    users.add(ws.conn, ADMIN, "boss", "admin", "long enough")
+    users.add(ws.conn, ADMIN, "kim", "trainer", "long enough!")
+    users.add(ws.conn, ADMIN, "boss", "admin", "long enough!")
     at = signed_in_app(auth.Actor("kim", "trainer"))
     users.set_role(ws.conn, ADMIN, "kim", "viewer")
     at.run()
     assert "actor" not in at.session_state and any("changed your account" in i.value for i in at.info)
-    at = sign_in(at, "kim", "long enough")
+    at = sign_in(at, "kim", "long enough!")
     assert at.session_state["actor"] == auth.Actor("kim", "viewer")
     users.set_disabled(ws.conn, ADMIN, "kim", True)
     at.run()
@@ -120,17 +120,32 @@ def test_a_new_role_or_a_disabled_account_ends_the_session_at_the_next_click(ws)
 
 
 def test_a_deep_link_signs_in_first_then_opens_the_page_it_asked_for(ws):
-    users.add(ws.conn, ADMIN, "kim", "trainer", "long enough")
+    users.add(ws.conn, ADMIN, "kim", "trainer", "long enough!")
     at = app("training")
     assert at.text_input(key="signin_name") is not None
-    sign_in(at, "kim", "long enough")
+    sign_in(at, "kim", "long enough!")
     assert [t.value for t in at.title] == ["Train"]
     assert at._finished_page_script_hash == calc_hash("training")
 
 
 def test_a_link_to_a_page_the_role_may_not_use_says_so_in_the_users_language(ws):
-    users.add(ws.conn, ADMIN, "vic", "viewer", "long enough")
+    users.add(ws.conn, ADMIN, "vic", "viewer", "long enough!")
     at = signed_in_app(auth.Actor("vic", "viewer"), "training")
     assert any("needs the role" in w.value and "Train" in w.value for w in at.warning)
     at.sidebar.radio(key="lang").set_value("ko").run()
     assert any("역할이 필요합니다" in w.value for w in at.warning)
+
+
+def test_the_page_passes_its_client_and_shows_the_back_off_and_malformed_names_translated(ws):
+    users.add(ws.conn, ADMIN, "lee", "labeler", "correct horse")
+    at = app()
+    at.sidebar.radio(key="lang").set_value("ko").run()
+    sign_in(at, "x" * 100_000, "whatever")
+    assert any("1~64자" in e.value for e in at.error), [e.value for e in at.error]
+    for _ in range(users.BACKOFF_AFTER - 1):
+        sign_in(at, "lee", "wrong horse")
+    failed = audit.query(ws.conn, actions=("sign_in.failed",))
+    assert {e.details.get("client") for e in failed} == {"localhost"}  # st.context.ip_address is None on localhost
+    sign_in(at, "lee", "correct horse")
+    assert any("초 뒤에 다시 시도하세요" in e.value for e in at.error), [e.value for e in at.error]
+    assert "actor" not in at.session_state
