@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import auth, i18n
+from core.errors import CoreError
 from pages import components as ui
 from pages import prefetch, session
 
@@ -86,4 +87,7 @@ with st.sidebar:
 
 if me is not None and session.auth_off():
     st.warning(ui.tr("app.no_auth_banner", name=me.name), icon=":material/lock_open:")
-st.navigation(registered(me), position="hidden" if me is None else "sidebar").run()
+try:
+    st.navigation(registered(me), position="hidden" if me is None else "sidebar").run()
+except CoreError as exc:  # e.g. the database was damaged under an open session: say so, translated, no traceback
+    ui.show_error(exc)

@@ -29,7 +29,10 @@ def workspace() -> Workspace:
     if "ws" not in st.session_state:
         try:
             st.session_state.ws = open_workspace(workspace_path())
-        except CoreError as exc:  # a read-only or unreadable workspace: say so instead of a traceback
+        except CoreError as exc:  # a read-only, unreadable or damaged workspace: say so instead of a traceback
+            # the chosen language lives in the workspace; without it, follow the browser's
+            if "lang" not in st.session_state and (st.context.locale or "").lower().startswith("ko"):
+                st.session_state.lang = "ko"
             st.error(tr("common.error", message=error_text(exc)), icon=":material/error:")
             st.stop()
     return st.session_state.ws

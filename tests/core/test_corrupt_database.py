@@ -200,3 +200,26 @@ def test_the_dashboard_shows_a_visitor_the_translated_message_and_no_traceback(l
     assert "restore BACKUP_DIR --force" in shown[0]
     page = repr(at._tree)
     assert "Traceback" not in page and 'File "/' not in page and str(healthy.parent) not in page
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_damage_met_by_a_page_of_an_open_session_is_shown_translated(lang, healthy, monkeypatch):
+    """The database may be damaged after the session opened it: the page's error is shown in the user's
+    language by app.py, not as Streamlit's redacted English exception."""
+    from core import store
+    from core.errors import StorageError
+
+    monkeypatch.setenv("BOLTSCOPE_NO_AUTH", "1")
+    monkeypatch.setenv("BOLTSCOPE_WORKSPACE", str(healthy))
+
+    def damaged(*_args, **_kwargs):
+        raise StorageError("damaged", key="error.workspace_corrupt", file="boltscope.db", workspace="plant",
+                           reason="malformed")
+
+    monkeypatch.setattr(store, "stats", damaged)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, at.exception
+    expected = i18n.t("error.workspace_corrupt", lang, file="boltscope.db", workspace="plant", reason="malformed")
+    assert any(expected in element.value for element in at.error), [e.value for e in at.error]
