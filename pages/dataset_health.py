@@ -48,7 +48,7 @@ def _thumb_strip(ws: Workspace, ids: list[int], limit: int = 24) -> None:
         st.caption(ui.tr("health.ok"))
         return
     images, _ = store.query_images(ws.conn, store.ImageQuery(ids=tuple(ids[:limit])), 0, limit)
-    st.image([str(ws.layout.thumb(im.sha256)) for im in images], width=96,
+    st.image([ui.picture(ws, im) for im in images], width=96,
              caption=[f"#{im.id}" for im in images])
 
 
@@ -104,7 +104,7 @@ def near_pairs(ws: Workspace, me: auth.Actor, names: dict[str, str], pairs: list
 
 def _pair_photo(ws: Workspace, me: auth.Actor, names: dict[str, str], image: store.Image, pair: str) -> None:
     photo, info = st.columns([2, 3])
-    photo.image(str(ws.layout.thumb(image.sha256)), width="stretch")
+    photo.image(ui.picture(ws, image), width="stretch")
     split = ui.tr(f"split.{image.split}") if image.split else ui.tr("common.none")
     info.markdown(f"**#{image.id}** · **{ui.label_text(ws, image.label)}** · {split}")
     if auth.can(me, "relabel"):

@@ -120,7 +120,7 @@ def open_photo_panel(ws: Workspace, me: auth.Actor, names: dict[str, str], query
     has_next = store.neighbour(ws.conn, query, image.id, 1) is not None
     with st.container(border=True, key="open_photo"):
         left, right = st.columns([1, 1])
-        left.image(str(ws.layout.cached(image.sha256)), width="stretch")
+        left.image(ui.picture(ws, image, "cached"), width="stretch")
         with right:
             st.subheader(ui.tr("dataset.detail.title", id=image.id))
             st.markdown(_details(ws, image))

@@ -90,7 +90,7 @@ def cell_panel(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, given: 
         for index, row in enumerate(photos[:48]):
             image = store.get_image(ws.conn, row["image_id"])
             with grid[index % 3], st.container(border=True, key=f"cell_photo_{image.id}"):
-                st.image(str(ws.layout.thumb(image.sha256)), width="stretch")
+                st.image(ui.picture(ws, image), width="stretch")
                 st.caption(f"#{image.id} · {ui.tr('eval.given')}: **{names.get(given, given)}** · "
                            f"{ui.tr('eval.predicted')}: **{names.get(predicted, predicted)}**")
                 st.caption(_probs_text(ws, run, row["probs"]))

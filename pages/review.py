@@ -60,5 +60,5 @@ if len(items) > 1:
     st.caption(ui.tr("review.next"))
     strip = st.columns(8)
     for col, nxt in zip(strip, items[1:9], strict=False):
-        col.image(str(ws.layout.thumb(store.get_image(ws.conn, nxt.image_id).sha256)),
+        col.image(ui.picture(ws, store.get_image(ws.conn, nxt.image_id)),
                   caption=ui.tr(f"review.reason.{nxt.reason}"), width="stretch")

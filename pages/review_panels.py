@@ -47,12 +47,12 @@ def _media(ws: Workspace, run_id: int | None, items: list[review.Item], image: s
     wanted = heatmaps.plan(ws, run_id, items[:1 + heatmaps.AHEAD])
     current = wanted[0] if wanted and wanted[0].sha256 == image.sha256 else None
     heatmaps.want(wanted, score=current)
-    path = str(ws.layout.cached(image.sha256))
+    shown = ui.picture(ws, image, "cached")  # rebuilds a missing working copy, which the heatmap reads too
     if current is None:
-        st.image(path, width="stretch")
+        st.image(shown, width="stretch")
         return
     cols = st.columns(2)
-    cols[0].image(path, width="stretch")
+    cols[0].image(shown, width="stretch")
     with cols[1]:
         heatmaps.show(current)
 
@@ -102,7 +102,7 @@ def card(ws: Workspace, me: auth.Actor, run_id: int | None, items: list[review.I
             _media(ws, run_id, items, image)
             if item.partner is not None:
                 partner = store.get_image(ws.conn, item.partner)
-                st.image(str(ws.layout.thumb(partner.sha256)), width=220,
+                st.image(ui.picture(ws, partner), width=220,
                          caption=ui.tr("review.partner", id=partner.id, label=ui.label_text(ws, partner.label),
                                        split=ui.tr(f"split.{partner.split or 'train'}")))
         with right:

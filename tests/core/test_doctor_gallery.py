@@ -57,3 +57,17 @@ def test_picture_reads_the_file_or_gives_the_placeholder(gallery_ws):
     ws.layout.cached(image.sha256).unlink()
     assert components.picture(ws, image, "cached") == components.PLACEHOLDER
     assert components.picture(ws, image) == ws.layout.thumb(image.sha256).read_bytes()  # still there
+
+
+def test_the_photo_view_of_a_photo_whose_files_are_gone_shows_a_placeholder(gallery_ws):
+    ws = gallery_ws
+    lost = store.all_images(ws.conn)[0]
+    ws.layout.cached(lost.sha256).unlink()
+    ws.layout.original(lost.sha256, lost.ext).unlink()
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["open_id"] = lost.id  # the photo view, as the gallery's open button leaves it
+    at.run()
+    assert not at.exception, at.exception
+    urls = [url for image in at.image for url in image.value]
+    assert any(url.startswith("data:image/svg+xml") for url in urls)
