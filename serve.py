@@ -7,11 +7,15 @@ entry point (st.App), with the one route a Streamlit script cannot provide and t
 - Streamlit's legacy `pages/` discovery is switched off before the first session: app.py registers every
   page with st.navigation, and without this a fresh server's first request would list pages/ modules.
 - server.maxUploadSize is BOLTSCOPE_MAX_FILE_MB, the limit core enforces on each file.
+- The job supervisor (core.jobs.supervise) runs in a thread for the server's lifetime: a worker killed with -9
+  is marked interrupted within seconds even when no page is open. Started and stopped by the app's lifespan.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,7 +27,7 @@ from starlette.routing import Route
 from streamlit import config as st_config
 from streamlit.runtime.pages_manager import PagesManager
 
-from core import config, sessions
+from core import config, jobs, sessions
 from core.workspace import Workspace, open_workspace
 
 HERE = Path(__file__).parent
@@ -79,8 +83,22 @@ async def session_cookie(request: Request) -> Response:
     return response
 
 
+@asynccontextmanager
+async def supervised(_app: object) -> AsyncIterator[None]:
+    """One job supervisor per server process, from start-up to shutdown."""
+    from pages.components import workspace_path
+
+    thread, stop = jobs.start_supervisor(workspace_path())
+    try:
+        yield
+    finally:
+        stop.set()
+        await run_in_threadpool(thread.join, 5.0)
+
+
 app = st.App(
     HERE / "app.py",
+    lifespan=supervised,
     routes=[Route(f"/{_BASE}/auth/session" if _BASE else "/auth/session", session_cookie,
                   methods=["POST", "DELETE"])],
 )

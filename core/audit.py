@@ -12,7 +12,7 @@ from core.errors import ValidationError
 
 ACTIONS = ("upload", "relabel", "delete", "restore", "split", "settings", "train", "cancel", "resume", "promote",
            "export", "user.add", "user.role", "user.password", "user.disable", "user.enable", "sign_in",
-           "sign_in.failed", "sign_out", "backup", "restore_backup", "doctor")
+           "sign_in.failed", "sign_out", "backup", "restore_backup", "doctor", "refused", "review.skip")
 
 
 @dataclass(frozen=True)

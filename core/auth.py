@@ -1,12 +1,26 @@
-"""Roles and the permission check every mutating core call makes (sign-in itself lives in the app)."""
+"""Roles and the permission check every mutating core call makes (sign-in itself lives in the app).
+
+A refusal is audited ("refused": who, the action, their role and the role it needed) in one place, `require`,
+on the connection the caller passes or, for the calls that pass none, the one an entry point named with
+`audit_refusals(conn)` (for the app: around each page run). A refusal changes nothing else.
+"""
 
 from __future__ import annotations
 
 import getpass
+import logging
 import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
-from core.errors import PermissionDenied, ValidationError
+from core import audit
+from core.errors import CoreError, PermissionDenied, ValidationError
+
+log = logging.getLogger(__name__)
+_REFUSALS_TO: ContextVar[sqlite3.Connection | None] = ContextVar("boltscope_refusals_to", default=None)
 
 ROLES = ("viewer", "labeler", "trainer", "admin")
 
@@ -51,10 +65,34 @@ def can(actor: Actor, action: str) -> bool:
     return ROLES.index(actor.role) >= ROLES.index(ACTION_MIN_ROLE[action])
 
 
-def require(actor: Actor, action: str) -> None:
-    """Raise PermissionDenied unless the actor may perform the action."""
+@contextmanager
+def audit_refusals(conn: sqlite3.Connection) -> Iterator[None]:
+    """Within the block, refusals of calls that pass no connection are audited on this one."""
+    token = _REFUSALS_TO.set(conn)
+    try:
+        yield
+    finally:
+        _REFUSALS_TO.reset(token)
+
+
+def _audit_refusal(conn: sqlite3.Connection | None, actor: Actor, action: str, need: str) -> None:
+    if conn is None:
+        return
+    if conn.in_transaction:  # the caller's transaction will roll back with the refusal: say so in the log
+        log.warning("refusal of %r for %s not audited: raised inside a transaction", action, actor.name)
+        return
+    try:
+        audit.record_now(conn, actor.name, "refused", action, role=actor.role, need=need)
+    except (CoreError, sqlite3.Error) as exc:  # a read-only or damaged workspace: the refusal still stands
+        log.warning("refusal of %r for %s not audited: %s", action, actor.name, exc)
+
+
+def require(actor: Actor, action: str, conn: sqlite3.Connection | None = None) -> None:
+    """Raise PermissionDenied unless the actor may perform the action; a refusal is audited on conn (or on
+    the connection named by audit_refusals)."""
     if not can(actor, action):
         need = ACTION_MIN_ROLE[action]
+        _audit_refusal(conn if conn is not None else _REFUSALS_TO.get(), actor, action, need)
         raise PermissionDenied(
             f"user {actor.name!r} has role {actor.role!r}; {action!r} needs role {need!r} or higher",
             key="error.permission", user=actor.name, role=actor.role, need=need,

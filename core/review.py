@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core import auth, db, evaluation, health, runs, store
+from core import audit, auth, db, evaluation, health, runs, store
 from core.errors import ValidationError
 
 REASONS = ("misclassified", "suspect", "duplicate_conflict", "leakage")
@@ -112,7 +112,7 @@ def decide(conn: sqlite3.Connection, actor: auth.Actor, item: Item, decision: st
     if decision not in DECISIONS:
         raise ValidationError(f"decision {decision!r} is not one of {DECISIONS}", key="review.error.decision",
                               decision=decision, options=", ".join(DECISIONS))
-    auth.require(actor, "relabel")
+    auth.require(actor, "relabel", conn)
     if decision == "relabel":
         current = store.get_image(conn, item.image_id).label
         if needs_confirmation(current, label) and not confirmed:
@@ -126,3 +126,5 @@ def decide(conn: sqlite3.Connection, actor: auth.Actor, item: Item, decision: st
     with db.transaction(conn):
         conn.execute("INSERT INTO review_decisions (image_id, reason, decision, user, at) VALUES (?, ?, ?, ?, ?)",
                      (item.image_id, item.reason, decision, actor.name, db.now_iso()))
+        if decision == "skip":  # relabel and confirm are audited by store.relabel; a skip changes no label
+            audit.record(conn, actor.name, "review.skip", f"#{item.image_id}", reason=item.reason)
