@@ -88,6 +88,7 @@ with st.sidebar:
 if me is not None and session.auth_off():
     st.warning(ui.tr("app.no_auth_banner", name=me.name), icon=":material/lock_open:")
 try:
-    st.navigation(registered(me), position="hidden" if me is None else "sidebar").run()
+    with auth.audit_refusals(ws.conn):  # a refusal deep in core is audited even where no connection is passed
+        st.navigation(registered(me), position="hidden" if me is None else "sidebar").run()
 except CoreError as exc:  # e.g. the database was damaged under an open session: say so, translated, no traceback
     ui.show_error(exc)

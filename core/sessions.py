@@ -155,9 +155,12 @@ def revoke(conn: sqlite3.Connection, session_id: int, reason: str = "user") -> N
 
 def revoke_user(conn: sqlite3.Connection, user: str, reason: str) -> int:
     """End every open session of a user (role changed, account disabled, password reset). Runs no transaction
-    of its own: call it inside the transaction of the change, which the caller audits. Returns how many."""
+    of its own: call it inside the transaction of the change. The forced sign-out is audited as the user's,
+    with its real reason. Returns how many."""
     cursor = conn.execute("UPDATE sessions SET ended_at = ?, end_reason = ?, handoff_hash = NULL "
                           "WHERE user = ? AND ended_at IS NULL", (db.now_iso(), reason, user))
+    if cursor.rowcount:
+        audit.record(conn, user, "sign_out", user, reason=reason, forced=True, sessions=cursor.rowcount)
     return cursor.rowcount
 
 

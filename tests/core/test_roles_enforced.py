@@ -115,7 +115,9 @@ def populated(tmp_path_factory):
 
 
 def dump(ws) -> list[str]:
-    return list(ws.conn.iterdump())
+    """The whole database, less the audit rows of refusals (audited since issue 14: test_audit_gaps.py)."""
+    return [line for line in ws.conn.iterdump()
+            if not (line.startswith('INSERT INTO "audit"') and "'refused'" in line)]
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))

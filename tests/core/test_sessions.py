@@ -92,6 +92,8 @@ def test_a_role_change_a_disabled_account_or_a_password_reset_ends_every_session
     for sid in (first, second):
         assert sessions.lookup(ws.conn, sid, IDLE) == sessions.Status("ended", reason=change)
     assert sessions.lookup(ws.conn, mine, IDLE).state == "active"
+    forced = [e for e in audit.query(ws.conn, actions=("sign_out",)) if e.details.get("forced")]
+    assert [(e.user, e.details["reason"], e.details["sessions"]) for e in forced] == [("kim", change, 2)]
 
 
 def test_the_same_role_again_or_a_changed_own_password_keeps_the_session(ws, kim):
