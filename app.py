@@ -77,7 +77,7 @@ with st.sidebar:
     )
     if me is not None:
         st.caption(f":material/folder: {ui.tr('app.workspace')}: `{ws.settings.workspace}`")
-        st.caption(":material/person: " + ui.tr("app.user", name=me.name, role=ui.tr(f"role.{me.role}")))
+        st.caption(":material/person: " + ui.tr("app.user", name=ui.plain(me.name), role=ui.tr(f"role.{me.role}")))
         if not session.auth_off() and st.button(ui.tr("app.signout"), icon=":material/logout:", key="signout"):
             session.sign_out(ws)
             st.rerun()
@@ -86,7 +86,7 @@ with st.sidebar:
     prefetch.charts_in_background()
 
 if me is not None and session.auth_off():
-    st.warning(ui.tr("app.no_auth_banner", name=me.name), icon=":material/lock_open:")
+    st.warning(ui.tr("app.no_auth_banner", name=ui.plain(me.name)), icon=":material/lock_open:")
 try:
     with auth.audit_refusals(ws.conn):  # a refusal deep in core is audited even where no connection is passed
         st.navigation(registered(me), position="hidden" if me is None else "sidebar").run()

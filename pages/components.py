@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -61,6 +62,39 @@ def label_names(ws: Workspace) -> dict[str, str]:
 
 def label_text(ws: Workspace, label: str | None) -> str:
     return label_names(ws).get(label, label) if label else tr("common.unlabeled")
+
+
+def label_md(ws: Workspace, label: str | None) -> str:
+    """`label_text` made safe for markdown (captions, buttons, messages): display names are configurable."""
+    return plain(label_text(ws, label))
+
+
+# Escaped wherever they are: what makes links, pictures, HTML, emphasis, code, headings, tables, quotes, maths,
+# strike-through, colours and icons. At the start only: what starts a list or a rule ("- ", "+ ", "1. ", "---").
+_MARKUP = re.compile(r"([\\`*{}\[\]()#<>!|$~:@&]|(?<![^\W_])_|_(?![^\W_]))"  # "_" within a word: no emphasis
+                     r"|^([-+=](?=[-+=\s]|$)|\d+(?=\.(?:\s|$)))")
+_UNLINK = re.compile(r"\\[:@]|(?i:www)(?=\.)")  # where `plain` puts a word joiner (U+2060)
+
+
+def plain(value: object) -> str:
+    """A user-supplied text (file name, user name, label, note, path) for a markdown string, shown as typed:
+    the marks markdown reads are backslash-escaped (CommonMark shows each as itself), so no link, picture, HTML
+    tag, emphasis, heading, colour or formula can come of it; line breaks become spaces. Escapes do not stop the
+    bare-URL links markdown makes of "http://", "www." and "name@host", nor Streamlit's ":icon:" directives: an
+    invisible word joiner after each ":" and "@" and inside "www." does. Figures ("0.750") stay as they are."""
+    text = _MARKUP.sub(_escaped, re.sub(r"\s+", " ", str(value)))
+    return _UNLINK.sub("\\g<0>\u2060", text)
+
+
+def _escaped(found: re.Match) -> str:
+    if found[1]:
+        return "\\" + found[1]
+    return found[2] + "\\" if found[2][0].isdigit() else "\\" + found[2]  # "1." -> "1\." (the dot escaped)
+
+
+def plain_values(values: dict[str, object]) -> dict[str, object]:
+    """The values of a translated message (a core error's detail), texts made `plain`; numbers kept."""
+    return {key: plain(value) if isinstance(value, str) else value for key, value in values.items()}
 
 
 def _moment(iso: str) -> datetime:
@@ -138,9 +172,9 @@ def error_text(exc: Exception) -> str:
     """A core error in the user's language: its text key when it has one (and the key is translated),
     else its English message."""
     key = getattr(exc, "key", None)
-    if key and key in i18n.EN:
-        return tr(key, **getattr(exc, "detail", {}))
-    return str(exc)
+    if key and key in i18n.EN:  # the values are what users typed (names, files): plain text
+        return tr(key, **plain_values(getattr(exc, "detail", {})))
+    return plain(exc)
 
 
 def show_error(exc: Exception) -> None:
@@ -194,7 +228,7 @@ def image_card(ws: Workspace, image: store.Image, openable: bool = True) -> bool
     """Thumbnail with id, label, split and a select box; True when its 'open' button was pressed."""
     with st.container(border=True):
         st.image(picture(ws, image), width="stretch")
-        st.caption(f"**{label_text(ws, image.label)}** · {tr('split.' + (image.split or 'train'))}")
+        st.caption(f"**{label_md(ws, image.label)}** · {tr('split.' + (image.split or 'train'))}")
         left, right = st.columns([3, 2], vertical_alignment="center")
         left.checkbox(f"#{image.id}", key=f"sel_{image.id}")
         return openable and right.button("", icon=":material/zoom_in:", key=f"open_{image.id}",

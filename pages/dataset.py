@@ -21,7 +21,7 @@ summary = store.stats(ws.conn)
 cols = st.columns(len(names) + 2)
 cols[0].metric(ui.tr("dataset.total"), f"{summary['total']:,}")
 for col, (name, text) in zip(cols[1:], names.items(), strict=False):
-    col.metric(text, f"{summary['by_label'].get(name, 0):,}")
+    col.metric(ui.plain(text), f"{summary['by_label'].get(name, 0):,}")
 cols[-1].metric(ui.tr("common.unlabeled"), f"{summary['unlabeled']:,}")
 
 if auth.can(me, "upload"):

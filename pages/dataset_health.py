@@ -37,7 +37,7 @@ def balance_and_health(ws: Workspace, me: auth.Actor, names: dict[str, str]) -> 
                 _thumb_strip(ws, ids)
         below = f" · {ui.tr('health.near_below')}" if report.near_pairs else ""
         st.markdown(f"{ui.tr('health.near')}: **{len(report.near_pairs):,}**{below}")
-        few = ", ".join(f"{names.get(k, k)} ({v:,})" for k, v in report.few_classes.items())
+        few = ", ".join(f"{ui.plain(names.get(k, k))} ({v:,})" for k, v in report.few_classes.items())
         st.markdown(f"{ui.tr('health.few', n=ws.settings.min_class_images)}: "
                     f"**{few or ui.tr('health.none_few')}**")
     near_pairs(ws, me, names, report.near_pairs, {image.id: image for image in images})
@@ -72,7 +72,7 @@ def _keep(ws: Workspace, me: auth.Actor, first: int, second: int) -> str:
 
 def _relabel(ws: Workspace, me: auth.Actor, image_id: int, label: str, names: dict[str, str]) -> str:
     changed = store.relabel(ws.conn, me, [image_id], label, "manual")
-    return ui.tr("dataset.relabelled" if changed else "dataset.unchanged", n=changed, label=names[label])
+    return ui.tr("dataset.relabelled" if changed else "dataset.unchanged", n=changed, label=ui.plain(names[label]))
 
 
 def _trash(ws: Workspace, me: auth.Actor, image_id: int) -> str:
@@ -106,11 +106,11 @@ def _pair_photo(ws: Workspace, me: auth.Actor, names: dict[str, str], image: sto
     photo, info = st.columns([2, 3])
     photo.image(ui.picture(ws, image), width="stretch")
     split = ui.tr(f"split.{image.split}") if image.split else ui.tr("common.none")
-    info.markdown(f"**#{image.id}** · **{ui.label_text(ws, image.label)}** · {split}")
+    info.markdown(f"**#{image.id}** · **{ui.label_md(ws, image.label)}** · {split}")
     if auth.can(me, "relabel"):
         with info.container(horizontal=True, gap="small"):
             for name, text in names.items():
-                st.button(text, key=f"near_set_{pair}_{image.id}_{name}",
+                st.button(ui.plain(text), key=f"near_set_{pair}_{image.id}_{name}",
                           type="primary" if image.label == name else "secondary",
                           on_click=_act, args=(_relabel, ws, me, image.id, name, names))
     if auth.can(me, "delete"):

@@ -29,7 +29,7 @@ def _relabel(ws: Workspace, me: auth.Actor, ids: list[int], label: str, names: d
     _untick(ids)
     st.session_state.pop("sel_all", None)
     key = "dataset.relabelled" if changed else "dataset.unchanged"
-    st.session_state.flash = ("success", ui.tr(key, n=changed, label=names[label]))
+    st.session_state.flash = ("success", ui.tr(key, n=changed, label=ui.plain(names[label])))
     return True
 
 
@@ -94,11 +94,11 @@ def _close() -> None:
 def _details(ws: Workspace, image: store.Image) -> str:
     none = ui.tr("common.none")
     return (
-        f"**{ui.tr('dataset.detail.label')}:** {ui.label_text(ws, image.label)}  \n"
-        f"**{ui.tr('dataset.detail.name')}:** {image.display_name}  \n"
+        f"**{ui.tr('dataset.detail.label')}:** {ui.label_md(ws, image.label)}  \n"
+        f"**{ui.tr('dataset.detail.name')}:** {ui.plain(image.display_name)}  \n"
         f"**{ui.tr('dataset.detail.size')}:** {image.width}×{image.height} px, {image.bytes / 1024:,.0f} KB  \n"
         f"**{ui.tr('dataset.detail.split')}:** {ui.tr('split.' + image.split) if image.split else none}  \n"
-        f"**{ui.tr('dataset.detail.added')}:** {ui.local_time(image.added_at)} · {image.added_by}  \n"
+        f"**{ui.tr('dataset.detail.added')}:** {ui.local_time(image.added_at)} · {ui.plain(image.added_by)}  \n"
         f"**{ui.tr('dataset.detail.source')}:** {ui.tr('source.' + image.source)}  \n"
         f"**{ui.tr('dataset.detail.quality')}:** {image.brightness:.0f} / {image.sharpness:.0f}  \n"
         f"**{ui.tr('dataset.detail.sha')}:** `{image.sha256[:16]}…`"
@@ -128,7 +128,7 @@ def open_photo_panel(ws: Workspace, me: auth.Actor, names: dict[str, str], query
                 buttons = st.columns(len(names))
                 for n, (name, text) in enumerate(names.items(), start=1):
                     buttons[n - 1].button(
-                        text, key=f"open_set_{name}", width="stretch",
+                        ui.plain(text), key=f"open_set_{name}", width="stretch",
                         type="primary" if image.label == name else "secondary",
                         shortcut=str(n) if n <= 9 else None,
                         on_click=_label_and_next, args=(ws, me, image.id, name, names, query))
@@ -195,7 +195,7 @@ def selection_bar(ws: Workspace, me: auth.Actor, names: dict[str, str], query: s
     with st.container(horizontal=True, vertical_alignment="center", key="bulk_row"):
         st.markdown(ui.tr("dataset.set_label"), width="content")
         for name, text in names.items():
-            st.button(text, key=f"bulk_{name}", disabled=not chosen,
+            st.button(ui.plain(text), key=f"bulk_{name}", disabled=not chosen,
                       on_click=_relabel, args=(ws, me, chosen, name, names))
         if auth.can(me, "delete"):
             st.button(ui.tr("dataset.trash_selected"), key="bulk_trash", disabled=not chosen,

@@ -46,7 +46,8 @@ for name, data in uploads[:panels.MAX_PHOTOS]:
         found = panels.diagnosed(ws, predictor, name, data, settings["tta"], cam)
         results.append(diagnosis.restyle(found, settings["opacity"], settings["colormap"]))
     except RejectedFile as exc:
-        st.error(ui.tr("diagnose.refused", name=name, reason=ui.tr(exc.reason_key, **exc.detail)))
+        reason = ui.tr(exc.reason_key, **ui.plain_values(exc.detail))
+        st.error(ui.tr("diagnose.refused", name=ui.plain(name), reason=reason))
     except CoreError as exc:
         ui.show_error(exc)
 if len(uploads) > panels.MAX_PHOTOS:

@@ -76,7 +76,7 @@ def _issues(found: diagnosis.Diagnosis) -> str:
 def banner(found: diagnosis.Diagnosis, predictor: predict.Predictor, names: dict[str, str], index: int) -> None:
     """The large PASS / DEFECT / CHECK PHOTO line: colour, icon and word, then why."""
     verdict, result = found.verdict, found.result
-    label = names.get(result.label, result.label)
+    label = ui.plain(names.get(result.label, result.label))
     if verdict == "check":
         detail = ui.tr("diagnose.banner.check.detail", issues=_issues(found), label=label)
     elif predictor.threshold is None or evaluation.NORMAL not in result.probs:
@@ -92,10 +92,10 @@ def banner(found: diagnosis.Diagnosis, predictor: predict.Predictor, names: dict
 def result_card(ws: Workspace, me: auth.Actor, predictor: predict.Predictor, result: diagnosis.Diagnosis,
                 index: int, names: dict[str, str], can_save: bool) -> None:
     """Banner, probabilities, original and overlay side by side, save, downloads."""
-    verdict = names.get(result.result.label, result.result.label)
+    verdict = ui.plain(names.get(result.result.label, result.result.label))
     colour = VERDICT_COLOURS.get(result.result.label, "red")
     with st.container(border=True, key=f"diag_card_{index}"):
-        st.markdown(f"#### {result.name} · :{colour}-badge[{verdict}]")
+        st.markdown(f"#### {ui.plain(result.name)} · :{colour}-badge[{verdict}]")
         banner(result, predictor, names, index)
         if result.result.defect and result.result.top == evaluation.NORMAL:
             st.error(ui.tr("diagnose.flagged", threshold=f"{predictor.threshold:.3f}"), icon=":material/flag:")
@@ -103,9 +103,9 @@ def result_card(ws: Workspace, me: auth.Actor, predictor: predict.Predictor, res
         left.image(result.image, caption=ui.tr("diagnose.original", w=result.width, h=result.height),
                    width="stretch")
         if result.cam is not None:
+            target = ui.plain(names.get(result.cam.target, result.cam.target))
             mid.image(result.cam.overlay, caption=ui.tr("diagnose.overlay", method=explain.NAMES[result.cam.method],
-                                                        target=names.get(result.cam.target, result.cam.target)),
-                      width="stretch")
+                                                        target=target), width="stretch")
         with right:
             st.plotly_chart(bars(result.result, names, predictor.threshold), key=f"diag_bars_{index}",
                             width="stretch")
@@ -126,8 +126,8 @@ def save_form(ws: Workspace, me: auth.Actor, found: diagnosis.Diagnosis, names: 
     with st.popover(ui.tr("diagnose.wrong"), icon=":material/edit:"):
         if found.issues:
             st.warning(ui.tr("diagnose.save_unfit", issues=_issues(found)), icon=":material/warning:")
-        label = st.radio(ui.tr("diagnose.right_label"), list(names), index=None, format_func=names.get,
-                         key=f"{key}_label_{ui.lang()}")
+        label = st.radio(ui.tr("diagnose.right_label"), list(names), index=None,
+                         format_func=lambda n: ui.plain(names[n]), key=f"{key}_label_{ui.lang()}")
         if label is None:
             st.caption(ui.tr("diagnose.save_pick"))
         if st.button(ui.tr("diagnose.save"), key=key, type="primary", disabled=label is None):
@@ -146,8 +146,9 @@ def _saved(ws: Workspace, me: auth.Actor, found: diagnosis.Diagnosis, label: str
     except CoreError as exc:
         return "error", ui.tr("common.error", message=ui.error_text(exc))
     if outcome.status == "imported":
-        return "ok", ui.tr("diagnose.saved", name=found.name, label=names.get(label, label))
+        return "ok", ui.tr("diagnose.saved", name=ui.plain(found.name), label=ui.plain(names.get(label, label)))
     if outcome.status == "duplicate" and outcome.image_id is not None:
-        return "warn", ui.tr("diagnose.save_duplicate", name=found.name, id=outcome.image_id)
-    return "error", ui.tr("diagnose.refused", name=found.name,
-                          reason=ui.tr(outcome.key, **outcome.detail) if outcome.key else outcome.message)
+        return "warn", ui.tr("diagnose.save_duplicate", name=ui.plain(found.name), id=outcome.image_id)
+    return "error", ui.tr("diagnose.refused", name=ui.plain(found.name),
+                          reason=ui.tr(outcome.key, **ui.plain_values(outcome.detail)) if outcome.key else
+                          ui.plain(outcome.message))

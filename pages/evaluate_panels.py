@@ -41,8 +41,8 @@ def metric_cards(ws: Workspace, split: str, result: dict) -> None:
     if result["absent"]:
         names = ui.label_names(ws)
         st.info(ui.tr("eval.absent", split=ui.tr(f"split.{split}"),
-                      absent=", ".join(names.get(c, c) for c in result["absent"]),
-                      averaged=", ".join(names.get(c, c) for c in result["averaged"])),
+                      absent=", ".join(ui.plain(names.get(c, c)) for c in result["absent"]),
+                      averaged=", ".join(ui.plain(names.get(c, c)) for c in result["averaged"])),
                 icon=":material/info:")
 
 
@@ -76,12 +76,12 @@ def confusion(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, result: 
 
 def _probs_text(ws: Workspace, run: runs.Run, probs: list[float]) -> str:
     names = ui.label_names(ws)
-    return " · ".join(f"{names.get(c, c)} {p:.2f}" for c, p in zip(run.class_names, probs, strict=True))
+    return " · ".join(f"{ui.plain(names.get(c, c))} {p:.2f}" for c, p in zip(run.class_names, probs, strict=True))
 
 
 def cell_panel(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, given: str, predicted: str) -> None:
     """Exactly the photos of one cell, each with given and predicted label, probabilities and relabel buttons."""
-    names = ui.label_names(ws)
+    names = {name: ui.plain(text) for name, text in ui.label_names(ws).items()}  # markdown-safe
     photos = evaluation.cell_photos(ws.conn, run.id, split, given, predicted)
     with st.container(border=True, key="eval_cell"):
         st.markdown("##### " + ui.tr("eval.cell", given=names.get(given, given),
@@ -95,7 +95,7 @@ def cell_panel(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, given: 
                            f"{ui.tr('eval.predicted')}: **{names.get(predicted, predicted)}**")
                 st.caption(_probs_text(ws, run, row["probs"]))
                 if image.label != given:
-                    st.caption(":material/edit: " + ui.tr("eval.now", label=ui.label_text(ws, image.label)))
+                    st.caption(":material/edit: " + ui.tr("eval.now", label=ui.label_md(ws, image.label)))
                 if auth.can(me, "relabel"):
                     _relabel_buttons(ws, me, image, names)
 

@@ -142,7 +142,7 @@ def show(req: Request) -> None:
         st.caption(ui.tr("review.heatmap.failed", message=ui.error_text(job.exception())))
         return
     shown, mask = job.result()
-    st.image(shown, width="stretch", caption=ui.tr("review.heatmap", label=ui.label_text(ui.workspace(), req.label)))
+    st.image(shown, width="stretch", caption=ui.tr("review.heatmap", label=ui.label_md(ui.workspace(), req.label)))
     score = _submit("faithfulness", req, mask)
     if not score.done():
         st.fragment(run_every=4 * POLL_S)(_wait)("faithfulness", req)

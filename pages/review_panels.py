@@ -27,7 +27,7 @@ def _decide(ws: Workspace, me: auth.Actor, item: review.Item, decision: str, lab
         before = store.get_image(ws.conn, item.image_id).label
         review.decide(ws.conn, me, item, decision, label, confirmed=confirmed)
         st.session_state.flash = ("ok", ui.tr(f"review.done.{decision}", id=item.image_id,
-                                              label=ui.label_text(ws, label or before)))
+                                              label=ui.label_md(ws, label or before)))
     except CoreError as exc:
         ui.flash_error(exc)
 
@@ -60,19 +60,19 @@ def _media(ws: Workspace, run_id: int | None, items: list[review.Item], image: s
 def _ask_to_normal(ws: Workspace, me: auth.Actor, item: review.Item, image: store.Image, label: str) -> None:
     """The second step of a defect-to-normal relabel: nothing is recorded until 'Yes'."""
     with st.container(border=True, key="review_to_normal"):
-        st.warning(ui.tr("review.to_normal.ask", id=image.id, old=ui.label_text(ws, image.label),
-                         new=ui.label_text(ws, label)), icon=":material/warning:")
-        st.button(ui.tr("review.to_normal.no", label=ui.label_text(ws, image.label)), type="primary",
+        st.warning(ui.tr("review.to_normal.ask", id=image.id, old=ui.label_md(ws, image.label),
+                         new=ui.label_md(ws, label)), icon=":material/warning:")
+        st.button(ui.tr("review.to_normal.no", label=ui.label_md(ws, image.label)), type="primary",
                   key="review_to_normal_no", width="stretch", shortcut="Esc",
                   on_click=lambda: st.session_state.pop(PENDING, None))
-        st.button(ui.tr("review.to_normal.yes", label=ui.label_text(ws, label)), key="review_to_normal_yes",
+        st.button(ui.tr("review.to_normal.yes", label=ui.label_md(ws, label)), key="review_to_normal_yes",
                   icon=":material/report:", width="stretch", on_click=_decide,
                   args=(ws, me, item, "relabel", label), kwargs={"confirmed": True})
 
 
 def _decisions(ws: Workspace, me: auth.Actor, item: review.Item, image: store.Image, names: dict[str, str]) -> None:
     """'Label is right' (the default, Enter), the label buttons (1, 2, 3… in label order), skip (S)."""
-    st.button(ui.tr("review.confirm", label=ui.label_text(ws, image.label)), key="review_confirm", type="primary",
+    st.button(ui.tr("review.confirm", label=ui.label_md(ws, image.label)), key="review_confirm", type="primary",
               icon=":material/check:", width="stretch", shortcut=CONFIRM_KEY, on_click=_decide,
               args=(ws, me, item, "confirm"))
     st.caption(ui.tr("review.change"))
@@ -81,14 +81,15 @@ def _decisions(ws: Workspace, me: auth.Actor, item: review.Item, image: store.Im
         for col, (n, (name, text)) in zip(st.columns(PER_ROW), enumerate(labels[row:row + PER_ROW], start=row + 1),
                                           strict=False):
             model_answer = name == item.predicted and name != image.label
-            col.button(text, key=f"review_set_{name}", width="stretch", type="secondary",
+            col.button(ui.plain(text), key=f"review_set_{name}", width="stretch", type="secondary",
                        icon=":material/smart_toy:" if model_answer else None, disabled=name == image.label,
                        help=ui.tr("review.set.model") if model_answer else
-                       ui.tr("review.set.current") if name == image.label else ui.tr("review.set", label=text),
+                       ui.tr("review.set.current") if name == image.label else
+                       ui.tr("review.set", label=ui.plain(text)),
                        shortcut=str(n) if n <= 9 else None, on_click=_choose, args=(ws, me, item, name))
     st.button(ui.tr("review.skip"), key="review_skip", icon=":material/skip_next:", width="stretch",
               shortcut=SKIP_KEY, on_click=_decide, args=(ws, me, item, "skip"))
-    pairs = " · ".join(f"{n}: {text}" for n, text in enumerate(list(names.values())[:9], start=1))
+    pairs = " · ".join(f"{n}: {ui.plain(text)}" for n, text in enumerate(list(names.values())[:9], start=1))
     st.caption(ui.tr("review.keys", pairs=pairs))
 
 
@@ -103,18 +104,19 @@ def card(ws: Workspace, me: auth.Actor, run_id: int | None, items: list[review.I
             if item.partner is not None:
                 partner = store.get_image(ws.conn, item.partner)
                 st.image(ui.picture(ws, partner), width=220,
-                         caption=ui.tr("review.partner", id=partner.id, label=ui.label_text(ws, partner.label),
+                         caption=ui.tr("review.partner", id=partner.id, label=ui.label_md(ws, partner.label),
                                        split=ui.tr(f"split.{partner.split or 'train'}")))
         with right:
-            st.markdown(f"#### #{image.id} · {image.display_name}")
+            st.markdown(f"#### #{image.id} · {ui.plain(image.display_name)}")
             st.markdown(ui.tr(f"review.why.{item.reason}", score=f"{item.score:.2f}"))
-            said = [ui.tr("review.given", label=ui.label_text(ws, image.label))]
+            said = [ui.tr("review.given", label=ui.label_md(ws, image.label))]
             if item.predicted and item.reason in ("misclassified", "suspect"):
-                said.append(ui.tr("review.predicted", label=ui.label_text(ws, item.predicted)))
+                said.append(ui.tr("review.predicted", label=ui.label_md(ws, item.predicted)))
             st.markdown(" · ".join(said))
             if item.probs and run_id is not None:
                 classes = runs.get_run(ws.conn, run_id).class_names
-                st.caption(" · ".join(f"{names.get(c, c)} {p:.2f}" for c, p in zip(classes, item.probs, strict=False)))
+                st.caption(" · ".join(f"{ui.plain(names.get(c, c))} {p:.2f}"
+                                      for c, p in zip(classes, item.probs, strict=False)))
             if auth.can(me, "relabel"):
                 pending = st.session_state.get(PENDING)
                 if pending and pending[0] == image.id:

@@ -152,7 +152,7 @@ def not_allowed(title: str, action: str) -> Callable[[], None]:
     def page() -> None:
         me = ui.actor()
         need = auth.ACTION_MIN_ROLE[action]
-        st.warning(ui.tr("session.not_allowed", page=ui.tr(title), need=ui.tr(f"role.{need}"), name=me.name,
+        st.warning(ui.tr("session.not_allowed", page=ui.tr(title), need=ui.tr(f"role.{need}"), name=ui.plain(me.name),
                          role=ui.tr(f"role.{me.role}")), icon=":material/block:")
         st.caption(ui.tr("session.not_allowed_help"))
     return page

@@ -50,7 +50,7 @@ def show_note(job: jobs.Job | None) -> None:
     if job is None or job.id != job_id or _state(job) != state:
         st.session_state.pop("train_note", None)
         return
-    shown = ui.tr(key, **values) if key in i18n.EN else text
+    shown = ui.tr(key, **ui.plain_values(values)) if key in i18n.EN else text
     if kind == "error":
         st.error(shown, icon=":material/error:")
     else:
@@ -108,8 +108,9 @@ def error_text(job: jobs.Job) -> str:
     """The job's cause (and hint) in the user's language when the worker left text keys, else as recorded."""
     p = job.progress
     key, hint_key = p.get("error_key"), p.get("hint_key")
-    cause = ui.tr(key, **dict(p.get("error_detail") or {})) if key in i18n.EN else (job.error or "")
-    hint = ui.tr(hint_key, **dict(p.get("hint_detail") or {})) if hint_key in i18n.EN else job.error_hint
+    cause = ui.tr(key, **ui.plain_values(p.get("error_detail") or {})) if key in i18n.EN else ui.plain(job.error or "")
+    hint = (ui.tr(hint_key, **ui.plain_values(p.get("hint_detail") or {})) if hint_key in i18n.EN else
+            ui.plain(job.error_hint) if job.error_hint else None)
     return cause + (f"\n\n{ui.tr('train.hint', hint=hint)}" if hint else "")
 
 
@@ -249,7 +250,7 @@ def _run_figures(ws: Workspace, job: jobs.Job, run: runs.Run) -> None:
     if used:
         st.caption(":material/verified: " + ui.tr("train.run.pretrained", path=str(run.weights.get("path"))))
     elif run.weights.get("reason") or not run.weights.get("path"):
-        st.caption(":material/info: " + ui.tr("train.run.scratch", reason=str(run.weights.get("reason") or "")))
+        st.caption(":material/info: " + ui.tr("train.run.scratch", reason=ui.plain(run.weights.get("reason") or "")))
     if run.finished_at:
         figures = {"train.m.best_epoch": run.best_epoch, "train.m.val_acc": run.val_accuracy,
                    "train.m.val_f1": run.val_macro_f1, "train.m.test_acc": run.test_accuracy,
