@@ -29,6 +29,16 @@ def _env_int(name: str, default: int) -> int:
     return value
 
 
+def decode_budget_mb() -> int:
+    """BOLTSCOPE_MAX_DECODE_MB: the memory one decode may need, and all concurrent decodes of a process share."""
+    return _env_int("BOLTSCOPE_MAX_DECODE_MB", 512)
+
+
+def decode_slots() -> int:
+    """BOLTSCOPE_DECODES: photos one process decodes at once (imports, Diagnose, doctor together)."""
+    return _env_int("BOLTSCOPE_DECODES", 2)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a process needs to know about its workspace; immutable once built."""
@@ -39,6 +49,7 @@ class Settings:
     max_zip_mb: int = 4096  # what one zip may expand to
     max_batch_files: int = 20_000  # files in one import call
     thumb_px: int = 256  # gallery thumbnails, longest side
+    max_decode_mb: int = 512  # memory one decode may need (bytes per pixel × pixels); more is refused
     cache_px: int = 1024  # decoded working copy for training and display, longest side
     min_class_images: int = 10  # below this a class is flagged "too few to train"
     split_ratios: tuple[float, float, float] = field(default=(0.7, 0.15, 0.15))
@@ -61,6 +72,7 @@ def load_settings(workspace: str | os.PathLike[str] | None = None) -> Settings:
     return Settings(
         workspace=Path(root).expanduser().resolve(),
         max_pixels=_env_int("BOLTSCOPE_MAX_PIXELS", 100_000_000),
+        max_decode_mb=decode_budget_mb(),
         max_file_mb=_env_int("BOLTSCOPE_MAX_FILE_MB", 100),
         max_zip_mb=_env_int("BOLTSCOPE_MAX_ZIP_MB", 4096),
         max_batch_files=_env_int("BOLTSCOPE_MAX_BATCH_FILES", 20_000),

@@ -254,7 +254,7 @@ def _prepare(ws: Workspace, job: tuple[sources.Source, bytes, str, str | None], 
     """Decode, derive and write the files of one new photo (runs in a worker thread)."""
     src, data, sha, label = job
     try:
-        decoded = imaging.decode(data, ws.settings.max_pixels, ws.settings.cache_px)
+        decoded = imaging.decode(data, ws.settings.max_pixels, ws.settings.cache_px, ws.settings.max_decode_mb)
         derived = imaging.derive(decoded.image, ws.settings.thumb_px)
     except RejectedFile as exc:
         return _Prepared(None, exc)

@@ -95,6 +95,8 @@ EN: dict[str, str] = {
     "reject.format": "{format} images are not accepted; use JPEG, PNG, BMP, TIFF or WebP",
     "reject.heic": "HEIC/HEIF photos are not supported; set the camera to JPEG or convert first",
     "reject.pixels": "{width}×{height} is {mp:.0f} megapixels, over the {limit_mp:.0f} MP limit",
+    "reject.memory": "{width}×{height} ({mode}) would need {need_mb:.0f} MB to decode, over the "
+                     "{budget_mb} MB budget (BOLTSCOPE_MAX_DECODE_MB)",
     "reject.bomb": "too many pixels to decode safely (decompression bomb): {detail}",
     "reject.too_small": "{width}×{height} px is too small (each side needs {min} px or more)",
     "reject.corrupt": "truncated or corrupt image data: {detail}",
@@ -246,6 +248,8 @@ KO: dict[str, str] = {
     "reject.format": "{format} 이미지는 받지 않습니다. JPEG, PNG, BMP, TIFF, WebP를 쓰세요",
     "reject.heic": "HEIC/HEIF 사진은 지원하지 않습니다. 카메라를 JPEG로 설정하거나 변환하세요",
     "reject.pixels": "{width}×{height}는 {mp:.0f} 메가픽셀로 제한 {limit_mp:.0f} MP를 넘습니다",
+    "reject.memory": "{width}×{height} ({mode}) 디코딩에 {need_mb:.0f} MB가 필요해 메모리 한도 "
+                     "{budget_mb} MB(BOLTSCOPE_MAX_DECODE_MB)를 넘습니다",
     "reject.bomb": "안전하게 디코딩하기엔 픽셀이 너무 많습니다 (압축 폭탄): {detail}",
     "reject.too_small": "{width}×{height} px는 너무 작습니다 (각 변 {min} px 이상 필요)",
     "reject.corrupt": "잘리거나 손상된 이미지 데이터: {detail}",
