@@ -14,7 +14,7 @@ from pages import components as ui
 
 AUDIT_LIMIT = 5000
 # detail key -> the text-key family its values belong to (values outside the family are shown as they are)
-VALUE_KEYS = {"role": "role.", "source": "source.", "kind": "train.kind.", "was": "job.status.",
+VALUE_KEYS = {"role": "role.", "need": "role.", "source": "source.", "kind": "train.kind.", "was": "job.status.",
               "reason": "admin.audit.reason.", "method": "admin.audit.method."}
 ROLE_CHANGE = {"old": "role.", "new": "role."}  # in "user.role" entries, old and new are roles
 TARGETS = re.compile(r"^(job|run) (\d+)$")
