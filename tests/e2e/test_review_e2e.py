@@ -25,6 +25,7 @@ def test_review_keys(app_server, page, tmp_path):
     misclassified_run(ws, trained=True)
     broken, missing, normal = ws.wrong["broken"], ws.wrong["missing"], ws.wrong["normal"]
     card = page.locator(".st-key-review_card")
+    page.set_default_timeout(120_000)  # waits on state; a busy 2-core CI machine can take long for a rerun
 
     def shows(image_id: int) -> None:  # the card's heading: "#<id> · <file name>"
         card.get_by_text(re.compile(rf"^#{image_id} · ")).wait_for()
