@@ -1,5 +1,5 @@
 """The server: `streamlit run serve.py [-- --workspace DIR] [--no-auth]` serves app.py through Streamlit's ASGI
-entry point (st.App), with the one route a Streamlit script cannot provide and two settings made at start.
+entry point (st.App), with the one route a Streamlit script cannot provide and the settings made at start.
 
 - POST /auth/session: the browser trades the one-time code its tab got at sign-in (in the request body,
   valid seconds, once) for the session cookie: HttpOnly, SameSite=Strict, signed (core.sessions). DELETE
@@ -9,22 +9,33 @@ entry point (st.App), with the one route a Streamlit script cannot provide and t
 - server.maxUploadSize is BOLTSCOPE_MAX_FILE_MB, the limit core enforces on each file.
 - The job supervisor (core.jobs.supervise) runs in a thread for the server's lifetime: a worker killed with -9
   is marked interrupted within seconds even when no page is open. Started and stopped by the app's lifespan.
+- Streamlit's own surface is narrowed by middleware: its session ids (a websocket that names one resumes that
+  session) are redacted from its log lines, and a session resumes only for a connection with the same session
+  cookie; /_stcore/metrics answers only a signed-in admin's cookie; a websocket's clear_cache message (it
+  clears every user's caches) is dropped: nothing in the app's UI sends one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import re
+import secrets
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import streamlit as st
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from streamlit import config as st_config
+from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.runtime.pages_manager import PagesManager
 
 from core import config, jobs, sessions
@@ -38,6 +49,10 @@ PagesManager.uses_pages_directory = False
 st_config.set_option("server.maxUploadSize", config.load_settings().max_file_mb, "BOLTSCOPE_MAX_FILE_MB")
 
 _BASE = (st_config.get_option("server.baseUrlPath") or "").strip("/")
+# A websocket may resume a Streamlit session only with the same user info as the connection that made it; this
+# header, set by BindSessions (never taken from the client), puts the session cookie into that user info.
+BIND_HEADER = "x-boltscope-bind"
+st_config.set_option("server.trustedUserHeaders", {BIND_HEADER: "boltscope_bind"}, "serve.py")
 _lock = threading.Lock()  # one connection for this route, used by one request at a time
 _opened: list[tuple[Workspace, bytes]] = []
 
@@ -83,6 +98,105 @@ async def session_cookie(request: Request) -> Response:
     return response
 
 
+# Streamlit's session ids: uuid4 text. Any id in a streamlit.* log record is replaced before a handler sees it.
+_SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+REDACTED = "<session id>"
+
+
+def redact_session_ids() -> None:
+    """Streamlit logs a session id (which lets a websocket take that session over) at WARNING when a connection
+    asks to resume another's session; every Streamlit logger has its own handler, so the records are rewritten
+    where they are made. Installed once per process."""
+    make = logging.getLogRecordFactory()
+    if getattr(make, "redacts_session_ids", False):
+        return
+
+    def record(*args, **kwargs) -> logging.LogRecord:
+        made = make(*args, **kwargs)
+        if made.name.startswith("streamlit"):
+            try:
+                text = made.getMessage()
+            except Exception:  # noqa: BLE001 - a malformed call still logs, unformatted, as logging itself would
+                return made
+            if _SESSION_ID.search(text):
+                made.msg, made.args = _SESSION_ID.sub(REDACTED, text), None
+        return made
+
+    record.redacts_session_ids = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(record)
+
+
+def _core_path(name: str) -> str:
+    return f"/{_BASE}/_stcore/{name}" if _BASE else f"/_stcore/{name}"
+
+
+class MetricsGate:
+    """/_stcore/metrics (sessions, caches, script runs) only for a signed-in admin's cookie; 403 for others."""
+
+    def __init__(self, app, allowed) -> None:
+        self.app, self.allowed, self.path = app, allowed, _core_path("metrics")
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"].rstrip("/") == self.path:
+            cookie = Request(scope).cookies.get(sessions.COOKIE)
+            if not await run_in_threadpool(self.allowed, cookie):
+                await PlainTextResponse("sign in as an admin", status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class DropClearCache:
+    """Streamlit clears every user's st.cache_data and st.cache_resource when any websocket, signed in or not,
+    sends clear_cache; the app's UI never sends it (toolbarMode minimal, no developer mode), so it is dropped."""
+
+    def __init__(self, app) -> None:
+        self.app, self.path = app, _core_path("stream")
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "websocket" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+
+        async def filtered() -> dict:
+            while True:
+                message = await receive()
+                if message["type"] != "websocket.receive" or not _is_clear_cache(message.get("bytes")):
+                    return message
+
+        await self.app(scope, filtered, send)
+
+
+class BindSessions:
+    """Streamlit resumes the session whose id a websocket names (its third subprotocol) when the user info
+    matches. The user info gets a digest of the boltscope session cookie, so a session id read elsewhere does
+    not hand a signed-in session to a connection without that cookie. Without a cookie, the digest is random
+    per connection when sign-in is on (a tab that signed in over this socket gets the cookie only later);
+    in single-user mode it is empty, so a dropped connection still resumes its session."""
+
+    def __init__(self, app, auth_off) -> None:
+        self.app, self.auth_off, self.path = app, auth_off, _core_path("stream")
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == self.path:
+            cookie = HTTPConnection(scope).cookies.get(sessions.COOKIE)
+            bind = hashlib.sha256(cookie.encode()).hexdigest() if cookie else \
+                "" if self.auth_off() else secrets.token_hex(16)
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() != BIND_HEADER.encode()]
+            scope = {**scope, "headers": [*headers, (BIND_HEADER.encode(), bind.encode())]}
+        await self.app(scope, receive, send)
+
+
+def _is_clear_cache(frame: bytes | None) -> bool:
+    if not frame:
+        return False
+    msg = BackMsg()
+    try:
+        msg.ParseFromString(frame)
+    except Exception:  # noqa: BLE001 - Streamlit itself answers a malformed frame (it closes the socket)
+        return False
+    return msg.WhichOneof("type") == "clear_cache"
+
+
 @asynccontextmanager
 async def supervised(_app: object) -> AsyncIterator[None]:
     """One job supervisor per server process, from start-up to shutdown."""
@@ -96,9 +210,34 @@ async def supervised(_app: object) -> AsyncIterator[None]:
         await run_in_threadpool(thread.join, 5.0)
 
 
+def _auth_off() -> bool:
+    from pages.session import auth_off
+
+    return auth_off()
+
+
+def _admin_cookie(cookie: str | None) -> bool:
+    """True for the cookie of a live session of an admin whose account is enabled (no idle clock restarted)."""
+    from pages.session import idle_minutes
+
+    if not cookie:
+        return False
+    with _lock:
+        ws, key = _workspace()
+        token = sessions.verify(key, cookie)
+        session_id = sessions.find(ws.conn, token) if token else None
+        if session_id is None:
+            return False
+        status = sessions.lookup(ws.conn, session_id, timedelta(minutes=idle_minutes()), touch_it=False)
+    return status.actor is not None and status.actor.role == "admin"
+
+
+redact_session_ids()
 app = st.App(
     HERE / "app.py",
     lifespan=supervised,
+    middleware=[Middleware(MetricsGate, allowed=_admin_cookie), Middleware(BindSessions, auth_off=_auth_off),
+                Middleware(DropClearCache)],
     routes=[Route(f"/{_BASE}/auth/session" if _BASE else "/auth/session", session_cookie,
                   methods=["POST", "DELETE"])],
 )
