@@ -113,9 +113,10 @@ def find(conn: sqlite3.Connection, token: str) -> int | None:
     return int(row["id"]) if row else None
 
 
-def lookup(conn: sqlite3.Connection, session_id: int, idle: timedelta) -> Status:
+def lookup(conn: sqlite3.Connection, session_id: int, idle: timedelta, touch_it: bool = True) -> Status:
     """The session's state now, with the account as the users table has it now. An active session is touched
-    (its idle clock restarts); one idle longer than `idle` is ended here (audited as a sign-out, reason idle)."""
+    (its idle clock restarts) unless touch_it is False (a live view redrawing itself is not the user acting);
+    one idle longer than `idle` is ended here (audited as a sign-out, reason idle)."""
     row = conn.execute("SELECT s.*, u.role, u.disabled FROM sessions s LEFT JOIN users u ON u.name = s.user "
                        "WHERE s.id = ?", (session_id,)).fetchone()
     if row is None:
@@ -130,7 +131,7 @@ def lookup(conn: sqlite3.Connection, session_id: int, idle: timedelta) -> Status
     if now - last_seen > idle:
         revoke(conn, session_id, "idle")
         return Status("expired", reason="idle")
-    if now - last_seen > TOUCH_EVERY:
+    if touch_it and now - last_seen > TOUCH_EVERY:
         touch(conn, session_id)
     return Status("active", auth.Actor(row["user"], row["role"]), lang=row["lang"])
 

@@ -38,7 +38,7 @@ def add_user(ws: Workspace, me: auth.Actor) -> None:
         if st.form_submit_button(ui.tr("admin.users.create"), type="primary", icon=":material/person_add:"):
             try:
                 users.add(ws.conn, me, name.strip(), role, password or None, email.strip() or None)
-                st.session_state.flash = ("ok", ui.tr("admin.users.created", name=ui.plain(name.strip()),
+                ui.flash_ok(ui.tr("admin.users.created", name=ui.plain(name.strip()),
                                                       role=ui.tr(f"role.{role}")))
                 st.rerun()
             except CoreError as exc:
@@ -75,7 +75,7 @@ def change_user(ws: Workspace, me: auth.Actor) -> None:
 def _apply(change, name: str, text: str) -> None:
     try:
         change()
-        st.session_state.flash = ("ok", ui.tr("admin.users.done", name=ui.plain(name), change=text))
+        ui.flash_ok(ui.tr("admin.users.done", name=ui.plain(name), change=text))
         st.rerun()
     except CoreError as exc:
         ui.show_error(exc)

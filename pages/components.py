@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -53,6 +55,45 @@ def actor() -> auth.Actor:
     if me is None:
         st.stop()  # a page opened without going through app.py's sign-in
     return me
+
+
+def act(action: Callable[..., object], ws: Workspace, *args: object, **kwargs: object) -> None:
+    """The one way a button runs an action that changes something: on_click=ui.act, args=(action, ws, ...).
+
+    Streamlit runs a callback before app.py, with whatever the run that drew the button bound, and a live
+    fragment's rerun never passes through app.py. So the actor is read again here, now, from the sessions
+    and users tables; action(ws, me, *args, **kwargs) runs only while the session is open, with the role the
+    account has now, and a refusal deep in core is audited and flashed, translated. When the session has
+    ended the action does not run, and the run that follows shows the sign-in with the reason."""
+    from pages import session  # pages.session imports this module
+
+    me = session.current(ws)
+    if me is None:
+        return
+    try:
+        with auth.audit_refusals(ws.conn):
+            action(ws, me, *args, **kwargs)
+    except CoreError as exc:
+        flash_error(exc)
+
+
+def live(every: float) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """st.fragment(run_every=every) for a view that redraws itself. Each redraw first asks whether this tab's
+    session is still open, without counting as activity (a screen left open does not keep a session alive);
+    once it has ended, the whole page runs again and shows the sign-in, so the view stops showing data."""
+    def wrap(body: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(body)
+        def guarded(*args: object, **kwargs: object) -> None:
+            from pages import session  # pages.session imports this module
+
+            had = "session_id" in st.session_state
+            if session.current(workspace(), touch_it=False) is None:
+                if had:  # ended since the last run: the whole page again, which shows the sign-in
+                    st.rerun(scope="app")
+                return
+            body(*args, **kwargs)
+        return st.fragment(run_every=every)(guarded)
+    return wrap
 
 
 def label_names(ws: Workspace) -> dict[str, str]:
@@ -161,11 +202,16 @@ def table(data, *, empty_key: str = "common.empty", formats: dict[str, str] | No
 
 
 def flash() -> None:
-    """Show (once) the message a button callback left for this rerun."""
+    """Show (once) the message a button callback left for this rerun: "ok" or "error", nothing else."""
     message = st.session_state.pop("flash", None)
     if message:
         kind, text = message
         (st.error if kind == "error" else st.success)(text)
+
+
+def flash_ok(text: str) -> None:
+    """Leave a success message for the next rerun's `flash()` (from a button callback)."""
+    st.session_state.flash = ("ok", text)
 
 
 def error_text(exc: Exception) -> str:
@@ -244,7 +290,7 @@ def clear_selection(ids: list[int]) -> None:
         st.session_state.pop(f"sel_{i}", None)
 
 
-@st.fragment(run_every=5.0)
+@live(5.0)
 def job_status(ws: Workspace) -> None:
     """Sidebar: how many jobs run and wait, so a user on any page knows training is under way."""
     counts = {status: 0 for status in jobs.ACTIVE}

@@ -55,14 +55,15 @@ def _thumb_strip(ws: Workspace, ids: list[int], limit: int = 24) -> None:
 # ---- near-duplicate pairs ---------------------------------------------------------------------
 
 
-def _act(action, *args) -> None:
-    """Button callback: one core call; its error (translated) or its success message flashes on the rerun."""
+def _act(ws: Workspace, me: auth.Actor, action, *args) -> None:
+    """Button callback (through ui.act): one core call; its error (translated) or its success message flashes
+    on the rerun."""
     try:
-        message = action(*args)
+        message = action(ws, me, *args)
     except CoreError as exc:
-        st.session_state.flash = ("error", ui.tr("common.error", message=ui.error_text(exc)))
+        ui.flash_error(exc)
         return
-    st.session_state.flash = ("success", message)
+    ui.flash_ok(message)
 
 
 def _keep(ws: Workspace, me: auth.Actor, first: int, second: int) -> str:
@@ -97,7 +98,7 @@ def near_pairs(ws: Workspace, me: auth.Actor, names: dict[str, str], pairs: list
                 st.caption(ui.tr("health.near_bits", bits=bits))
                 st.button(ui.tr("health.keep"), key=f"near_keep_{first}_{second}", icon=":material/done_all:",
                           help=ui.tr("health.keep_help"), disabled=not auth.can(me, "relabel"), width="stretch",
-                          on_click=_act, args=(_keep, ws, me, first, second))
+                          on_click=ui.act, args=(_act, ws, _keep, first, second))
     if len(pairs) > PAIRS_SHOWN:
         st.caption(ui.tr("health.near_more", shown=PAIRS_SHOWN, total=f"{len(pairs):,}"))
 
@@ -112,7 +113,7 @@ def _pair_photo(ws: Workspace, me: auth.Actor, names: dict[str, str], image: sto
             for name, text in names.items():
                 st.button(ui.plain(text), key=f"near_set_{pair}_{image.id}_{name}",
                           type="primary" if image.label == name else "secondary",
-                          on_click=_act, args=(_relabel, ws, me, image.id, name, names))
+                          on_click=ui.act, args=(_act, ws, _relabel, image.id, name, names))
     if auth.can(me, "delete"):
         info.button(ui.tr("health.trash_one", id=image.id), key=f"near_trash_{pair}_{image.id}",
-                    icon=":material/delete:", on_click=_act, args=(_trash, ws, me, image.id))
+                    icon=":material/delete:", on_click=ui.act, args=(_act, ws, _trash, image.id))

@@ -162,9 +162,9 @@ def _trash_demo(ws: Workspace, me: auth.Actor) -> None:
     try:
         moved = demo.trash_all(ws.conn, me)
     except CoreError as exc:
-        st.session_state.flash = ("error", ui.tr("common.error", message=ui.error_text(exc)))
+        ui.flash_error(exc)
         return
-    st.session_state.flash = ("success", ui.tr("dataset.demo.done", n=f"{moved:,}"))
+    ui.flash_ok(ui.tr("dataset.demo.done", n=f"{moved:,}"))
 
 
 def demo_panel(ws: Workspace, me: auth.Actor) -> None:
@@ -181,7 +181,7 @@ def demo_panel(ws: Workspace, me: auth.Actor) -> None:
     st.warning(ui.tr("dataset.demo.confirm", n=f"{count:,}"))
     with st.container(horizontal=True):
         st.button(ui.tr("dataset.demo.yes", n=f"{count:,}"), key="demo_trash_yes", type="primary",
-                  on_click=_trash_demo, args=(ws, me))
+                  on_click=ui.act, args=(_trash_demo, ws))
         st.button(ui.tr("dataset.demo.cancel"), key="demo_trash_no",
                   on_click=lambda: st.session_state.update(demo_confirm=False))
     st.divider()
@@ -195,7 +195,7 @@ def trash_panel(ws: Workspace, me: auth.Actor) -> None:
         return
     ids = [im.id for im in images]
     st.button(ui.tr("trash.restore"), key="trash_restore", disabled=not ui.selected_ids(ids),
-              on_click=dataset_photo.set_trashed, args=(ws, me, ui.selected_ids(ids), False))
+              on_click=ui.act, args=(dataset_photo.restore_ticked, ws, ids))
     grid = st.columns(6)
     for index, image in enumerate(images):
         with grid[index % 6]:

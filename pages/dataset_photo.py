@@ -24,13 +24,29 @@ def _relabel(ws: Workspace, me: auth.Actor, ids: list[int], label: str, names: d
     try:
         changed = store.relabel(ws.conn, me, ids, label, "manual")
     except CoreError as exc:
-        st.session_state.flash = ("error", ui.tr("common.error", message=ui.error_text(exc)))
+        ui.flash_error(exc)
         return False
     _untick(ids)
     st.session_state.pop("sel_all", None)
     key = "dataset.relabelled" if changed else "dataset.unchanged"
-    st.session_state.flash = ("success", ui.tr(key, n=changed, label=ui.plain(names[label])))
+    ui.flash_ok(ui.tr(key, n=changed, label=ui.plain(names[label])))
     return True
+
+
+def _bulk_relabel(ws: Workspace, me: auth.Actor, query: store.ImageQuery, page_ids: list[int], label: str,
+                  names: dict[str, str]) -> None:
+    """The label buttons under the grid: the selection is read when the button is pressed, from the boxes as the
+    browser shows them then, not as they were when the button was drawn (a box ticked just before the press)."""
+    _relabel(ws, me, chosen_ids(ws, query, page_ids)[0], label, names)
+
+
+def _bulk_trash(ws: Workspace, me: auth.Actor, query: store.ImageQuery, page_ids: list[int]) -> None:
+    set_trashed(ws, me, chosen_ids(ws, query, page_ids)[0], True)
+
+
+def restore_ticked(ws: Workspace, me: auth.Actor, ids: list[int]) -> None:
+    """The trash's restore button: the boxes ticked when it is pressed."""
+    set_trashed(ws, me, ui.selected_ids(ids), False)
 
 
 def set_trashed(ws: Workspace, me: auth.Actor, ids: list[int], trashed: bool) -> None:
@@ -38,13 +54,13 @@ def set_trashed(ws: Workspace, me: auth.Actor, ids: list[int], trashed: bool) ->
     try:
         n = store.set_trashed(ws.conn, me, ids, trashed)
     except CoreError as exc:
-        st.session_state.flash = ("error", ui.tr("common.error", message=ui.error_text(exc)))
+        ui.flash_error(exc)
         return
     _untick(ids)
     st.session_state.pop("sel_all", None)
     if trashed and st.session_state.get("open_id") in ids:
         st.session_state.open_id = None
-    st.session_state.flash = ("success", ui.tr("dataset.trashed" if trashed else "trash.restored", n=n))
+    ui.flash_ok(ui.tr("dataset.trashed" if trashed else "trash.restored", n=n))
 
 
 # ---- the open photo: a stream through the filter ----------------------------------------------
@@ -61,7 +77,7 @@ def _label_and_next(ws: Workspace, me: auth.Actor, image_id: int, label: str, na
 
 def _open_next(current: int, following: int | None) -> None:
     if following is None:
-        kind, text = st.session_state.get("flash", ("success", ""))
+        kind, text = st.session_state.get("flash", ("ok", ""))
         st.session_state.flash = (kind, f"{text} {ui.tr('dataset.detail.last')}".strip())
         return
     st.session_state.setdefault("open_trail", []).append(current)  # what "previous" goes back to
@@ -131,7 +147,7 @@ def open_photo_panel(ws: Workspace, me: auth.Actor, names: dict[str, str], query
                         ui.plain(text), key=f"open_set_{name}", width="stretch",
                         type="primary" if image.label == name else "secondary",
                         shortcut=str(n) if n <= 9 else None,
-                        on_click=_label_and_next, args=(ws, me, image.id, name, names, query))
+                        on_click=ui.act, args=(_label_and_next, ws, image.id, name, names, query))
                 st.caption(ui.tr("dataset.detail.shortcut",
                                  keys="/".join(str(i + 1) for i in range(min(9, len(names))))))
             nav = st.columns(3)
@@ -196,7 +212,7 @@ def selection_bar(ws: Workspace, me: auth.Actor, names: dict[str, str], query: s
         st.markdown(ui.tr("dataset.set_label"), width="content")
         for name, text in names.items():
             st.button(ui.plain(text), key=f"bulk_{name}", disabled=not chosen,
-                      on_click=_relabel, args=(ws, me, chosen, name, names))
+                      on_click=ui.act, args=(_bulk_relabel, ws, query, page_ids, name, names))
         if auth.can(me, "delete"):
             st.button(ui.tr("dataset.trash_selected"), key="bulk_trash", disabled=not chosen,
-                      icon=":material/delete:", on_click=set_trashed, args=(ws, me, chosen, True))
+                      icon=":material/delete:", on_click=ui.act, args=(_bulk_trash, ws, query, page_ids))

@@ -6,6 +6,7 @@ import streamlit as st
 
 from core import auth, config, jobs, review, runs, store
 from core.errors import CoreError
+from core.workspace import Workspace
 from pages import components as ui
 from pages import review_panels
 
@@ -18,11 +19,11 @@ st.session_state.review_flash_shown = st.session_state.get("flash")  # kept for 
 ui.flash()
 
 
-def _queue_suspects() -> None:
+def _queue_suspects(ws: Workspace, me: auth.Actor) -> None:
     job_id = jobs.submit(ws.conn, me, config.TrainConfig(kind="suspects", epochs=1, warmup_epochs=0,
                                                           image_size=config.QUICK_IMAGE_SIZE))
     jobs.ensure_worker(ws)
-    st.session_state.flash = ("ok", ui.tr("review.suspects.queued", id=job_id))
+    ui.flash_ok(ui.tr("review.suspects.queued", id=job_id))
 
 
 finished = [run for run in runs.list_runs(ws.conn) if run.finished]
@@ -39,7 +40,7 @@ with top[1]:
     st.caption(ui.tr("review.suspects.at", at=ui.local_time(computed)) if computed else ui.tr("review.suspects.never"))
     if auth.can(me, "train"):
         st.button(ui.tr("review.suspects.find"), icon=":material/troubleshoot:", key="review_find",
-                  on_click=_queue_suspects)
+                  on_click=ui.act, args=(_queue_suspects, ws))
 
 reasons = ui.choices(st, ui.tr("review.reasons"), list(review.REASONS), "review_reasons",
                      lambda r: ui.tr(f"review.reason.{r}"), default=list(review.REASONS))

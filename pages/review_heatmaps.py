@@ -136,7 +136,7 @@ def show(req: Request) -> None:
     """The heatmap and its score when they are ready; until then a placeholder that looks again."""
     job = heatmap(req)
     if not job.done():
-        st.fragment(run_every=POLL_S)(_wait)("heatmap", req)
+        ui.live(POLL_S)(_wait)("heatmap", req)
         return
     if isinstance(job.exception(), CoreError):  # another error is raised by result() and shown
         st.caption(ui.tr("review.heatmap.failed", message=ui.error_text(job.exception())))
@@ -145,7 +145,7 @@ def show(req: Request) -> None:
     st.image(shown, width="stretch", caption=ui.tr("review.heatmap", label=ui.label_md(ui.workspace(), req.label)))
     score = _submit("faithfulness", req, mask)
     if not score.done():
-        st.fragment(run_every=4 * POLL_S)(_wait)("faithfulness", req)
+        ui.live(4 * POLL_S)(_wait)("faithfulness", req)
     elif not isinstance(score.exception(), CoreError):  # another error is raised by result() and shown
         st.caption(ui.tr("review.faithfulness", road=f"{score.result():.2f}"))
 

@@ -26,7 +26,7 @@ def _decide(ws: Workspace, me: auth.Actor, item: review.Item, decision: str, lab
     try:
         before = store.get_image(ws.conn, item.image_id).label
         review.decide(ws.conn, me, item, decision, label, confirmed=confirmed)
-        st.session_state.flash = ("ok", ui.tr(f"review.done.{decision}", id=item.image_id,
+        ui.flash_ok(ui.tr(f"review.done.{decision}", id=item.image_id,
                                               label=ui.label_md(ws, label or before)))
     except CoreError as exc:
         ui.flash_error(exc)
@@ -66,15 +66,15 @@ def _ask_to_normal(ws: Workspace, me: auth.Actor, item: review.Item, image: stor
                   key="review_to_normal_no", width="stretch", shortcut="Esc",
                   on_click=lambda: st.session_state.pop(PENDING, None))
         st.button(ui.tr("review.to_normal.yes", label=ui.label_md(ws, label)), key="review_to_normal_yes",
-                  icon=":material/report:", width="stretch", on_click=_decide,
-                  args=(ws, me, item, "relabel", label), kwargs={"confirmed": True})
+                  icon=":material/report:", width="stretch", on_click=ui.act,
+                  args=(_decide, ws, item, "relabel", label), kwargs={"confirmed": True})
 
 
 def _decisions(ws: Workspace, me: auth.Actor, item: review.Item, image: store.Image, names: dict[str, str]) -> None:
     """'Label is right' (the default, Enter), the label buttons (1, 2, 3… in label order), skip (S)."""
     st.button(ui.tr("review.confirm", label=ui.label_md(ws, image.label)), key="review_confirm", type="primary",
-              icon=":material/check:", width="stretch", shortcut=CONFIRM_KEY, on_click=_decide,
-              args=(ws, me, item, "confirm"))
+              icon=":material/check:", width="stretch", shortcut=CONFIRM_KEY, on_click=ui.act,
+              args=(_decide, ws, item, "confirm"))
     st.caption(ui.tr("review.change"))
     labels = list(names.items())
     for row in range(0, len(labels), PER_ROW):
@@ -86,9 +86,9 @@ def _decisions(ws: Workspace, me: auth.Actor, item: review.Item, image: store.Im
                        help=ui.tr("review.set.model") if model_answer else
                        ui.tr("review.set.current") if name == image.label else
                        ui.tr("review.set", label=ui.plain(text)),
-                       shortcut=str(n) if n <= 9 else None, on_click=_choose, args=(ws, me, item, name))
+                       shortcut=str(n) if n <= 9 else None, on_click=ui.act, args=(_choose, ws, item, name))
     st.button(ui.tr("review.skip"), key="review_skip", icon=":material/skip_next:", width="stretch",
-              shortcut=SKIP_KEY, on_click=_decide, args=(ws, me, item, "skip"))
+              shortcut=SKIP_KEY, on_click=ui.act, args=(_decide, ws, item, "skip"))
     pairs = " · ".join(f"{n}: {ui.plain(text)}" for n, text in enumerate(list(names.values())[:9], start=1))
     st.caption(ui.tr("review.keys", pairs=pairs))
 

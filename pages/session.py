@@ -76,6 +76,25 @@ def signed_in(ws: Workspace) -> auth.Actor | None:
     return _from_sso(ws)
 
 
+def current(ws: Workspace, touch_it: bool = True) -> auth.Actor | None:
+    """The acting user now, asked again of the sessions and users tables: for a button's callback (Streamlit
+    runs it before app.py, with the actor of the run that drew the button) and a live fragment's rerun (which
+    never passes through app.py). None when this tab's session has ended, expired or changed hands; the tab
+    then forgets it, so the next full run shows the sign-in with the reason. A live view's redraw passes
+    touch_it=False: it is not the user acting, so it neither restarts the idle clock nor keeps a session open."""
+    if auth_off():
+        return st.session_state.get("actor") or auth.local_actor()
+    session_id = st.session_state.get("session_id")
+    if session_id is None:
+        return None
+    status = sessions.lookup(ws.conn, session_id, timedelta(minutes=idle_minutes()), touch_it)
+    if status.actor is None:
+        _forget(status.reason)
+        return None
+    st.session_state.actor = status.actor
+    return status.actor
+
+
 def remember_lang(ws: Workspace) -> None:
     """The language radio's callback: a reload or another tab of this session shows the same language."""
     if st.session_state.get("session_id") is not None:

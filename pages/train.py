@@ -29,7 +29,7 @@ else:
     st.info(ui.tr("train.viewer_only", role=ui.tr(f"role.{me.role}")))
 
 
-@st.fragment(run_every=2.0)
+@ui.live(2.0)
 def live_jobs() -> None:
     """Redrawn every 2 s from the database: a reload, a restart or another user sees the same thing."""
     try:
@@ -45,7 +45,7 @@ def live_jobs() -> None:
     job = train_jobs.jobs_table(ws, listing)
     train_jobs.show_note(job)  # a note about a job that has moved on since is dropped here, every 2 s
     if job is not None:
-        train_jobs.job_detail(ws, me, job)
+        train_jobs.job_detail(ws, ui.actor(), job)  # the role as it is now: this redraw skips app.py
 
 
 st.subheader(ui.tr("train.jobs.header"))

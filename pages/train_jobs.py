@@ -214,10 +214,10 @@ def _actions(ws: Workspace, me: auth.Actor, job: jobs.Job) -> None:
         return
     if job.active:
         st.button(ui.tr("train.cancel"), icon=":material/stop_circle:", key=f"cancel_{job.id}",
-                  disabled=job.cancel_requested, on_click=_cancel, args=(ws, me, job.id))
+                  disabled=job.cancel_requested, on_click=ui.act, args=(_cancel, ws, job.id))
     if job.status in jobs.RESUMABLE:
         st.button(ui.tr("train.resume"), icon=":material/replay:", key=f"resume_{job.id}", type="primary",
-                  on_click=_resume, args=(ws, me, job.id))
+                  on_click=ui.act, args=(_resume, ws, job.id))
 
 
 def job_detail(ws: Workspace, me: auth.Actor, job: jobs.Job) -> None:

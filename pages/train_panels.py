@@ -121,7 +121,7 @@ def sweep_panel(ws: Workspace, me: auth.Actor, cfg: config.TrainConfig) -> None:
             st.rerun()
 
 
-@st.fragment(run_every=5.0)
+@ui.live(5.0)
 def sweep_results(ws: Workspace) -> None:
     """The runs of one sweep side by side: batch size, learning rate and what each reached."""
     listing = [j for j in jobs.list_jobs(ws.conn, limit=500) if j.sweep]

@@ -67,6 +67,16 @@ def test_an_active_session_gives_the_current_account_and_idle_ones_expire(ws, ki
     assert entry.user == "kim" and entry.details == {"reason": "idle"}
 
 
+def test_a_live_views_redraw_neither_restarts_the_idle_clock_nor_outlives_it(ws, kim, monkeypatch):
+    """Issue 14, point 2: a screen left open redraws itself (touch_it=False); that is not the user acting."""
+    sid, _ = signed_in(ws, kim)
+    later = sessions._now() + timedelta(minutes=20)
+    monkeypatch.setattr(sessions, "_now", lambda: later)
+    assert sessions.lookup(ws.conn, sid, IDLE, touch_it=False).state == "active"  # not touched
+    monkeypatch.setattr(sessions, "_now", lambda: later + timedelta(minutes=11))
+    assert sessions.lookup(ws.conn, sid, IDLE, touch_it=False) == sessions.Status("expired", reason="idle")
+
+
 def test_sign_out_ends_the_session_for_every_tab(ws, kim):
     sid, token = signed_in(ws, kim)
     sessions.revoke(ws.conn, sid)
