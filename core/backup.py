@@ -9,6 +9,7 @@ place, so a target is either absent or complete.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ import uuid
 from pathlib import Path
 
 from core import audit, auth, db, files
-from core.errors import ValidationError
+from core.errors import StorageError, ValidationError
 from core.workspace import Workspace
 
 MANIFEST = "boltscope-backup.json"
@@ -30,26 +31,69 @@ def backup(ws: Workspace, actor: auth.Actor, dest: str | os.PathLike[str]) -> di
         raise ValidationError(f"backup folder {target} exists and is not empty; choose a new folder")
     if ws.layout.root.resolve() in (target, *target.parents):
         raise ValidationError("the backup folder must lie outside the workspace")
-    with files.staged_dir(target, "backup to") as staging:
-        with sqlite3.connect(staging / "boltscope.db") as copy:
-            ws.conn.backup(copy)
-        with sqlite3.connect(staging / "boltscope.db") as copy:
-            photos = copy.execute("SELECT sha256, ext FROM images").fetchall()
-            checkpoints = [r[0] for r in copy.execute("SELECT checkpoint FROM runs WHERE checkpoint IS NOT NULL")]
-            version = copy.execute("PRAGMA user_version").fetchone()[0]
-        for sha, ext in photos:
-            _copy(ws.layout.original(sha, ext), staging / ws.layout.original(sha, ext).relative_to(ws.layout.root))
-        copied_runs = 0
-        for rel in checkpoints:
-            run_dir = (ws.layout.root / rel).parent
-            if run_dir.is_dir() and run_dir.parent == ws.layout.runs:
-                shutil.copytree(run_dir, staging / run_dir.relative_to(ws.layout.root), dirs_exist_ok=True)
-                copied_runs += 1
-        manifest = {"created_at": db.now_iso(), "created_by": actor.name, "schema_version": version,
-                    "photos": len(photos), "runs": copied_runs, "source": str(ws.layout.root)}
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    audit.record_now(ws.conn, actor.name, "backup", str(target), photos=len(photos), runs=copied_runs)
+    _check_room(ws, target)
+    try:
+        with files.staged_dir(target, "backup to") as staging:
+            manifest = _build(ws, actor, staging)
+    except (sqlite3.Error, StorageError) as exc:  # a full or failing disk: one clear line, no half backup
+        if files.is_disk_full(exc):
+            raise StorageError(f"the backup to {target} failed: its disk is full (No space left on device); "
+                               "nothing was left there: choose a disk with more room", key="dataset.error_backup_full",
+                               path=str(target)) from exc
+        reason = str(exc.detail.get("reason") if isinstance(exc, StorageError) and exc.detail.get("reason")
+                     else exc)
+        raise StorageError(f"the backup to {target} failed: {reason}; nothing was left there",
+                           key="dataset.error_backup_failed", path=str(target), reason=reason) from exc
+    if not ws.read_only:  # a read-only workspace cannot keep an audit entry; the manifest says
+        audit.record_now(ws.conn, actor.name, "backup", str(target), photos=manifest["photos"], runs=manifest["runs"])
     return {"dir": str(target), **manifest}
+
+
+def _build(ws: Workspace, actor: auth.Actor, staging: Path) -> dict[str, object]:
+    """The database snapshot, then the originals and checkpoints it refers to, then the manifest."""
+    with contextlib.closing(sqlite3.connect(staging / "boltscope.db")) as copy:
+        ws.conn.backup(copy)
+        photos = copy.execute("SELECT sha256, ext FROM images").fetchall()
+        checkpoints = [r[0] for r in copy.execute("SELECT checkpoint FROM runs WHERE checkpoint IS NOT NULL")]
+        version = copy.execute("PRAGMA user_version").fetchone()[0]
+    for sha, ext in photos:
+        _copy(ws.layout.original(sha, ext), staging / ws.layout.original(sha, ext).relative_to(ws.layout.root))
+    copied_runs = 0
+    for rel in checkpoints:
+        run_dir = (ws.layout.root / rel).parent
+        if run_dir.is_dir() and run_dir.parent == ws.layout.runs:
+            shutil.copytree(run_dir, staging / run_dir.relative_to(ws.layout.root), dirs_exist_ok=True)
+            copied_runs += 1
+    manifest = {"created_at": db.now_iso(), "created_by": actor.name, "schema_version": version,
+                "photos": len(photos), "runs": copied_runs, "source": str(ws.layout.root),
+                "audited": not ws.read_only}
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def needed_bytes(ws: Workspace) -> int:
+    """About what a backup writes: the database, the originals and the run folders."""
+    total = 0
+    for folder in (ws.layout.originals, ws.layout.runs):
+        total += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
+    for name in (ws.layout.db_path.name, ws.layout.db_path.name + "-wal"):
+        with contextlib.suppress(OSError):
+            total += (ws.layout.root / name).stat().st_size
+    return total
+
+
+def _check_room(ws: Workspace, target: Path) -> None:
+    """Refuse up front a backup that cannot fit on its disk (the nearest existing folder of target says)."""
+    where = next((p for p in (target, *target.parents) if p.exists()), target)
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        return
+    need = needed_bytes(ws)
+    if need > free:
+        raise StorageError(f"the backup needs about {need / 2**20:.1f} MB but only {free / 2**20:.1f} MB are free "
+                           f"at {where}; choose a disk with more room", key="dataset.error_backup_space",
+                           need_mb=f"{need / 2**20:.1f}", free_mb=f"{free / 2**20:.1f}", path=str(where))
 
 
 def _copy(src: Path, dst: Path) -> None:

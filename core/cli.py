@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core import auth, cli_admin, cli_eval, cli_train, db, ingest, store
 from core.errors import CoreError, NotFoundError, PermissionDenied, ValidationError
-from core.workspace import Workspace, open_workspace
+from core.workspace import Workspace, open_workspace, writable
 
 log = logging.getLogger("boltscope")
 
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image")
     p.add_argument("label")
     p.add_argument("--user")
-    add("stats", cmd_stats, "counts by label and split as JSON")
+    add("stats", cmd_stats, "counts by label and split as JSON").set_defaults(read_only_ok=True)
     p = add("history", cmd_history, "label events of one photo as JSON")
     p.add_argument("image")
     cli_train.add_commands(add)
@@ -138,8 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if getattr(args, "no_workspace", False):  # restore: opening the target would create it
         return _run(args, None)
+    read_only = getattr(args, "read_only_ok", False)  # a command that only reads: a read-only disk will do
+    read_only = bool(read_only(args) if callable(read_only) else read_only) and not writable(args.workspace)
     try:
-        ws = open_workspace(args.workspace)
+        ws = open_workspace(args.workspace, read_only=read_only)
     except CoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

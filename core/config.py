@@ -12,7 +12,7 @@ from core.errors import ValidationError
 DEFAULT_WORKSPACE = "workspace"
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int, minimum: int = 1) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -22,9 +22,10 @@ def _env_int(name: str, default: int) -> int:
         raise ValidationError(
             f"{name}={raw!r} is not a whole number", key="error.setting_int", name=name, value=raw
         ) from exc
-    if value <= 0:
+    if value < minimum:  # minimum 1, or 0 where 0 means "off" (BOLTSCOPE_MIN_FREE_MB)
         raise ValidationError(
-            f"{name}={raw!r} must be greater than 0", key="error.setting_positive", name=name, value=raw
+            f"{name}={raw!r} must be " + ("greater than 0" if minimum == 1 else f"{minimum} or more"),
+            key="error.setting_positive", name=name, value=raw,
         )
     return value
 
@@ -53,6 +54,8 @@ class Settings:
     cache_px: int = 1024  # decoded working copy for training and display, longest side
     min_class_images: int = 10  # below this a class is flagged "too few to train"
     split_ratios: tuple[float, float, float] = field(default=(0.7, 0.15, 0.15))
+    min_free_mb: int = 64  # imports stop here: the last free space is kept for sign-in and the database
+    reserve_mb: int = 8  # the workspace's .reserve file, given back when a sign-in meets a full disk
 
     @property
     def max_file_bytes(self) -> int:
@@ -76,6 +79,8 @@ def load_settings(workspace: str | os.PathLike[str] | None = None) -> Settings:
         max_file_mb=_env_int("BOLTSCOPE_MAX_FILE_MB", 100),
         max_zip_mb=_env_int("BOLTSCOPE_MAX_ZIP_MB", 4096),
         max_batch_files=_env_int("BOLTSCOPE_MAX_BATCH_FILES", 20_000),
+        min_free_mb=_env_int("BOLTSCOPE_MIN_FREE_MB", 64, minimum=0),  # 0: no floor
+        reserve_mb=_env_int("BOLTSCOPE_RESERVE_MB", 8),
     )
 
 

@@ -227,38 +227,47 @@ _MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
 )
 
 
-
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def connect(db_path: Path) -> sqlite3.Connection:
+def connect(db_path: Path, read_only: bool = False) -> sqlite3.Connection:
     """Open the database with WAL, a busy timeout and foreign keys, checked (PRAGMA quick_check) and migrated to
-    the newest schema. A damaged file raises StorageError("error.workspace_corrupt") naming the way back."""
+    the newest schema. A damaged file raises StorageError("error.workspace_corrupt") naming the way back.
+    read_only (a workspace on a read-only disk): no migration, no cleanup, every write refused (query_only)."""
     try:
-        conn = sqlite3.connect(db_path, timeout=30.0, isolation_level=None, check_same_thread=False,
-                               factory=_CheckedConnection)
+        conn = sqlite3.connect(_read_only_uri(db_path) if read_only else db_path, timeout=30.0, uri=read_only,
+                               isolation_level=None, check_same_thread=False, factory=_CheckedConnection)
         conn.db_path = db_path
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA journal_mode = WAL")
+        for pragma in ("query_only = ON",) if read_only else ("journal_mode = WAL", "synchronous = NORMAL"):
+            conn.execute(f"PRAGMA {pragma}")
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = NORMAL")
         _quick_check(conn, db_path)
-        migrate(conn)
-    except sqlite3.OperationalError as exc:
-        if not os.access(db_path.parent, os.W_OK):
+        if not read_only:
+            migrate(conn)
+        elif (version := schema_version(conn)) != len(_MIGRATIONS):  # a migration writes: not on a read-only disk
+            conn.close()
+            raise sqlite3.OperationalError(f"schema {version} is older than {len(_MIGRATIONS)}; "
+                                           "open it once where it can be written")
+    except sqlite3.DatabaseError as exc:
+        if is_corrupt(exc):
+            raise corrupt_error(db_path, str(exc)) from exc
+        if isinstance(exc, sqlite3.OperationalError) and not read_only and not os.access(db_path.parent, os.W_OK):
             raise StorageError(f"the workspace folder {db_path.parent} is read-only; boltscope needs to write there "
                                "(mount it read-write, or point BOLTSCOPE_WORKSPACE elsewhere)",
                                key="error.workspace_readonly", path=db_path.parent.name) from exc
         raise StorageError(f"cannot open the workspace database {db_path}: {exc}", key="error.workspace_db",
                            path=db_path.name, reason=str(exc)) from exc
-    except sqlite3.DatabaseError as exc:
-        if is_corrupt(exc):
-            raise corrupt_error(db_path, str(exc)) from exc
-        raise StorageError(f"cannot open the workspace database {db_path}: {exc}", key="error.workspace_db",
-                           path=db_path.name, reason=str(exc)) from exc
     return conn
+
+
+def _read_only_uri(db_path: Path) -> str:
+    """Immutable where the folder cannot be written (SQLite could not make the -shm file), unless a WAL waits."""
+    wal = db_path.with_name(db_path.name + "-wal")
+    immutable = not os.access(db_path.parent, os.W_OK) and not (wal.exists() and wal.stat().st_size > 0)
+    return db_path.resolve().as_uri() + "?mode=ro" + ("&immutable=1" if immutable else "")
 
 
 # Files that passed quick_check in this process, by (device, inode, size, mtime): a page or a CLI command that

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from core.errors import StorageError, ValidationError
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _EXT_RE = re.compile(r"^\.[a-z0-9]{2,5}$")
 TMP_PREFIX = ".tmp-"
+T = TypeVar("T")
 
 
 class Layout:
@@ -103,3 +106,104 @@ def staged_dir(target: Path, what: str) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+# ---- room on the workspace's disk --------------------------------------------------------------------------
+# Sign-in must work on a nearly full disk (a session row and an audit row, a few pages of the WAL). So bulk
+# writes (imports) stop at a floor of free space, and a reserve file, made at open while there is room, is given
+# back when a small write still meets a full disk (retry_with_reserve).
+
+RESERVE = ".reserve"
+
+
+def free_mb(root: Path) -> float:
+    """Free space on the disk that holds root, in MB (what an unprivileged writer may use)."""
+    stats = os.statvfs(root)
+    return stats.f_bavail * stats.f_frsize / 2**20
+
+
+def check_room(root: Path, need_bytes: int, floor_mb: int) -> None:
+    """Refuse a bulk write of need_bytes that would leave less than floor_mb free (StorageError); floor 0: none."""
+    if floor_mb <= 0:
+        return
+    try:
+        free = free_mb(root)
+    except OSError:
+        return  # cannot tell: the write itself will say
+    if free - need_bytes / 2**20 < floor_mb:
+        raise StorageError(f"only {free:.0f} MB are free on the workspace's disk; imports and exports stop at "
+                           f"{floor_mb} MB (BOLTSCOPE_MIN_FREE_MB) so that sign-in and the database keep room: free "
+                           "space first",
+                           key="dataset.error_disk_floor", free_mb=f"{free:.0f}", floor_mb=floor_mb)
+
+
+def ensure_reserve(root: Path, reserve_mb: int, floor_mb: int) -> bool:
+    """Make the reserve file (reserve_mb, really allocated) when it is missing and the disk has room for it and
+    the floor; True when it is there afterwards. Best effort: a full or read-only disk just has none."""
+    path = root / RESERVE
+    size = reserve_mb * 2**20
+    with contextlib.suppress(OSError):
+        if path.stat().st_size >= size:
+            return True
+    tmp = root / f"{TMP_PREFIX}{uuid.uuid4().hex}-{RESERVE}"
+    try:
+        if free_mb(root) < reserve_mb + floor_mb:
+            return False
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.posix_fallocate(fd, 0, size)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        return False
+
+
+def release_reserve(root: Path) -> bool:
+    """Give the reserve's space back to the disk; True when there was one."""
+    try:
+        (root / RESERVE).unlink()
+    except OSError:
+        return False
+    return True
+
+
+def has_reserve(root: Path) -> bool:
+    return (root / RESERVE).exists()
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether an error (or one it came from) is a full disk: ENOSPC/EDQUOT, or SQLite's SQLITE_FULL."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF == 13:  # SQLITE_FULL
+            return True
+        if "disk is full" in str(exc) or "No space left on device" in str(exc):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def retry_with_reserve(root: Path, action: Callable[[], T]) -> tuple[T, bool]:
+    """Run a small write; when it meets a full disk, release the reserve and run it once more. Returns its result
+    and whether the reserve had to be given up (then the disk is nearly full: tell the user)."""
+    try:
+        return action(), False
+    except (OSError, StorageError) as exc:
+        if not (is_disk_full(exc) or _no_room(root)) or not release_reserve(root):
+            raise
+    return action(), True
+
+
+def _no_room(root: Path) -> bool:
+    """The disk is full to the last MB: then SQLite's "disk I/O error" (it could not grow its -shm file) is one."""
+    try:
+        return free_mb(root) < 1
+    except OSError:
+        return False

@@ -68,7 +68,7 @@ def _take(fd: int, mode: int, wait_s: float | None) -> bool:
 @dataclass(frozen=True)
 class FileOutcome:
     file: str
-    status: str  # imported | duplicate | rejected
+    status: str  # imported | duplicate | rejected | skipped (hidden files)
     image_id: int | None = None
     key: str | None = None  # translation key of the reason (duplicates and refusals)
     detail: dict[str, object] = field(default_factory=dict)
@@ -90,11 +90,13 @@ class ImportReport:
         return [o.image_id for o in self.outcomes if o.status == "imported" and o.image_id is not None]
 
     def to_json(self) -> dict[str, object]:
-        """The CLI contract: imported, duplicates, rejected [{file, error}]."""
+        """The CLI contract: imported, duplicates, rejected [{file, error}]; skipped [{file, reason}] when any."""
+        skipped = [{"file": o.file, "reason": o.message} for o in self.outcomes if o.status == "skipped"]
         return {
             "imported": self.count("imported"),
             "duplicates": self.count("duplicate"),
             "rejected": [{"file": o.file, "error": o.message} for o in self.outcomes if o.status == "rejected"],
+            **({"skipped": skipped} if skipped else {}),
         }
 
 
@@ -126,7 +128,7 @@ class _Batch:
     folder_labels: dict[str, str]
 
 
-def import_sources(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Source | sources.Refusal],
+def import_sources(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Source | sources.Refusal | sources.Skip],
                    label: str | None, split: str | None, image_source: str,
                    event_source: str) -> ImportReport:
     auth.require(actor, "upload")
@@ -138,6 +140,36 @@ def import_sources(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Sou
         raise ValidationError(f"image source {image_source!r} is unknown; valid: {store.IMAGE_SOURCES}")
     batch = _Batch(label, split, image_source, event_source, _folder_label_map(ws))
     slots: list[FileOutcome | None] = []  # one per file, in the order the files were given
+    try:
+        _import_all(ws, actor, items, batch, slots)
+    except StorageError as exc:  # a later chunk met a full disk: say which photos the earlier ones stored
+        raise stopped_error(exc, [o.file for o in slots if o is not None and o.status == "imported"]) from exc
+    return ImportReport([outcome for outcome in slots if outcome is not None])
+
+
+SHOWN_NAMES = 10  # a stopped import names this many of the photos it stored, then "… (+N)"
+
+
+def stopped_error(exc: StorageError, stored: list[str]) -> StorageError:
+    """The error of an import stopped by the workspace (disk full, the free-space floor), naming the photos
+    committed before it stopped; with none committed (or a damaged database: its way back comes first), the
+    error as it was."""
+    if not stored or exc.key == "error.workspace_corrupt":
+        return exc
+    names = ", ".join(stored[:SHOWN_NAMES]) + (f", … (+{len(stored) - SHOWN_NAMES})"
+                                               if len(stored) > SHOWN_NAMES else "")
+    if exc.key == "dataset.error_disk_floor":
+        return StorageError(f"{exc}. {len(stored)} photo(s) of this import were stored before it stopped: {names}",
+                            key="dataset.error_floor_stored", count=len(stored), names=names, **exc.detail)
+    reason = str(exc.detail.get("reason") or exc)
+    return StorageError(f"the import stopped: {exc}. {len(stored)} photo(s) of this import were stored before it "
+                        f"stopped: {names}", key="dataset.error_import_stopped", reason=reason, count=len(stored),
+                        names=names)
+
+
+def _import_all(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Source | sources.Refusal | sources.Skip],
+                batch: _Batch, slots: list[FileOutcome | None]) -> None:
+    """Read, check and store the files chunk by chunk, filling slots; earlier chunks stay stored if one fails."""
     batch_seen: dict[str, str] = {}
     pending: list[tuple[int, sources.Source, bytes]] = []
     with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
@@ -150,6 +182,9 @@ def import_sources(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Sou
             if isinstance(item, sources.Refusal):
                 slots[index] = FileOutcome(item.name, "rejected", key=item.key, detail=item.detail)
                 continue
+            if isinstance(item, sources.Skip):
+                slots[index] = FileOutcome(item.name, "skipped", key=item.key)
+                continue
             try:
                 pending.append((index, item, item.read()))  # read now: zip readers close with their archive
             except RejectedFile as exc:
@@ -161,7 +196,6 @@ def import_sources(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Sou
                 _flush(ws, actor, pool, pending, batch_seen, slots, batch)
                 pending = []
         _flush(ws, actor, pool, pending, batch_seen, slots, batch)
-    return ImportReport([outcome for outcome in slots if outcome is not None])
 
 
 def _duplicate(name: str, image: store.Image, split: str | None) -> FileOutcome:
@@ -234,7 +268,11 @@ def _flush(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
 def _store_chunk(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
                  todo: list[tuple[int, sources.Source, bytes, str, str | None]],
                  batch: _Batch) -> tuple[dict[str, tuple[int, bool]], list[_Prepared]]:
-    """Write the files of a chunk's new photos, then their rows in one transaction."""
+    """Write the files of a chunk's new photos, then their rows in one transaction. A chunk that would leave
+    less than the free-space floor is refused before anything is written."""
+    if todo:  # the original, and up to as much again (at most 512 KB) for the cache copy, thumbnail and rows
+        need = sum(len(job[2]) + min(len(job[2]), 2**19) for job in todo)
+        files.check_room(ws.layout.root, need, ws.settings.min_free_mb)
     prepared = list(pool.map(lambda job: _prepare(ws, job[1:], batch.split, batch.image_source), todo))
     failure = next((p.failure for p in prepared if p.failure is not None), None)
     ready = [p.new for p in prepared if p.new is not None]
@@ -324,9 +362,12 @@ def export_zip(ws: Workspace, actor: auth.Actor) -> Path:
     stamp = db.now_iso()[:19].replace(":", "")
     final = ws.layout.exports / f"boltscope-imagefolder-{stamp}-{uuid.uuid4().hex[:6]}.zip"
     tmp = final.with_name(files.TMP_PREFIX + final.name)
+    plan = list(_export_plan(ws))
+    files.check_room(ws.layout.root, sum(src.stat().st_size for src, _ in plan if src.exists()),
+                     ws.settings.min_free_mb)  # the zip lands in the workspace: keep the floor free
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-            for src, rel in _export_plan(ws):
+            for src, rel in plan:
                 archive.write(src, rel)  # JPEGs do not compress: store them
         os.replace(tmp, final)
     except OSError as exc:

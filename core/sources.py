@@ -41,6 +41,14 @@ class Refusal:
     message: str
 
 
+@dataclass(frozen=True)
+class Skip:
+    """A file passed over on purpose, with a translated reason (a hidden file): reported, never imported."""
+
+    name: str
+    key: str
+
+
 def refusal(name: str, key: str, **detail: object) -> Refusal:
     err = reject(key, **detail)
     return Refusal(name, key, detail, str(err))
@@ -60,18 +68,41 @@ def _ext(name: str) -> str:
     return os.path.splitext(name)[1].lower()
 
 
-def _skip(name: str) -> bool:
-    base = PurePosixPath(name.replace("\\", "/")).name.lower()
-    return base.startswith(".") or base in _SKIP_NAMES or name.startswith("__MACOSX/")
+def _metadata(name: str) -> bool:
+    """What an OS or a tool leaves beside photos, never a photo to import: macOS' .DS_Store, AppleDouble `._name`
+    files and __MACOSX/ folders, Windows' Thumbs.db and desktop.ini, anything in a hidden folder (.thumbnails,
+    .git). Left out without a word, wherever it comes from (a folder, a zip, a browser upload)."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    base = parts[-1].lower() if parts else ""
+    return (base in _SKIP_NAMES or base.startswith("._") or "__MACOSX" in parts
+            or any(part.startswith(".") and part not in (".", "..") for part in parts[:-1]))
 
 
-def iter_paths(paths: Iterable[str | os.PathLike[str]], settings: Settings) -> Iterator[Source | Refusal]:
+def _hidden(name: str) -> bool:
+    """A hidden file (`.hidden_photo.jpg`): skipped and reported, the same for the CLI and uploads."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    return bool(parts) and parts[-1].startswith(".")
+
+
+def passed_over(name: str, label: str | None = None) -> Iterator[Skip]:
+    """For a name that is not `ordinary`: a Skip (named `label`) for a hidden file, nothing for OS metadata."""
+    if not _metadata(name) and _hidden(name):
+        yield Skip(label or display_name(name), "skip.hidden")
+
+
+def ordinary(name: str) -> bool:
+    """Neither OS metadata nor hidden: a candidate photo."""
+    return not _metadata(name) and not _hidden(name)
+
+
+def iter_paths(paths: Iterable[str | os.PathLike[str]],
+               settings: Settings) -> Iterator[Source | Refusal | Skip]:
     """Files, folders (recursively, class subfolders as labels) and zip files on disk."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__MACOSX")  # as _metadata
                 for name in sorted(files):
                     file_path = Path(root) / name
                     folder = Path(root).name  # `import photos/normal` labels them too
@@ -82,9 +113,10 @@ def iter_paths(paths: Iterable[str | os.PathLike[str]], settings: Settings) -> I
             yield refusal(display_name(str(raw)), "reject.unreadable", detail="no such file or folder")
 
 
-def _from_file(path: Path, folder: str | None, settings: Settings) -> Iterator[Source | Refusal]:
+def _from_file(path: Path, folder: str | None, settings: Settings) -> Iterator[Source | Refusal | Skip]:
     name = display_name(path.name)
-    if _skip(path.name):
+    if not ordinary(path.name):
+        yield from passed_over(path.name)
         return
     try:
         size = path.stat().st_size
@@ -102,7 +134,7 @@ def _from_file(path: Path, folder: str | None, settings: Settings) -> Iterator[S
 
 
 def _checked(name: str, origin: str, folder: str | None, size: int, read: Callable[[], bytes],
-             settings: Settings) -> Iterator[Source | Refusal]:
+             settings: Settings) -> Iterator[Source | Refusal | Skip]:
     ext = _ext(name)
     if ext in _HEIF_EXTS:  # iPhone photos: say what to do, not just "unknown type"
         yield refusal(name, "reject.heic")
@@ -116,13 +148,15 @@ def _checked(name: str, origin: str, folder: str | None, size: int, read: Callab
         yield Source(name, origin, folder and display_name(folder), size, read)
 
 
-def iter_uploads(files: Iterable[tuple[str, bytes]], settings: Settings) -> Iterator[Source | Refusal]:
+def iter_uploads(files: Iterable[tuple[str, bytes]], settings: Settings) -> Iterator[Source | Refusal | Skip]:
     """Browser uploads: (name, bytes) pairs; a name may carry a relative folder path."""
     for raw_name, data in files:
         parts = PurePosixPath(raw_name.replace("\\", "/")).parts
         name = display_name(parts[-1] if parts else raw_name)
         folder = parts[-2] if len(parts) > 1 else None
-        if _ext(name) in _ZIP_EXTS:
+        if not ordinary(raw_name):  # as an import from disk: the browser may send hidden files of a folder
+            yield from passed_over(raw_name, name)
+        elif _ext(name) in _ZIP_EXTS:
             yield from iter_zip(io.BytesIO(data), name, settings)
         else:
             yield from _checked(name, f"upload:{name}", folder, len(data), lambda d=data: d, settings)
@@ -146,7 +180,7 @@ def _unsafe(name: str) -> bool:
     return posix.startswith("/") or (len(posix) > 1 and posix[1] == ":") or ".." in posix.split("/")
 
 
-def iter_zip(handle: BinaryIO, zip_name: str, settings: Settings) -> Iterator[Source | Refusal]:
+def iter_zip(handle: BinaryIO, zip_name: str, settings: Settings) -> Iterator[Source | Refusal | Skip]:
     """Entries of a zip archive, each checked; the archive is refused whole if it is a bomb."""
     try:
         archive = zipfile.ZipFile(handle)
@@ -162,10 +196,10 @@ def iter_zip(handle: BinaryIO, zip_name: str, settings: Settings) -> Iterator[So
     for info in infos:
         name = _entry_name(info)
         label = f"{zip_name}/{display_name(name)}"
-        if _unsafe(name):  # before _skip: '..\\evil.jpg' must be refused, not passed over as a hidden file
+        if _unsafe(name):  # first: '..\\evil.jpg' must be refused, not passed over as a hidden file
             yield refusal(label, "reject.unsafe_path")
-        elif _skip(name):
-            continue
+        elif not ordinary(name):
+            yield from passed_over(name, label)
         elif info.flag_bits & 0x1:
             yield refusal(label, "reject.encrypted")
         elif _ext(name) in _ZIP_EXTS:

@@ -14,11 +14,12 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from core import audit, auth, db, sessions
+from core import audit, auth, db, files, sessions
 from core.errors import NotFoundError, PermissionDenied, SignInRefused, StorageError, ValidationError
 
 MIN_PASSWORD = 8
@@ -311,14 +312,24 @@ def authenticate(conn: sqlite3.Connection, name: str, password: str, client: str
 
     `client`: where the attempt comes from (the page passes the browser's address); its failures make it wait.
     Back-off, lock check, verification and record are one write transaction, so simultaneous guesses queue and
-    none is checked past the lock. When the database cannot record (disk full), the attempt is refused with that
-    reason and a failure still counts, in this process.
+    none is checked past the lock. When the database cannot record (disk full), the workspace's disk reserve is
+    given back and the attempt made once more (files.retry_with_reserve); when it still cannot, the attempt is
+    refused with that reason and a failure still counts, in this process.
     """
     a = _Attempt(name=(name or "").strip(), password=password or "", client=bounded(client) if client else None)
-    try:
+
+    def decide() -> None:
+        a.row, a.reason, a.counted, a.refusal = None, None, False, None  # a second try decides afresh
         with db.transaction(conn):
             _check(conn, a)
             _record(conn, a)
+
+    db_path = getattr(conn, "db_path", None)
+    try:  # a full disk: the workspace's reserve is given back and the attempt made once more
+        if db_path is not None:
+            files.retry_with_reserve(Path(db_path).parent, decide)
+        else:
+            decide()
     except StorageError as exc:
         log.error("a sign-in could not be recorded: %s", exc)
         if a.counted:

@@ -202,11 +202,16 @@ def table(data, *, empty_key: str = "common.empty", formats: dict[str, str] | No
 
 
 def flash() -> None:
-    """Show (once) the message a button callback left for this rerun: "ok" or "error", nothing else."""
+    """Show (once) the message a button callback left for this rerun: "ok", "warning" or "error", nothing else."""
     message = st.session_state.pop("flash", None)
     if message:
         kind, text = message
-        (st.error if kind == "error" else st.success)(text)
+        {"error": st.error, "warning": st.warning}.get(kind, st.success)(text)
+
+
+def flash_warning(text: str) -> None:
+    """Leave a warning for the next rerun's `flash()`: something the user should know, nothing failed."""
+    st.session_state.flash = ("warning", text)
 
 
 def flash_ok(text: str) -> None:

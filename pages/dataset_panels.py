@@ -74,7 +74,8 @@ def _split_choice(where, nonce: int) -> str | None:
 
 def _report_table(report: ingest.ImportReport) -> None:
     st.success(ui.tr("dataset.upload.summary", imported=f"{report.count('imported'):,}",
-                     duplicates=f"{report.count('duplicate'):,}", rejected=f"{report.count('rejected'):,}"))
+                     duplicates=f"{report.count('duplicate'):,}", rejected=f"{report.count('rejected'):,}",
+                     skipped=f"{report.count('skipped'):,}"))
     st.caption(ui.tr("dataset.upload.reset"))
     rows = [{
         ui.tr("dataset.upload.col_file"): o.file,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import users
+from core import files, users, workspace
 from core.errors import CoreError
 from pages import components as ui
 from pages import session
 
 ws = ui.workspace()
+workspace.keep_reserve(ws)  # the last free space, kept for signing in (given back when a sign-in needs it)
 
 st.title(ui.tr("signin.title"))
 reason = st.session_state.get("signed_out")
@@ -21,6 +22,10 @@ elif reason == "changed":
     st.info(ui.tr("session.changed"), icon=":material/manage_accounts:")
 if st.session_state.get("sso_refused") is not None:
     st.error(ui.tr("signin.sso_failed", message=ui.error_text(st.session_state.sso_refused)), icon=":material/block:")
+
+low = workspace.disk_low(ws)
+if low is not None:
+    st.warning(ui.tr("session.disk_low", free_mb=f"{low:,.1f}"), icon=":material/hard_drive:")
 
 if not users.any_users(ws.conn):
     st.warning(ui.tr("signin.no_users"), icon=":material/person_add:")
@@ -38,10 +43,14 @@ with left:
             # the browser's address (None on localhost: all local browsers are one client); proxies hide it
             ip = st.context.ip_address
             client = ip if isinstance(ip, str) and ip else "localhost"
-            session.begin(ws, users.authenticate(ws.conn, name, password, client=client))
+            me = users.authenticate(ws.conn, name, password, client=client)
+            files.retry_with_reserve(ws.layout.root, lambda: session.begin(ws, me))  # a full disk: reserve
         except CoreError as exc:
             st.error(ui.tr("signin.failed", message=ui.error_text(exc)), icon=":material/block:")
         else:
+            low = workspace.disk_low(ws)
+            if low is not None:  # said again on the page the sign-in opens
+                ui.flash_warning(ui.tr("session.disk_low", free_mb=f"{low:,.1f}"))
             st.rerun()  # the same URL again: a deep link opens the page it asked for
     if session.sso_configured():
         if st.button(ui.tr("signin.sso"), icon=":material/badge:", key="signin_sso"):

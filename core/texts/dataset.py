@@ -9,7 +9,7 @@ EN: dict[str, str] = {
     "dataset.upload.label": "Label for these photos",
     "dataset.upload.label_auto": "from folder names / unlabeled",
     "dataset.upload.button": "Import {n} file(s)",
-    "dataset.upload.summary": "Imported {imported}, duplicates {duplicates}, refused {rejected}.",
+    "dataset.upload.summary": "Imported {imported}, duplicates {duplicates}, refused {rejected}, skipped {skipped}.",
     "dataset.upload.col_file": "File",
     "dataset.upload.col_status": "Result",
     "dataset.upload.col_detail": "Detail",
@@ -151,6 +151,21 @@ EN: dict[str, str] = {
     "health.kept": "Pair #{first} / #{second} kept; it is no longer shown.",
     "health.trash_one": "Trash #{id}",
     "dup.other_split": "already in the dataset as photo #{id}, in the {split} split; it stays there",
+    "dataset.upload.skipped": "skipped",
+    "skip.hidden": "hidden file (its name starts with '.'); not imported: rename it to import it",
+    "dataset.error_import_stopped": "the import stopped: {reason}. {count} photo(s) of this import were stored "
+                                    "before it stopped: {names}",
+    "dataset.error_disk_floor": "only {free_mb} MB are free on the workspace's disk; imports and exports stop at "
+                                "{floor_mb} MB (BOLTSCOPE_MIN_FREE_MB) so that sign-in and the database keep room: "
+                                "free space first",
+    "dataset.error_floor_stored": "only {free_mb} MB are free on the workspace's disk; imports stop at {floor_mb} MB "
+                                  "(BOLTSCOPE_MIN_FREE_MB). {count} photo(s) of this import were stored before it "
+                                  "stopped: {names}",
+    "dataset.error_backup_space": "the backup needs about {need_mb} MB but only {free_mb} MB are free at {path}; "
+                                  "choose a disk with more room",
+    "dataset.error_backup_failed": "the backup to {path} failed: {reason}; nothing was left there",
+    "dataset.error_backup_full": "the backup to {path} failed: its disk is full; nothing was left there: choose a "
+                                 "disk with more room",
 }
 
 KO: dict[str, str] = {
@@ -162,7 +177,7 @@ KO: dict[str, str] = {
     "dataset.upload.label": "이 사진들의 라벨",
     "dataset.upload.label_auto": "폴더 이름에서 / 라벨 없음",
     "dataset.upload.button": "파일 {n}개 가져오기",
-    "dataset.upload.summary": "가져옴 {imported}, 중복 {duplicates}, 거부 {rejected}.",
+    "dataset.upload.summary": "가져옴 {imported}, 중복 {duplicates}, 거부 {rejected}, 건너뜀 {skipped}.",
     "dataset.upload.col_file": "파일",
     "dataset.upload.col_status": "결과",
     "dataset.upload.col_detail": "상세",
@@ -303,4 +318,19 @@ KO: dict[str, str] = {
     "health.kept": "#{first} / #{second} 쌍을 유지합니다. 더 이상 표시하지 않습니다.",
     "health.trash_one": "#{id} 휴지통으로",
     "dup.other_split": "이미 데이터셋에 사진 #{id}(으)로 {split} 분할에 있으며, 그대로 둡니다",
+    "dataset.upload.skipped": "건너뜀",
+    "skip.hidden": "숨김 파일(이름이 '.'으로 시작)이라 가져오지 않았습니다. 가져오려면 이름을 바꾸세요",
+    "dataset.error_import_stopped": "가져오기가 중단되었습니다: {reason}. 중단되기 전에 이번 가져오기의 사진 "
+                                    "{count}장이 저장되었습니다: {names}",
+    "dataset.error_disk_floor": "작업 공간 디스크에 남은 공간이 {free_mb} MB뿐입니다. 로그인과 데이터베이스가 쓸 "
+                                "공간을 남기려고 {floor_mb} MB(BOLTSCOPE_MIN_FREE_MB)에서 가져오기와 내보내기를 "
+                                "멈춥니다. 먼저 공간을 확보하세요",
+    "dataset.error_floor_stored": "작업 공간 디스크에 남은 공간이 {free_mb} MB뿐이라 {floor_mb} MB"
+                                  "(BOLTSCOPE_MIN_FREE_MB)에서 가져오기를 멈췄습니다. 중단되기 전에 이번 가져오기의 "
+                                  "사진 {count}장이 저장되었습니다: {names}",
+    "dataset.error_backup_space": "백업에 약 {need_mb} MB가 필요하지만 {path}에는 {free_mb} MB만 남아 있습니다. "
+                                  "공간이 더 있는 디스크를 고르세요",
+    "dataset.error_backup_failed": "{path}(으)로의 백업에 실패했습니다: {reason}. 그곳에 남긴 것은 없습니다",
+    "dataset.error_backup_full": "{path}(으)로의 백업에 실패했습니다: 디스크가 가득 찼습니다. 그곳에 남긴 것은 "
+                                 "없습니다. 공간이 더 있는 디스크를 고르세요",
 }

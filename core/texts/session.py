@@ -19,6 +19,8 @@ EN: dict[str, str] = {
     "session.user_last_admin": "{name} is the last active admin; make another admin first",
     "session.user_no_account": "there is no boltscope account for {name}; an admin can add one with that e-mail",
     "session.user_disabled": "the account {name} is disabled",
+    "session.disk_low": "The server's disk is nearly full ({free_mb} MB free). Sign-in still works, but imports are "
+                        "stopped: an admin should free space on the workspace's disk.",
 }
 
 KO: dict[str, str] = {
@@ -41,4 +43,6 @@ KO: dict[str, str] = {
     "session.user_last_admin": "{name}은(는) 마지막 활성 관리자입니다. 먼저 다른 관리자를 만드세요",
     "session.user_no_account": "{name}의 boltscope 계정이 없습니다. 관리자가 그 이메일로 계정을 만들 수 있습니다",
     "session.user_disabled": "{name} 계정은 비활성화되었습니다",
+    "session.disk_low": "서버 디스크가 거의 가득 찼습니다(남은 공간 {free_mb} MB). 로그인은 되지만 가져오기는 "
+                        "멈췄습니다. 관리자가 작업 공간 디스크의 공간을 확보해야 합니다.",
 }

@@ -132,7 +132,7 @@ def test_upload_form_puts_photos_in_the_chosen_split_and_resets_label_and_split(
     at.radio(key="lang").set_value("en").run()
     at.button(key="upload_go").click().run()
     assert not at.exception, at.exception
-    assert any("Imported 4, duplicates 0, refused 0." in s.value for s in at.success)
+    assert any("Imported 4, duplicates 0, refused 0, skipped 0." in s.value for s in at.success)
     ws = open_workspace(ws_path)
     images = store.all_images(ws.conn)
     assert {(im.label, im.split, im.split_locked) for im in images} == {("broken", "test", True)} and len(images) == 4
