@@ -37,16 +37,29 @@ def _bulk_relabel(ws: Workspace, me: auth.Actor, query: store.ImageQuery, page_i
                   names: dict[str, str]) -> None:
     """The label buttons under the grid: the selection is read when the button is pressed, from the boxes as the
     browser shows them then, not as they were when the button was drawn (a box ticked just before the press)."""
-    _relabel(ws, me, chosen_ids(ws, query, page_ids)[0], label, names)
+    chosen = chosen_ids(ws, query, page_ids)[0]
+    if _some(chosen):
+        _relabel(ws, me, chosen, label, names)
 
 
 def _bulk_trash(ws: Workspace, me: auth.Actor, query: store.ImageQuery, page_ids: list[int]) -> None:
-    set_trashed(ws, me, chosen_ids(ws, query, page_ids)[0], True)
+    chosen = chosen_ids(ws, query, page_ids)[0]
+    if _some(chosen):
+        set_trashed(ws, me, chosen, True)
 
 
 def restore_ticked(ws: Workspace, me: auth.Actor, ids: list[int]) -> None:
     """The trash's restore button: the boxes ticked when it is pressed."""
-    set_trashed(ws, me, ui.selected_ids(ids), False)
+    chosen = ui.selected_ids(ids)
+    if _some(chosen):
+        set_trashed(ws, me, chosen, False)
+
+
+def _some(chosen: list[int]) -> bool:
+    """False, and says so, when the last box was unticked just before the press: nothing to do, nothing logged."""
+    if not chosen:
+        ui.flash_warning(ui.tr("dataset.nothing_selected"))
+    return bool(chosen)
 
 
 def set_trashed(ws: Workspace, me: auth.Actor, ids: list[int], trashed: bool) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import auth, demo, ingest, store
+from core import audit, auth, demo, ingest, store
 from core.workspace import open_workspace
 from tests.conftest import ROOT
 
@@ -77,6 +77,19 @@ def test_bulk_relabel_and_trash_then_restore(demo_ws):
     at.checkbox(key=f"sel_{ids[0]}").check().run()
     at.button(key="trash_restore").click().run()
     assert store.stats(demo_ws.conn)["total"] == N
+
+
+def test_a_bulk_press_right_after_the_last_box_was_unticked_changes_and_logs_nothing(demo_ws):
+    """Issue 14, point 8: the bulk buttons read the boxes when pressed; none ticked then: a warning, no call."""
+    image = store.query_images(demo_ws.conn, store.ImageQuery(labels=("broken",)), 0, 1)[0][0]
+    at = run_app()
+    at.checkbox(key=f"sel_{image.id}").check().run()
+    at.checkbox(key=f"sel_{image.id}").uncheck()  # and the button pressed before the rerun: one rerun for both
+    at.button(key="bulk_missing").click().run()
+    assert not at.exception, at.exception
+    assert store.get_image(demo_ws.conn, image.id).label == "broken"
+    assert not audit.query(demo_ws.conn, actions=("relabel",))
+    assert any("No photo is ticked" in w.value for w in at.warning)
 
 
 def test_filter_by_label_and_split_settings(demo_ws):
