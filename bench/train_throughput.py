@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 from torchvision import datasets
 from torchvision.transforms import v2
 
-from core import data, demo, models, runtime, trainer, transforms
+from core import data, demo, models, runtime, train_state, trainer, transforms
 from core.config import TrainConfig
 
 CAMERA = (2448, 2048)
@@ -62,14 +62,14 @@ def run_epochs(ctx, args, loaders, prep=None) -> list[float]:
     model = models.build(args.arch, N_CLASSES, pretrained=True, image_size=args.size).model.to(device)
     if device.type == "cuda" and ctx.config.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = trainer.OPTIMIZERS["adamw"](model.parameters(), ctx.config)
+    optimizer = train_state.OPTIMIZERS["adamw"](model.parameters(), ctx.config)
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and ctx.config.amp)
-    criterion = torch.nn.CrossEntropyLoss()
+    step = train_state.Step(torch.nn.CrossEntropyLoss(), optimizer, scaler, prep=prep)
     rates = []
     for epoch in range(1, ctx.config.epochs + 1):
         start = time.perf_counter()
         batches = loaders(epoch)
-        trainer.train_one_epoch(model, batches, criterion, optimizer, device, ctx, epoch, scaler, prep=prep)
+        trainer.train_one_epoch(model, batches, step, device, ctx, epoch)
         rates.append(_count(batches) / (time.perf_counter() - start))  # each step reads its loss: synchronised
     return rates
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from core.errors import StorageError, ValidationError
 from core.files import write_atomic
+
+if TYPE_CHECKING:
+    from core.config import TrainConfig
+    from core.models import ModelSpec
 
 FORMAT_VERSION = 1
 LAST = "last.pt"  # every epoch: model, optimizer, scheduler and scaler, to resume from
@@ -20,6 +26,15 @@ def save(path: Path, payload: dict[str, object]) -> None:
     buffer = io.BytesIO()
     torch.save({"format_version": FORMAT_VERSION, **payload}, buffer)
     write_atomic(path, buffer.getvalue())
+
+
+def write(path: Path, spec: ModelSpec, config: TrainConfig, class_names: Sequence[str], epoch: int,
+          metrics: dict[str, object], **extra: object) -> None:
+    """The one writer of our checkpoints (trainer and quick model): what describes the model, its weights on
+    the CPU, then `extra` (last.pt's optimizer, scheduler, scaler and loop state; the quick model's probe C)."""
+    save(path, {"arch": config.arch, "class_names": list(class_names), "config": config.to_dict(),
+                "preprocess": spec.preprocess.to_dict(), "pooling": spec.pooling, "epoch": epoch, "metrics": metrics,
+                "model": {k: v.detach().cpu() for k, v in spec.model.state_dict().items()}, **extra})
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, object]:

@@ -14,7 +14,7 @@ import os
 import torch
 import torch.distributed as dist
 
-from core import runs, runtime, trainer, worker
+from core import runner, runs, runtime, trainer
 from core.files import write_atomic
 from core.workspace import open_workspace
 
@@ -37,20 +37,17 @@ def main() -> int:
     ws = open_workspace(args.workspace)
     run = runs.run_for_job(ws.conn, args.job)
     outcome = {"status": "done"}
-    hooks = worker.DbHooks(ws.layout.db_path, args.job, run.id) if rank == 0 else trainer.Hooks()
+    hooks = runner.DbHooks(ws.layout.db_path, args.job, run.id) if rank == 0 else trainer.Hooks()
     try:
         if rank == 0:
             hooks.__enter__()
-        ctx = worker.context(ws, run, hooks, rank=rank, world=world, local_rank=local)
-        result = trainer.run_training(ctx)
+        result = trainer.run_training(runner.context(ws, run, hooks, rank=rank, world=world, local_rank=local))
         if rank == 0:
-            runs.finish_run(ws.conn, run.id, result.best_epoch, result.results,
-                            str(ctx.run_dir.relative_to(ws.settings.workspace) / result.checkpoint), result.predictions,
-                            result.cpu_ms)
+            runner.record(ws, run, result)
             log.info("steps per epoch: %d (%d processes)", result.steps_per_epoch, world)
     except Exception as exc:  # rank 0 reports how it ended; the launching worker records it
         if rank == 0:
-            status, error, hint = worker.outcome_of(exc, hooks, run.config.batch_size)
+            status, error, hint = runner.outcome_of(exc, hooks, run.config.batch_size)
         else:  # a cancelled rank exits cleanly, so torchrun does not kill rank 0 before it reports
             status, error, hint = ("cancelled" if isinstance(exc, trainer.Cancelled) else "failed"), str(exc), None
         outcome = {"status": status, "error": error, "hint": hint}
@@ -59,7 +56,7 @@ def main() -> int:
     finally:
         if rank == 0:
             hooks.__exit__(None, None, None)
-            write_atomic(ws.layout.run_dir(run.id) / worker.OUTCOME, json.dumps(outcome).encode())
+            write_atomic(ws.layout.run_dir(run.id) / runner.OUTCOME, json.dumps(outcome).encode())
         dist.destroy_process_group()
         ws.close()
     return 0 if outcome["status"] != "failed" else 1

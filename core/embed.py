@@ -235,11 +235,7 @@ def run_quick(ctx: trainer.RunContext, conn: sqlite3.Connection) -> trainer.RunR
                for s in ("val", "test") if (split == s).any()}
     values = _epoch_values(y, probs, split, results, n)
     values.update(seconds=seconds, images_per_s=len(x) / max(seconds, 1e-9))
-    checkpoint.save(ctx.run_dir / checkpoint.BEST, {
-        "arch": c.arch, "class_names": list(ctx.class_names), "config": c.to_dict(),
-        "preprocess": spec.preprocess.to_dict(), "pooling": spec.pooling, "epoch": 1, "metrics": values,
-        "probe_c": float(clf.C),
-        "model": {k: v.detach().cpu() for k, v in spec.model.state_dict().items()}})
+    checkpoint.write(ctx.run_dir / checkpoint.BEST, spec, c, ctx.class_names, 1, values, probe_c=float(clf.C))
     ctx.hooks.epoch_done(1, values)
     log.info("quick model: C=%g, fitted in %.1f s, val macro-F1 %s, test macro-F1 %s", clf.C, fit_seconds,
              results.get("val", {}).get("macro_f1"), results.get("test", {}).get("macro_f1"))

@@ -1,11 +1,15 @@
-"""Process-wide tuning for the processes that run models (worker, DDP ranks, prediction)."""
+"""The processes that run models (worker, DDP ranks, prediction): allocator tuning, device, versions."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import logging
+import platform
 import sys
+
+import torch
+import torchvision
 
 log = logging.getLogger(__name__)
 
@@ -37,3 +41,23 @@ def tune_allocator() -> bool:
         return False
     _tuned = bool(ok)
     return _tuned
+
+
+def describe_device() -> str:
+    """The device a run uses, in words for the run table: "cuda (2× NVIDIA …)" or "cpu (8 threads, x86_64)"."""
+    if torch.cuda.is_available():
+        return f"cuda ({torch.cuda.device_count()}× {torch.cuda.get_device_name(0)})"
+    return f"cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"
+
+
+def versions() -> dict[str, str]:
+    """What a run snapshots of its software, so a finished run says what trained it."""
+    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__}
+
+
+def processes_for(config_nproc: int, batch_size: int) -> int:
+    """--nproc wins; otherwise one process per visible GPU when the batch divides evenly over them."""
+    if config_nproc > 1:
+        return config_nproc
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return gpus if gpus > 1 and batch_size % gpus == 0 else 1

@@ -7,11 +7,12 @@ loop serves the worker (database rows), DDP rank 0 and the tests.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, WeightedRandomSampler
 
-from core import checkpoint, data, metrics, models, transforms
+from core import checkpoint, data, metrics, models, train_state, transforms
 from core.config import TrainConfig
 from core.runs import SnapshotItem
 
@@ -97,32 +98,6 @@ def measure_cpu_ms(model: nn.Module, size: int, repeats: int = 7, budget_s: floa
     return float(np.median(times))
 
 
-OPTIMIZERS = {
-    "sgd": lambda params, c: torch.optim.SGD(params, lr=c.lr, momentum=c.momentum,
-                                             nesterov=c.nesterov and c.momentum > 0, weight_decay=c.weight_decay),
-    "adam": lambda params, c: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay),
-    "adamw": lambda params, c: torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay),
-}
-
-
-def _cosine(optimizer: torch.optim.Optimizer, c: TrainConfig, steps: int):
-    warm, total = c.warmup_epochs * steps, max(1, c.epochs * steps)
-
-    def factor(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor), "step"
-
-
-SCHEDULERS = {  # name -> (optimizer, config, steps per epoch) -> (scheduler, when it steps)
-    "cosine": _cosine,
-    "step": lambda o, c, s: (torch.optim.lr_scheduler.StepLR(o, step_size=max(1, c.epochs // 3), gamma=0.1), "epoch"),
-    "plateau": lambda o, c, s: (torch.optim.lr_scheduler.ReduceLROnPlateau(o, mode="max", factor=0.1, patience=2),
-                                "metric"),
-}
-
-
 def pick_device(local_rank: int = 0) -> torch.device:
     return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
 
@@ -136,40 +111,27 @@ def _stop_requested(ctx: RunContext, device: torch.device) -> bool:
     return bool(flag.item())
 
 
-def train_one_epoch(model: nn.Module, loader: DataLoader, criterion: nn.Module, optimizer: torch.optim.Optimizer,
-                    device: torch.device, ctx: RunContext, epoch: int, scaler: torch.amp.GradScaler,
-                    scheduler=None, mix=None, prep=None) -> dict[str, float]:
-    """One pass over the training data; raises Cancelled when a stop was requested.
+class Evaluation(TypedDict):
+    loss: float
+    accuracy: float
+    macro_f1: float
+    n: int
+    probs: np.ndarray  # softmax probabilities, one row per photo in the loader's order
+    targets: np.ndarray
 
-    prep (transforms.BatchPrep) turns each uint8 batch into the model's input once it is on the device.
-    """
+
+def train_one_epoch(model: nn.Module, loader: Iterable, step: train_state.Step, device: torch.device, ctx: RunContext,
+                    epoch: int) -> dict[str, float]:
+    """One pass over the training data; raises Cancelled when a stop was requested."""
     model.train()
-    cuda = device.type == "cuda"
     total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
     predicted, truth = [], []
     steps = len(loader)
-    for step, (images, targets) in enumerate(loader, start=1):
+    for n, (images, targets) in enumerate(loader, start=1):
         if _stop_requested(ctx, device):
-            raise Cancelled(f"stopped during epoch {epoch}, step {step}", key="train.error.stopped_epoch",
-                            epoch=epoch, step=step)
-        images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
-        if prep is not None:
-            images = prep(images)
-        if cuda and ctx.config.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        hard = targets
-        if mix is not None:
-            images, targets = mix(images, targets)
-            hard = targets.argmax(dim=1)
-        with torch.autocast(device_type=device.type, enabled=cuda and ctx.config.amp):
-            outputs = model(images)
-            loss = criterion(outputs, targets)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        if scheduler is not None:
-            scheduler.step()
+            raise Cancelled(f"stopped during epoch {epoch}, step {n}", key="train.error.stopped_epoch",
+                            epoch=epoch, step=n)
+        outputs, loss, hard = _train_batch(model, images, targets, step, device, ctx.config)
         total_loss += loss.item() * len(images)
         guess = outputs.argmax(dim=1)
         correct += int((guess == hard).sum())
@@ -177,10 +139,10 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, criterion: nn.Module, 
         truth.append(hard.cpu())
         seen += len(images)
         elapsed = time.perf_counter() - start
-        ctx.hooks.progress({"phase": "train", "epoch": epoch, "epochs": ctx.config.epochs, "step": step,
-                            "steps": steps, "loss": total_loss / seen, "lr": optimizer.param_groups[0]["lr"],
+        ctx.hooks.progress({"phase": "train", "epoch": epoch, "epochs": ctx.config.epochs, "step": n,
+                            "steps": steps, "loss": total_loss / seen, "lr": step.optimizer.param_groups[0]["lr"],
                             "images_per_s": seen * ctx.world / max(elapsed, 1e-9),
-                            "eta_s": elapsed / step * ((ctx.config.epochs - epoch) * steps + steps - step)})
+                            "eta_s": elapsed / n * ((ctx.config.epochs - epoch) * steps + steps - n)})
     seconds = time.perf_counter() - start
     f1 = metrics.summary(torch.cat(truth).tolist(), torch.cat(predicted).tolist(), outputs.shape[1])["macro_f1"] \
         if truth else 0.0
@@ -189,8 +151,33 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, criterion: nn.Module, 
             "images_per_s": seen * ctx.world / max(seconds, 1e-9), "steps": steps}
 
 
-def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, criterion: nn.Module | None = None,
-             num_classes: int = 2, prep=None) -> dict[str, object]:
+def _train_batch(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, step: train_state.Step,
+                 device: torch.device, c: TrainConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Forward, backward and an optimizer step on one batch: (outputs, loss, the hard targets)."""
+    cuda = device.type == "cuda"
+    images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+    if step.prep is not None:
+        images = step.prep(images)
+    if cuda and c.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    hard = targets
+    if step.mix is not None:
+        images, targets = step.mix(images, targets)
+        hard = targets.argmax(dim=1)
+    with torch.autocast(device_type=device.type, enabled=cuda and c.amp):
+        outputs = model(images)
+        loss = step.criterion(outputs, targets)
+    step.optimizer.zero_grad(set_to_none=True)
+    step.scaler.scale(loss).backward()
+    step.scaler.step(step.optimizer)
+    step.scaler.update()
+    if step.when == "step":
+        step.scheduler.step()
+    return outputs, loss, hard
+
+
+def evaluate(model: nn.Module, loader: Iterable, device: torch.device, criterion: nn.Module | None = None,
+             num_classes: int = 2, prep: transforms.BatchPrep | None = None) -> Evaluation:
     """Loss, accuracy, macro-F1 and the softmax probabilities of every photo in the loader's order."""
     model.eval()
     probs, targets, total_loss = [], [], 0.0
@@ -209,15 +196,6 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, criteri
     t = torch.cat(targets).numpy() if targets else np.zeros(0, dtype=np.int64)
     summary = metrics.summary(t.tolist(), p.argmax(axis=1).tolist(), num_classes)
     return {"loss": total_loss / max(len(t), 1), **summary, "probs": p, "targets": t}
-
-
-def _criterion(ctx: RunContext, targets: list[int], device: torch.device) -> nn.Module:
-    weight = None
-    if ctx.config.balance == "weighted_loss" or (ctx.config.balance == "sampler" and ctx.world > 1):
-        counts = Counter(targets)
-        n = len(ctx.class_names)
-        weight = torch.tensor([len(targets) / (n * max(counts.get(i, 0), 1)) for i in range(n)], device=device)
-    return nn.CrossEntropyLoss(weight=weight, label_smoothing=ctx.config.label_smoothing)
 
 
 def _train_loader(ctx: RunContext, dataset: data.CachedImages, epoch: int) -> DataLoader:
@@ -251,144 +229,103 @@ def _set_frozen(spec: models.ModelSpec, frozen: bool) -> None:
         p.requires_grad_(not frozen or id(p) in head)
 
 
-@dataclass
-class _State:
-    """What changes from epoch to epoch and is saved in last.pt."""
-
-    epoch: int = 0
-    best_epoch: int | None = None
-    best_key: tuple[float, float] = (-1.0, -math.inf)  # (val macro-F1, -val loss)
-    since_best: int = 0
-
-
-def _payload(ctx: RunContext, spec: models.ModelSpec, model: nn.Module, epoch: int, values: dict) -> dict:
-    return {"arch": ctx.config.arch, "class_names": list(ctx.class_names), "config": ctx.config.to_dict(),
-            "preprocess": spec.preprocess.to_dict(), "pooling": spec.pooling, "epoch": epoch, "metrics": values,
-            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
-
-
-def _restore(ctx: RunContext, model, optimizer, scheduler, scaler, device) -> _State:
-    path = ctx.run_dir / checkpoint.LAST
-    if not path.exists():
-        return _State()
-    saved = checkpoint.load(path, map_location=device)
-    model.load_state_dict(saved["model"])
-    optimizer.load_state_dict(saved["optimizer"])
-    scheduler.load_state_dict(saved["scheduler"])
-    scaler.load_state_dict(saved["scaler"])
-    state = _State(**saved["state"])
-    state.best_key = tuple(state.best_key)
-    log.info("resumed from epoch %d (best so far: epoch %s)", state.epoch, state.best_epoch)
-    ctx.hooks.resumed(state.epoch)
-    return state
-
-
 def run_training(ctx: RunContext) -> RunResult:
     """Train for config.epochs (or until early stopping) and predict every snapshot photo with the best epoch."""
-    c, n = ctx.config, len(ctx.class_names)
+    c = ctx.config
     device = pick_device(ctx.local_rank)
     torch.manual_seed(c.seed)
-    spec = models.build(c.arch, n, pretrained=c.pretrained, image_size=c.image_size, weights_dir=ctx.weights_dir)
+    spec = models.build(c.arch, len(ctx.class_names), pretrained=c.pretrained, image_size=c.image_size,
+                        weights_dir=ctx.weights_dir)
     log.info("model %s on %s, %d px; pretrained: %s", c.arch, device, c.image_size,
              spec.weights.get("used") and spec.weights.get("path") or spec.weights.get("reason"))
-    ctx.hooks.progress({"phase": "decode", "epoch": 0, "epochs": c.epochs})
-    cache = data.decode_all(ctx.image_paths, c.image_size,
-                            progress=lambda done, total: ctx.hooks.progress(
-                                {"phase": "decode", "step": done, "steps": total, "epoch": 0, "epochs": c.epochs}))
-    index = {s: [i for i, it in enumerate(ctx.items) if it.split == s] for s in ("train", "val", "test")}
+    cache = _decode(ctx)
     class_of = {name: i for i, name in enumerate(ctx.class_names)}
     targets = [class_of[it.label] for it in ctx.items]
     cache = _on_device(cache, device, c)
-    train_ds = data.CachedImages(cache[index["train"]], [targets[i] for i in index["train"]])
-    preps = (transforms.BatchPrep(c.augment, spec.preprocess),
-             transforms.BatchPrep(c.augment, spec.preprocess, train=False))
-    val_loader = data.loader(data.CachedImages(cache[index["val"]], [targets[i] for i in index["val"]]),
-                             max(c.batch_size, 64))
-    model = spec.model.to(device)
-    if device.type == "cuda" and c.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    wrapped = model
-    if ctx.world > 1:  # frozen warm-up epochs leave backbone parameters without gradients: tell DDP
-        ids = [device.index] if device.type == "cuda" else None
-        wrapped = nn.parallel.DistributedDataParallel(model, device_ids=ids, find_unused_parameters=c.freeze_epochs > 0)
-    optimizer = OPTIMIZERS[c.optimizer](model.parameters(), c)
-    steps = len(_train_loader(ctx, train_ds, 1))
-    scheduler, when = SCHEDULERS[c.scheduler](optimizer, c, steps)
-    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and c.amp)
-    criterion = _criterion(ctx, train_ds.targets.tolist(), device)
-    state = _restore(ctx, model, optimizer, scheduler, scaler, device)
-    mix = transforms.batch_mix(c.augment, n)
-    for epoch in range(state.epoch + 1, c.epochs + 1):
+    loop = train_state.build(ctx, spec, device, cache, targets)
+    for epoch in range(loop.progress.epoch + 1, c.epochs + 1):
         torch.manual_seed(c.seed * 1000 + epoch)
         _set_frozen(spec, epoch <= c.freeze_epochs)
-        values = train_one_epoch(wrapped, _train_loader(ctx, train_ds, epoch), criterion, optimizer, device, ctx,
-                                 epoch, scaler, scheduler if when == "step" else None, mix, preps[0])
-        values["lr"] = optimizer.param_groups[0]["lr"]
-        if _end_epoch(ctx, spec, model, (val_loader, preps[1]), device, epoch, values, state, optimizer, scheduler,
-                      when, scaler):
+        values = train_one_epoch(loop.trained, _train_loader(ctx, loop.train_ds, epoch), loop.step, device, ctx,
+                                 epoch)
+        values["lr"] = loop.step.optimizer.param_groups[0]["lr"]
+        if _end_epoch(loop, epoch, values):
             log.info("early stop after epoch %d: no better validation macro-F1 for %d epochs", epoch, c.early_stop)
             break
     if ctx.world > 1:
         dist.barrier()
     if ctx.rank != 0:
-        return RunResult(state.best_epoch, {}, [], checkpoint.BEST, str(device), spec.weights, steps)
-    return _final(ctx, spec, cache, targets, device, state, steps, preps[1])
+        return RunResult(loop.progress.best_epoch, {}, [], checkpoint.BEST, str(device), spec.weights, loop.steps)
+    return _final(loop, cache, targets)
 
 
-def _end_epoch(ctx, spec, model, validation, device, epoch, values, state, optimizer, scheduler, when, scaler) -> bool:
+def _decode(ctx: RunContext) -> torch.Tensor:
+    """Every snapshot photo decoded once into a uint8 cache, reported as the "decode" phase."""
+    epochs = ctx.config.epochs
+    ctx.hooks.progress({"phase": "decode", "epoch": 0, "epochs": epochs})
+    return data.decode_all(ctx.image_paths, ctx.config.image_size, progress=lambda done, total: ctx.hooks.progress(
+        {"phase": "decode", "step": done, "steps": total, "epoch": 0, "epochs": epochs}))
+
+
+def _end_epoch(loop: train_state.Loop, epoch: int, values: dict[str, float]) -> bool:
     """Validate, keep the best, checkpoint and report; True when early stopping says stop.
 
     Every rank validates (the validation split is small), so each steps its schedule and counts its
     patience on the same figures as rank 0; only rank 0 writes files and reports.
     """
+    ctx, progress, step = loop.ctx, loop.progress, loop.step
     ctx.hooks.progress({"phase": "validate", "epoch": epoch, "epochs": ctx.config.epochs})
-    val = evaluate(model, validation[0], device, nn.CrossEntropyLoss(), len(ctx.class_names), validation[1])
+    val = evaluate(loop.spec.model, loop.validation[0], loop.device, nn.CrossEntropyLoss(), len(ctx.class_names),
+                   loop.validation[1])
     values.update(val_loss=val["loss"], val_accuracy=val["accuracy"], val_macro_f1=val["macro_f1"])
     key = (val["macro_f1"], -val["loss"])
-    if key > state.best_key:
-        state.best_key, state.best_epoch, state.since_best = key, epoch, 0
+    if key > progress.best_key:
+        progress.best_key, progress.best_epoch, progress.since_best = key, epoch, 0
         if ctx.rank == 0:
-            checkpoint.save(ctx.run_dir / checkpoint.BEST, _payload(ctx, spec, model, epoch, values))
+            _write(loop, checkpoint.BEST, epoch, values)
     else:
-        state.since_best += 1
-    stop = bool(ctx.config.early_stop) and state.since_best >= ctx.config.early_stop
-    if when == "epoch":
-        scheduler.step()
-    elif when == "metric":
-        scheduler.step(values.get("val_macro_f1", 0.0))
-    state.epoch = epoch
+        progress.since_best += 1
+    stop = bool(ctx.config.early_stop) and progress.since_best >= ctx.config.early_stop
+    if step.when == "epoch":
+        step.scheduler.step()
+    elif step.when == "metric":
+        step.scheduler.step(values.get("val_macro_f1", 0.0))
+    progress.epoch = epoch
     if ctx.rank == 0:
-        payload = _payload(ctx, spec, model, epoch, values)
-        payload.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), scaler=scaler.state_dict(),
-                       state={"epoch": epoch, "best_epoch": state.best_epoch, "best_key": list(state.best_key),
-                              "since_best": state.since_best})
-        checkpoint.save(ctx.run_dir / checkpoint.LAST, payload)
+        _write(loop, checkpoint.LAST, epoch, values, optimizer=step.optimizer.state_dict(),
+               scheduler=step.scheduler.state_dict(), scaler=step.scaler.state_dict(),
+               state={**asdict(progress), "best_key": list(progress.best_key)})
         ctx.hooks.epoch_done(epoch, values)
         log.info("epoch %d/%d: loss %.4f, train acc %.3f, val acc %.3f, val macro-F1 %.3f, %.1f img/s", epoch,
                  ctx.config.epochs, values["train_loss"], values["train_accuracy"], values["val_accuracy"],
                  values["val_macro_f1"], values["images_per_s"])
     if ctx.world > 1:  # rank 0 decides, in case float rounding on another device told a rank otherwise
-        flag = torch.tensor([1.0 if stop else 0.0], device=device)
+        flag = torch.tensor([1.0 if stop else 0.0], device=loop.device)
         dist.broadcast(flag, src=0)
         stop = bool(flag.item())
     return stop
 
 
-def _final(ctx, spec, cache, targets, device, state, steps, prep) -> RunResult:
+def _write(loop: train_state.Loop, name: str, epoch: int, values: dict[str, float], **extra: object) -> None:
+    checkpoint.write(loop.ctx.run_dir / name, loop.spec, loop.ctx.config, loop.ctx.class_names, epoch, values,
+                     **extra)
+
+
+def _final(loop: train_state.Loop, cache: torch.Tensor, targets: list[int]) -> RunResult:
     """Predict every snapshot photo with the best checkpoint; val and test figures come from these."""
-    ctx.hooks.progress({"phase": "predict", "epoch": state.epoch, "epochs": ctx.config.epochs})
-    best = checkpoint.load(ctx.run_dir / checkpoint.BEST, map_location=device)
+    ctx, spec, n = loop.ctx, loop.spec, len(loop.ctx.class_names)
+    ctx.hooks.progress({"phase": "predict", "epoch": loop.progress.epoch, "epochs": ctx.config.epochs})
+    best = checkpoint.load(ctx.run_dir / checkpoint.BEST, map_location=loop.device)
     spec.model.load_state_dict(best["model"])
-    out = evaluate(spec.model, data.loader(data.CachedImages(cache, targets), 64), device, None,
-                   len(ctx.class_names), prep)
+    out = evaluate(spec.model, data.loader(data.CachedImages(cache, targets), 64), loop.device, None, n,
+                   loop.validation[1])
     predicted = out["probs"].argmax(axis=1)
     results = {}
     for split in ("val", "test"):
         rows = [i for i, it in enumerate(ctx.items) if it.split == split]
         if rows:
-            results[split] = metrics.summary([targets[i] for i in rows], predicted[rows].tolist(),
-                                             len(ctx.class_names))
+            results[split] = metrics.summary([targets[i] for i in rows], predicted[rows].tolist(), n)
     preds = [(it.image_id, it.split, ctx.class_names[int(predicted[i])], out["probs"][i].tolist())
              for i, it in enumerate(ctx.items)]
-    return RunResult(state.best_epoch, results, preds, checkpoint.BEST, str(device), spec.weights, steps,
-                     measure_cpu_ms(spec.model, spec.preprocess.size))
+    return RunResult(loop.progress.best_epoch, results, preds, checkpoint.BEST, str(loop.device), spec.weights,
+                     loop.steps, measure_cpu_ms(spec.model, spec.preprocess.size))

@@ -11,8 +11,8 @@ import pytest
 from core import i18n
 from tests.conftest import ROOT
 
-TORCH_TIER = {"models", "checkpoint", "transforms", "data", "trainer", "worker", "ddp", "embed", "predict",
-              "explain", "export", "diagnosis"}
+TORCH_TIER = {"models", "checkpoint", "transforms", "data", "trainer", "train_state", "runner", "runtime", "worker",
+              "ddp", "embed", "predict", "explain", "export", "diagnosis"}
 CORE_FILES = sorted((ROOT / "core").glob("*.py"))
 PAGE_FILES = sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
 

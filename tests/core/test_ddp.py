@@ -7,7 +7,7 @@ import itertools
 import pytest
 import torch
 
-from core import checkpoint, jobs, runs, trainer, worker
+from core import checkpoint, jobs, runner, runs, trainer
 from core.workspace import open_workspace
 from tests.core.train_helpers import ADMIN, add_demo, cli_json, new_run, run_job_here, tiny_config
 
@@ -68,7 +68,7 @@ def test_plateau_scheduler_steps_alike_on_every_rank(ws, monkeypatch):
     rates = {}
     for rank in (0, 1):  # rank 1 runs the code path of a non-zero DDP rank (no process group needed with world 1)
         run, hooks = new_run(ws, tiny_config(epochs=5, scheduler="plateau")), LearningRates()
-        trainer.run_training(worker.context(ws, run, hooks, rank=rank, world=1, local_rank=0))
+        trainer.run_training(runner.context(ws, run, hooks, rank=rank, world=1, local_rank=0))
         rates[rank] = hooks.by_epoch
     assert rates[0] == dict.fromkeys(range(1, 6), 1e-3)
     assert rates[1] == rates[0]

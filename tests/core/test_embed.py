@@ -238,10 +238,10 @@ def test_embedding_progress_counts_all_photos_cached_or_not(demo_ws):
 
 
 def test_quick_model_reports_embeddings_then_fitting(demo_ws, monkeypatch):
-    from core import worker
+    from core import runner
 
     seen = []
-    monkeypatch.setattr(worker.DbHooks, "progress", lambda self, values: seen.append(dict(values)))
+    monkeypatch.setattr(runner.DbHooks, "progress", lambda self, values: seen.append(dict(values)))
     job_id = jobs.submit(demo_ws.conn, ADMIN, tiny_config(kind="quick", epochs=1))
     assert run_job_here(demo_ws, job_id) == "done"
     phases = [p["phase"] for p in seen]

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 import torch
 
-from core import checkpoint, models, runs, store, trainer, worker
+from core import checkpoint, models, runner, runs, store, trainer
 from core.errors import ValidationError
 from tests.core.train_helpers import ADMIN, add_demo, new_run, run_job_here, tiny_config
 
@@ -43,7 +43,7 @@ def demo_ws(ws):
 
 
 def train(ws, run, hooks=None):
-    return trainer.run_training(worker.context(ws, run, hooks or trainer.Hooks()))
+    return trainer.run_training(runner.context(ws, run, hooks or trainer.Hooks()))
 
 
 def sha(path):

@@ -81,10 +81,10 @@ def test_cancel_stops_a_running_job_keeps_checkpoint_and_resume_continues(ws_pat
 def test_out_of_memory_is_explained_with_a_batch_size_to_try():
     import torch
 
-    from core import worker
+    from core import runner
 
-    hooks = worker.DbHooks.__new__(worker.DbHooks)  # outcome_of only reads .sigterm
+    hooks = runner.DbHooks.__new__(runner.DbHooks)  # outcome_of only reads .sigterm
     hooks.sigterm = False
-    status, cause, hint = worker.outcome_of(torch.cuda.OutOfMemoryError("CUDA out of memory"), hooks, 64)
+    status, cause, hint = runner.outcome_of(torch.cuda.OutOfMemoryError("CUDA out of memory"), hooks, 64)
     assert (status, cause) == ("failed", "the GPU ran out of memory")
     assert "batch size 32" in hint
