@@ -118,18 +118,8 @@ def decode(data: bytes, max_pixels: int, working_px: int, budget_mb: int | None 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            fmt, width, height = _check_header(img, max_pixels, working_px)
-            need = decode_mb(img.mode, img.size, fmt)
-            if need > budget:
-                raise reject("reject.memory", width=width, height=height, mode=img.mode,
-                             need_mb=need, budget_mb=budget)
-            with GATE.reserve(need):
-                img.load()
-                orientation = img.getexif().get(0x0112, 1)  # after load: PNG's getexif loads the pixels
-                img = to_rgb(_shrink(img, working_px))
-            if orientation in _TRANSPOSE:
-                img = img.transpose(_TRANSPOSE[orientation])
+            img, fmt, width, height, orientation = _decode_within(Image.open(io.BytesIO(data)), max_pixels,
+                                                                  working_px, budget)
     except RejectedFile:
         raise
     except UnidentifiedImageError as exc:
@@ -143,6 +133,23 @@ def decode(data: bytes, max_pixels: int, working_px: int, budget_mb: int | None 
     if orientation in _ROTATED:
         width, height = height, width
     return Decoded(img, fmt, ACCEPTED[fmt], width, height)
+
+
+def _decode_within(img: Image.Image, max_pixels: int, working_px: int,
+                   budget: int) -> tuple[Image.Image, str, int, int, int]:
+    """The header checked, the memory the decode needs refused over `budget` or reserved in the gate, then the
+    pixels decoded (reduced while decoding), RGB and upright; with the format, the stored size and orientation."""
+    fmt, width, height = _check_header(img, max_pixels, working_px)
+    need = decode_mb(img.mode, img.size, fmt)
+    if need > budget:
+        raise reject("reject.memory", width=width, height=height, mode=img.mode, need_mb=need, budget_mb=budget)
+    with GATE.reserve(need):
+        img.load()
+        orientation = img.getexif().get(0x0112, 1)  # after load: PNG's getexif loads the pixels
+        img = to_rgb(_shrink(img, working_px))
+    if orientation in _TRANSPOSE:
+        img = img.transpose(_TRANSPOSE[orientation])
+    return img, fmt, width, height, orientation
 
 
 def _check_header(img: Image.Image, max_pixels: int, working_px: int) -> tuple[str, int, int]:

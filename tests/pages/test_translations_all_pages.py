@@ -60,13 +60,18 @@ def _frame_texts(arrow: bytes) -> Iterator[str]:
         yield from (v for v in frame[column].tolist() if isinstance(v, str))
 
 
+def _table_texts(value) -> Iterator[str]:
+    """A dataframe and its styled copy."""
+    yield from _frame_texts(value.data)
+    if value.HasField("styler") and value.styler.display_values:
+        yield from _frame_texts(value.styler.display_values)
+
+
 def _proto_texts(proto, element: str) -> Iterator[str]:
     for field, value in proto.ListFields():
         name = field.name
-        if name in ("arrow_data", "data") and hasattr(value, "data"):  # a dataframe and its styled copy
-            yield from _frame_texts(value.data)
-            if value.HasField("styler") and value.styler.display_values:
-                yield from _frame_texts(value.styler.display_values)
+        if name in ("arrow_data", "data") and hasattr(value, "data"):
+            yield from _table_texts(value)
         elif name == "lazy_data" and value.initial_chunk.data:
             yield from _frame_texts(value.initial_chunk.data)
         elif name == "columns" and isinstance(value, str) and element == "dataframe":  # column_config labels
