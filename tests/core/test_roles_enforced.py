@@ -86,14 +86,15 @@ CALLS = {
 
 def functions_taking_an_actor() -> set[str]:
     found = set()
-    for info in pkgutil.iter_modules(core.__path__):
-        if info.name.startswith("cli") or info.name in ("__main__", "ddp"):
+    for info in pkgutil.walk_packages(core.__path__, "core."):  # core/ml and every other subpackage too
+        short = info.name.rsplit(".", 1)[-1]
+        if info.ispkg or short.startswith("cli") or ".cli." in info.name or short in ("__main__", "ddp"):
             continue
-        module = importlib.import_module(f"core.{info.name}")
+        module = importlib.import_module(info.name)
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             if fn.__module__ == module.__name__ and not name.startswith("_") \
                     and "actor" in inspect.signature(fn).parameters:
-                found.add(f"{info.name}.{name}")
+                found.add(f"{short}.{name}")
     return found - NOT_MUTATING
 
 
