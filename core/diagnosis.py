@@ -30,6 +30,7 @@ class Diagnosis:
     extra: dict[str, object] = field(default_factory=dict)
     timed: str = "model"  # what result.ms measured: "model", then "+mirror" (TTA), then "+<CAM method>"
     sha256: str = ""
+    style: tuple[float, str] = (0.45, "jet")  # the heatmap's opacity and colour map (blended in restyle)
 
     @property
     def verdict(self) -> str:
@@ -49,8 +50,11 @@ class Diagnosis:
         return json.dumps(self.report(), ensure_ascii=False, indent=2).encode()
 
     def overlay_png(self) -> bytes:
+        """The photo with its heatmap as PNG (the photo alone without one), blended here in `style` when no
+        restyle has blended it yet (the CLI)."""
+        shown = self if self.cam is None or self.cam.overlay is not None else restyle(self, *self.style)
         out = io.BytesIO()
-        (self.cam.overlay if self.cam else self.image).save(out, format="PNG")
+        (shown.cam.overlay if shown.cam else shown.image).save(out, format="PNG")
         return out.getvalue()
 
 
@@ -69,7 +73,12 @@ def diagnose(ws: Workspace, predictor: predict.Predictor, name: str, data: bytes
 
     result.ms is the same span for every CAM method: from the photo's working copy to the probabilities and the
     model-input-sized heatmap (every forward and backward the method needs, the mirrored photo's with TTA);
-    decoding before and blending the overlay after are not in it. `timed` names what it covers."""
+    decoding before and blending the overlay after are not in it. `timed` names what it covers.
+
+    The heatmap comes back as its mask, not blended: restyle blends it once, in the style the user sees (and
+    overlay_png in cam's style when nobody did)."""
+    look = cam or CamSettings()
+    explain.check_style(look.opacity, look.colormap)
     decoded = imaging.decode(data, ws.settings.max_pixels, ws.settings.cache_px)
     signals = imaging.derive(decoded.image, ws.settings.thumb_px)
     issues = health.photo_issues(decoded.width, decoded.height, signals.brightness, signals.sharpness)
@@ -85,17 +94,18 @@ def diagnose(ws: Workspace, predictor: predict.Predictor, name: str, data: bytes
     timed = "+".join(["model", *(["mirror"] if tta else []), *([cam.method] if cam else [])])
     shown = None
     if cam is not None and mask is not None:
-        shown = explain.from_mask(predictor, decoded.image, mask, target, cam.method, cam.opacity, cam.colormap, probs)
+        shown = explain.from_mask(predictor, decoded.image, mask, target, cam.method, probs)
     return Diagnosis(name, data, decoded.image, decoded.width, decoded.height, issues, result, shown,
-                     timed=timed, sha256=hashlib.sha256(data).hexdigest())
+                     timed=timed, sha256=hashlib.sha256(data).hexdigest(),
+                     style=(look.opacity, look.colormap))
 
 
 def restyle(diagnosis: Diagnosis, opacity: float, colormap: str) -> Diagnosis:
-    """The same diagnosis with the heatmap blended anew (opacity, colour map): no model call."""
+    """The same diagnosis with its heatmap blended in this style (opacity, colour map): one blend, no model call."""
     if diagnosis.cam is None:
         return diagnosis
-    cam = replace(diagnosis.cam, overlay=explain.overlay(diagnosis.image, diagnosis.cam.mask, opacity, colormap))
-    return replace(diagnosis, cam=cam)
+    return replace(diagnosis, cam=explain.blended(diagnosis.cam, diagnosis.image, opacity, colormap),
+                   style=(opacity, colormap))
 
 
 def timed_text(timed: str, lang: str) -> str:

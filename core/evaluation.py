@@ -63,6 +63,33 @@ def store_operating_point(conn: sqlite3.Connection, actor: auth.Actor, run_id: i
     return point
 
 
+@dataclass(frozen=True)
+class OperatingEffect:
+    """What an operating point does on one split: its decisions' defect recall, false-alarm rate and confusion
+    matrix [given][decided]. On an empty split n is 0, the matrix zeros (and the rates metrics.defect_rates')."""
+
+    threshold: float
+    n: int
+    defect_recall: float
+    false_alarm_rate: float
+    confusion_matrix: list[list[int]]
+
+
+def _effect(run: runs.Run, truth: np.ndarray, probs: np.ndarray, point: metrics.OperatingPoint) -> OperatingEffect:
+    normal = run.class_names.index(NORMAL)
+    decisions = metrics.decide(probs, normal, point.threshold)
+    recall, false_alarm = metrics.defect_rates(truth, decisions, normal)
+    matrix = metrics.evaluate(truth, probs, run.class_names, decisions)["confusion_matrix"]
+    return OperatingEffect(point.threshold, len(truth), recall, false_alarm, matrix)
+
+
+def operating_effect(conn: sqlite3.Connection, run: runs.Run, point: metrics.OperatingPoint,
+                     split: str = "test") -> OperatingEffect:
+    """The effect of a threshold on P(normal) (chosen on validation) on another split's stored predictions."""
+    truth, probs, _ = _arrays(conn, run, split)
+    return _effect(run, truth, probs, point)
+
+
 def evaluate_run(conn: sqlite3.Connection, run_id: int, split: str = "test") -> dict[str, object]:
     """Every figure of the Evaluate page and `evaluate --json` for one split of a finished run."""
     run = finished_run(conn, run_id)
@@ -70,16 +97,12 @@ def evaluate_run(conn: sqlite3.Connection, run_id: int, split: str = "test") -> 
     out = metrics.evaluate(truth, probs, run.class_names)
     out.update(run_id=run.id, split=split, image_ids=[r["image_id"] for r in rows])
     point = operating_point(conn, run)
+    out["operating_point"] = None
     if point is not None:
-        normal = run.class_names.index(NORMAL)
-        decisions = metrics.decide(probs, normal, point.threshold)
-        recall, false_alarm = metrics.defect_rates(truth, decisions, normal)
-        out["operating_point"] = {"threshold": point.threshold, "defect_recall": recall,
-                                  "false_alarm_rate": false_alarm, "target_recall": point.target_recall,
-                                  "confusion_matrix": metrics.evaluate(truth, probs, run.class_names,
-                                                                       decisions)["confusion_matrix"]}
-    else:
-        out["operating_point"] = None
+        effect = _effect(run, truth, probs, point)
+        out["operating_point"] = {"threshold": point.threshold, "defect_recall": effect.defect_recall,
+                                  "false_alarm_rate": effect.false_alarm_rate, "target_recall": point.target_recall,
+                                  "confusion_matrix": effect.confusion_matrix}
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import warnings
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -40,10 +40,10 @@ FAST = ("gradcam", "gradcam++", "hirescam", "xgradcam", "layercam", "eigencam")
 @dataclass(frozen=True)
 class Explanation:
     mask: np.ndarray  # H×W in [0, 1] at the photo's own size
-    overlay: Image.Image  # the photo with the heatmap blended in, same size
     method: str
     target: str
     probs: np.ndarray | None = None  # the class probabilities of the same forward pass (fast methods)
+    overlay: Image.Image | None = None  # the photo with the heatmap blended in, same size; None: not blended yet
 
 
 class _Capture:
@@ -172,14 +172,19 @@ def cam_mask(predictor: predict.Predictor, photo: predict.Photo, method: str = "
     return mask, target
 
 
-def overlay(image: Image.Image, mask: np.ndarray, opacity: float = 0.45, colormap: str = "jet") -> Image.Image:
-    """Blend the colour-mapped mask over the photo at the photo's own size and aspect."""
+def check_style(opacity: float, colormap: str) -> None:
+    """Refuse an overlay style before any work is done for it."""
     if colormap not in COLORMAPS:
         raise ValidationError(f"colour map {colormap!r} is unknown; valid: {', '.join(COLORMAPS)}",
                               key="diagnose.error.colormap", colormap=colormap, valid=", ".join(COLORMAPS))
     if not 0.0 <= opacity <= 1.0:
         raise ValidationError(f"opacity {opacity} must be between 0 and 1", key="diagnose.error.opacity",
                               opacity=opacity)
+
+
+def overlay(image: Image.Image, mask: np.ndarray, opacity: float = 0.45, colormap: str = "jet") -> Image.Image:
+    """Blend the colour-mapped mask over the photo at the photo's own size and aspect."""
+    check_style(opacity, colormap)
     rgb = np.asarray(image.convert("RGB"))
     full = mask if mask.shape == rgb.shape[:2] else cv2.resize(mask.astype(np.float32), (rgb.shape[1], rgb.shape[0]),
                                                                interpolation=cv2.INTER_LINEAR)
@@ -194,14 +199,20 @@ def explain(predictor: predict.Predictor, image: Image.Image, method: str = "gra
 
     stored: the photo's working copy when the caller has made it already (the model reads that)."""
     mask, chosen, probs = compute(predictor, image if stored is None else stored, method, target)
-    return from_mask(predictor, image, mask, chosen, method, opacity, colormap, probs)
+    return blended(from_mask(predictor, image, mask, chosen, method, probs), image, opacity, colormap)
 
 
 def from_mask(predictor: predict.Predictor, image: Image.Image, mask: np.ndarray, target: int, method: str,
-          opacity: float = 0.45, colormap: str = "jet", probs: np.ndarray | None = None) -> Explanation:
-    """A model-input-sized mask from compute → the Explanation at the photo's own size (no model call)."""
+              probs: np.ndarray | None = None) -> Explanation:
+    """A model-input-sized mask from compute → the Explanation at the photo's own size, not blended yet (no
+    model call): a caller that lets the user restyle the heatmap blends it once, in the style shown."""
     full = np.clip(cv2.resize(mask, image.size, interpolation=cv2.INTER_LINEAR), 0.0, 1.0)  # once, at photo size
-    return Explanation(full, overlay(image, full, opacity, colormap), method, predictor.class_names[target], probs)
+    return Explanation(full, method, predictor.class_names[target], probs)
+
+
+def blended(shown: Explanation, image: Image.Image, opacity: float = 0.45, colormap: str = "jet") -> Explanation:
+    """The explanation with its mask blended over the photo (the photo it was made for) in this style."""
+    return replace(shown, overlay=overlay(image, shown.mask, opacity, colormap))
 
 
 def faithfulness(predictor: predict.Predictor, image: predict.Photo, mask: np.ndarray, target: int) -> float:

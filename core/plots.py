@@ -112,3 +112,29 @@ def comparison_scatter(rows: Sequence[dict[str, object]], names: dict[str, str])
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=10, b=10), yaxis_title=names["f1"],
                       xaxis_title=names["ms"] if use_ms else names["gflops"])
     return fig
+
+
+NORMAL_COLOUR, DEFECT_COLOUR, LINE_COLOUR = "#2da44e", "#cf222e", "#24292f"
+
+
+def probability_bars(probs: dict[str, float], names: dict[str, str], normal: str, threshold: float | None,
+                     texts: dict[str, str]) -> go.Figure:
+    """One photo's class probabilities, the normal class green and the defects red. The operating point is a
+    threshold on P(normal), so its dotted line crosses that bar only. texts: operating_point (translated)."""
+    classes = list(probs)
+    fig = go.Figure(go.Bar(x=list(probs.values()), y=[names.get(c, c) for c in classes], orientation="h",
+                           marker_color=[NORMAL_COLOUR if c == normal else DEFECT_COLOUR for c in classes],
+                           text=[f"{p:.1%}" for p in probs.values()], textposition="auto"))
+    if threshold is not None and normal in classes:
+        row = classes.index(normal)  # a category's centre is its index on the axis
+        # the strictest point lies just above 1 (no photo is called normal): plotly drops an annotation placed
+        # outside the axis range, so both are drawn at the axis end there; the text keeps the value
+        x = min(threshold, 1.0)
+        fig.add_shape(type="line", xref="x", yref="y", x0=x, x1=x, y0=row - 0.45, y1=row + 0.45,
+                      line=dict(dash="dot", color=LINE_COLOUR, width=2))
+        fig.add_annotation(x=x, y=row + 0.45, xref="x", yref="y", showarrow=False, yanchor="bottom",
+                           xanchor="right" if threshold > 0.5 else "left", font=dict(size=10),
+                           bgcolor="rgba(255,255,255,0.85)",  # readable over a long bar above
+                           text=f"{texts['operating_point']} {threshold:.3f}")
+    fig.update_layout(height=56 + 40 * len(classes), margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(range=[0, 1]))
+    return fig

@@ -88,9 +88,7 @@ def add_label(conn: sqlite3.Connection, actor: auth.Actor, name: str, en: str, k
         if conn.execute("SELECT 1 FROM labels WHERE name = ?", (clean,)).fetchone():
             raise ValidationError(f"label {clean!r} exists already")
         pos = conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM labels").fetchone()[0]
-        conn.execute(
-            "INSERT INTO labels VALUES (?, ?, ?, ?)", (clean, pos, en.strip() or clean, ko.strip() or clean)
-        )
+        conn.execute("INSERT INTO labels VALUES (?, ?, ?, ?)", (clean, pos, en.strip() or clean, ko.strip() or clean))
         audit.record(conn, actor.name, "settings", "labels", added=clean, en=en.strip(), ko=ko.strip())
     return Label(clean, pos, en.strip() or clean, ko.strip() or clean)
 
@@ -102,10 +100,8 @@ def get_setting(conn: sqlite3.Connection, key: str, default: str) -> str:
 
 def put_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
     """Inside the caller's transaction (with its role check and audit entry): set one setting."""
-    conn.execute(
-        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (key, value),
-    )
+    conn.execute("INSERT INTO settings (key, value) VALUES (?, ?)"
+                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
 
 def check_label(conn: sqlite3.Connection, label: str | None) -> str | None:
@@ -280,18 +276,20 @@ def all_images(conn: sqlite3.Connection, include_trashed: bool = False) -> list[
     return [_image(row) for row in conn.execute(sql + " ORDER BY id")]
 
 
+def label_split_counts(conn: sqlite3.Connection) -> dict[tuple[str | None, str | None], int]:
+    """Photos per (label, split), None for no label or no split, trash excluded: one GROUP BY."""
+    sql = "SELECT label, split, COUNT(*) n FROM images WHERE deleted_at IS NULL GROUP BY label, split"
+    return {(row["label"], row["split"]): row["n"] for row in conn.execute(sql)}
+
+
 def stats(conn: sqlite3.Connection) -> dict[str, object]:
-    """The CLI `stats` contract: total, by_label, by_split, unlabeled (trash excluded)."""
-    live = "FROM images WHERE deleted_at IS NULL"
-    total = conn.execute(f"SELECT COUNT(*) {live}").fetchone()[0]
-    by_label = {lab.name: 0 for lab in list_labels(conn)}
-    for row in conn.execute(f"SELECT label, COUNT(*) n {live} AND label IS NOT NULL GROUP BY label"):
-        by_label[row["label"]] = row["n"]
-    by_split = {name: 0 for name in SPLITS}
-    for row in conn.execute(f"SELECT split, COUNT(*) n {live} AND split IS NOT NULL GROUP BY split"):
-        by_split[row["split"]] = row["n"]
-    unlabeled = conn.execute(f"SELECT COUNT(*) {live} AND label IS NULL").fetchone()[0]
-    return {"total": total, "by_label": by_label, "by_split": by_split, "unlabeled": unlabeled}
+    """The CLI `stats` contract: total, by_label, by_split, unlabeled (trash excluded), from label_split_counts."""
+    cells = label_split_counts(conn)
+    by_label, by_split = {lab.name: 0 for lab in list_labels(conn)}, {name: 0 for name in SPLITS}
+    for (label, split), n in cells.items():
+        by_label[label], by_split[split] = by_label.get(label, 0) + n, by_split.get(split, 0) + n
+    unlabeled, _ = by_label.pop(None, 0), by_split.pop(None, 0)  # no label, no split: not a column of either
+    return {"total": sum(cells.values()), "by_label": by_label, "by_split": by_split, "unlabeled": unlabeled}
 
 
 # ---- labelling -------------------------------------------------------------------------------

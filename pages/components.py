@@ -349,11 +349,15 @@ def csv_bytes(rows: list[dict[str, object]]) -> bytes:
 def _predictor(workspace: str, run_id: int | None, stamp: str):
     from core import predict  # the torch tier, loaded only by pages that show model output
 
-    return predict.load(workspace_for_models(workspace), run_id)
+    # a model keeps no connection: the one it is loaded through is closed here, not left (in a reference cycle)
+    # for the garbage collector, one more open database file per model loaded
+    with contextlib.closing(workspace_for_models(workspace)) as ws:
+        return predict.load(ws, run_id)
 
 
 def workspace_for_models(path: str) -> Workspace:
-    """A connection of the model cache's own: cached models outlive the session that loaded them."""
+    """A workspace of the model cache's own, not a session's (cached models outlive the session that loaded
+    them); the caller closes it."""
     return open_workspace(path)
 
 

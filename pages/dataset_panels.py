@@ -132,10 +132,9 @@ def split_settings(ws: Workspace, me: auth.Actor, names: dict[str, str]) -> None
         moved = store.save_split_settings(ws.conn, me, (train / 100, val / 100, (100 - train - val) / 100), lock)
         st.success(ui.tr("splits.moved", n=moved))
     counts = store.stats(ws.conn)
-    images = store.all_images(ws.conn)
+    cells = store.label_split_counts(ws.conn)
     table = pd.DataFrame(
-        [[sum(1 for im in images if im.label == name and im.split == split) for split in store.SPLITS]
-         for name in names],
+        [[cells.get((name, split), 0) for split in store.SPLITS] for name in names],
         index=list(names.values()),
         columns=[ui.tr(f"split.{split}") for split in store.SPLITS],
     )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-import plotly.graph_objects as go
 import streamlit as st
 
-from core import auth, diagnosis, evaluation, explain, imaging, predict
+from core import auth, diagnosis, evaluation, explain, imaging, plots, predict
 from core.errors import CoreError
 from core.workspace import Workspace
 from pages import components as ui
@@ -50,25 +49,6 @@ def controls(predictor: predict.Predictor, names: dict[str, str]) -> dict[str, o
     return {"method": method, "target": target, "opacity": opacity, "colormap": colormap, "tta": tta}
 
 
-def bars(result: predict.Prediction, names: dict[str, str], threshold: float | None) -> go.Figure:
-    """Class probabilities; the operating point is a threshold on P(normal), so its line crosses that bar only."""
-    classes = list(result.probs)
-    fig = go.Figure(go.Bar(x=list(result.probs.values()), y=[names.get(c, c) for c in classes], orientation="h",
-                           marker_color=["#2da44e" if c == evaluation.NORMAL else "#cf222e" for c in classes],
-                           text=[f"{p:.1%}" for p in result.probs.values()], textposition="auto"))
-    if threshold is not None and evaluation.NORMAL in classes:
-        row = classes.index(evaluation.NORMAL)  # a category's centre is its index on the axis
-        fig.add_shape(type="line", xref="x", yref="y", x0=threshold, x1=threshold, y0=row - 0.45, y1=row + 0.45,
-                      line=dict(dash="dot", color="#24292f", width=2))
-        fig.add_annotation(x=threshold, y=row + 0.45, xref="x", yref="y", showarrow=False, yanchor="bottom",
-                           xanchor="right" if threshold > 0.5 else "left", font=dict(size=10),
-                           bgcolor="rgba(255,255,255,0.85)",  # readable over a long bar above
-                           text=f"{ui.tr('diagnose.operating_point')} {threshold:.3f}")
-    fig.update_layout(height=56 + 40 * len(classes), margin=dict(l=10, r=10, t=10, b=10),
-                      xaxis=dict(range=[0, 1]))
-    return fig
-
-
 def _issues(found: diagnosis.Diagnosis) -> str:
     return ", ".join(ui.tr(f"diagnose.issue.{i}") for i in found.issues)
 
@@ -107,8 +87,9 @@ def result_card(ws: Workspace, me: auth.Actor, predictor: predict.Predictor, res
             mid.image(result.cam.overlay, caption=ui.tr("diagnose.overlay", method=explain.NAMES[result.cam.method],
                                                         target=target), width="stretch")
         with right:
-            st.plotly_chart(bars(result.result, names, predictor.threshold), key=f"diag_bars_{index}",
-                            width="stretch")
+            bars = plots.probability_bars(result.result.probs, names, evaluation.NORMAL, predictor.threshold,
+                                          {"operating_point": ui.tr("diagnose.operating_point")})
+            st.plotly_chart(bars, key=f"diag_bars_{index}", width="stretch")
             st.caption(ui.tr("diagnose.ms", timed=diagnosis.timed_text(result.timed, ui.lang()),
                              ms=f"{result.result.ms:.0f}"))
             st.download_button(ui.tr("diagnose.png"), result.overlay_png(), f"{index:02d}-overlay.png", "image/png",

@@ -106,7 +106,7 @@ def _relabel_buttons(ws: Workspace, me: auth.Actor, image: store.Image, names: d
         if col.button(text, key=f"cell_{image.id}_{name}", type="primary" if image.label == name else "secondary",
                       width="stretch"):
             store.relabel(ws.conn, me, [image.id], name, "review")
-            st.session_state.flash = ("ok", ui.tr("eval.relabelled", id=image.id, label=text))
+            ui.flash_ok(ui.tr("eval.relabelled", id=image.id, label=text))
             st.rerun()
 
 
@@ -125,27 +125,22 @@ def operating_point(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
     if point is None:
         st.info(ui.tr("eval.op.no_val"))
         return
-    normal = run.class_names.index(evaluation.NORMAL)
-    rows = runs.predictions(ws.conn, run.id, "test")
-    truth = [run.class_names.index(r["label"]) for r in rows]
-    probs = [r["probs"] for r in rows]
-    decisions = metrics.decide(probs, normal, point.threshold) if probs else []
-    recall, false_alarm = metrics.defect_rates(truth, decisions, normal) if probs else (0.0, 0.0)
+    effect = evaluation.operating_effect(ws.conn, run, point, "test")
+    none = ui.tr("common.none")  # no test photo: no figure to show
     cols = st.columns(5)
     cols[0].metric(ui.tr("eval.op.threshold"), f"{point.threshold:.3f}")
     cols[1].metric(ui.tr("eval.op.val_recall"), f"{point.val_defect_recall:.3f}")
-    cols[2].metric(ui.tr("eval.op.test_recall"), f"{recall:.3f}")
-    cols[3].metric(ui.tr("eval.op.false_alarm"), f"{false_alarm:.3f}")
-    cols[4].metric(ui.tr("eval.op.saved"), f"{stored['threshold']:.3f}" if stored else ui.tr("common.none"))
-    if probs:
+    cols[2].metric(ui.tr("eval.op.test_recall"), f"{effect.defect_recall:.3f}" if effect.n else none)
+    cols[3].metric(ui.tr("eval.op.false_alarm"), f"{effect.false_alarm_rate:.3f}" if effect.n else none)
+    cols[4].metric(ui.tr("eval.op.saved"), f"{stored['threshold']:.3f}" if stored else none)
+    if effect.n:
         names = ui.label_names(ws)
-        matrix = metrics.evaluate(truth, probs, run.class_names, decisions)["confusion_matrix"]
-        st.plotly_chart(plots.confusion_heatmap(matrix, [names.get(c, c) for c in run.class_names], {
+        st.plotly_chart(plots.confusion_heatmap(effect.confusion_matrix, [names.get(c, c) for c in run.class_names], {
             "hover": ui.tr("eval.cm.hover"), "predicted": ui.tr("eval.predicted"), "given": ui.tr("eval.given")}),
             key=f"eval_op_cm_{run.id}_{ui.lang()}", width="stretch")
     if auth.can(me, "promote") and st.button(ui.tr("eval.op.save"), key="eval_op_save", icon=":material/save:"):
         evaluation.store_operating_point(ws.conn, me, run.id, target_recall=None if costs else target, costs=costs)
-        st.session_state.flash = ("ok", ui.tr("eval.op.stored", threshold=f"{point.threshold:.3f}", id=run.id))
+        ui.flash_ok(ui.tr("eval.op.stored", threshold=f"{point.threshold:.3f}", id=run.id))
         st.rerun()
 
 
@@ -206,7 +201,7 @@ def promote(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
         except CoreError as exc:  # a refusal shows here, in the user's language; the sections below still render
             ui.show_error(exc)
             return
-        st.session_state.flash = ("ok", _promoted_text(done))
+        ui.flash_ok(_promoted_text(done))
         st.rerun()
 
 

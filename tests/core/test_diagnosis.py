@@ -118,3 +118,28 @@ def test_errors_the_page_can_show_carry_a_translated_key(predictor, call):
     assert key in i18n.EN and key in i18n.KO
     korean = i18n.t(key, "ko", **detail)
     assert "{" not in korean and korean != i18n.t(key, "en", **detail)
+
+
+def test_one_diagnosis_blends_its_overlay_once(ws, predictor, monkeypatch):
+    """The Diagnose page caches diagnose() and restyles in the user's style: the heatmap is blended once for a
+    photo (it was twice: once inside diagnose, thrown away, and again in restyle); the CLI's PNG once too."""
+    blends = []
+    real = explain.overlay
+
+    def counted(*args, **kwargs):
+        blends.append(args[0].size)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(explain, "overlay", counted)
+    data = demo.render_crop(12, "broken").jpeg
+    found = diagnosis.diagnose(ws, predictor, "x.jpg", data, cam=diagnosis.CamSettings("gradcam"))
+    shown = diagnosis.restyle(found, 0.45, "jet")  # the page, default style
+    assert len(blends) == 1, blends
+    assert shown.cam.overlay.size == found.image.size and shown.overlay_png()[:4] == b"\x89PNG"
+    assert len(blends) == 1, "the PNG of a restyled diagnosis blends again"
+    assert found.overlay_png() == shown.overlay_png() and len(blends) == 2  # the CLI: diagnose, then PNG once
+    turbo = diagnosis.restyle(found, 0.8, "turbo")
+    assert len(blends) == 3 and turbo.style == (0.8, "turbo") and turbo.overlay_png() != shown.overlay_png()
+    with pytest.raises(ValidationError) as refused:  # a bad style is refused before the model runs
+        diagnosis.diagnose(ws, predictor, "x.jpg", data, cam=diagnosis.CamSettings("gradcam", colormap="plaid"))
+    assert refused.value.key == "diagnose.error.colormap"

@@ -238,6 +238,43 @@ def test_stats_exclude_trash(ws, admin):
     assert len(store.all_images(ws.conn, include_trashed=True)) == 5
 
 
+def old_stats(conn) -> dict[str, object]:
+    """store.stats as it was (four queries) before it came from label_split_counts (baseline b412fd3)."""
+    live = "FROM images WHERE deleted_at IS NULL"
+    by_label = {lab.name: 0 for lab in store.list_labels(conn)}
+    by_label.update({r[0]: r[1] for r in conn.execute(f"SELECT label, COUNT(*) {live} AND label IS NOT NULL "
+                                                       "GROUP BY label")})
+    by_split = {name: 0 for name in store.SPLITS}
+    by_split.update({r[0]: r[1] for r in conn.execute(f"SELECT split, COUNT(*) {live} AND split IS NOT NULL "
+                                                       "GROUP BY split")})
+    return {"total": conn.execute(f"SELECT COUNT(*) {live}").fetchone()[0], "by_label": by_label,
+            "by_split": by_split, "unlabeled": conn.execute(f"SELECT COUNT(*) {live} AND label IS NULL").fetchone()[0]}
+
+
+def test_label_split_counts_equal_the_loop_over_every_image(ws, admin):
+    """One GROUP BY gives what the Dataset page's split table counted in a loop over every live image, with
+    trashed, unlabelled and automatically split photos in the workspace; stats keeps its contract."""
+    labels, splits = [None, "normal", "broken", "missing"], [None, "train", "val", "test"]
+    ids = add_images(ws, admin, [new_image(i, labels[i % 4], splits[(i // 4) % 4]) for i in range(48)])
+    store.relabel(ws.conn, admin, ids[1:40:7], None)  # unlabelled after a label: their split stays
+    store.set_trashed(ws.conn, admin, ids[::5], True)
+    images = store.all_images(ws.conn)
+    assert any(im.label is None for im in images) and len(images) < len(ids)
+    cells = store.label_split_counts(ws.conn)
+    loop = {}
+    for im in images:
+        loop[(im.label, im.split)] = loop.get((im.label, im.split), 0) + 1
+    assert cells == loop
+    page_table = [[sum(1 for im in images if im.label == name and im.split == split) for split in store.SPLITS]
+                  for name in ("normal", "broken", "missing")]
+    assert page_table == [[cells.get((name, split), 0) for split in store.SPLITS]
+                          for name in ("normal", "broken", "missing")]
+    assert store.stats(ws.conn) == old_stats(ws.conn)
+    assert list(store.stats(ws.conn)["by_label"]) == ["normal", "broken", "missing"]
+    store.set_trashed(ws.conn, admin, ids, True)
+    assert store.label_split_counts(ws.conn) == {} and store.stats(ws.conn) == old_stats(ws.conn)
+
+
 def test_query_filters(ws, admin):
     ids = add_images(ws, admin, [new_image(0, "normal"), new_image(1, "broken"), new_image(2)])
 

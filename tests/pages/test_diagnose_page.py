@@ -4,10 +4,14 @@ measured, the save form makes the user choose a label, and the Korean table hold
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import io
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -152,3 +156,50 @@ def test_korean_results_table_has_no_english_of_ours(page):
     shown = " ".join(map(str, [*korean.columns, *korean.iloc[:, 1:].to_numpy().ravel()]))
     assert not set(re.findall(r"[A-Za-z]+", shown)) & ours, shown
     assert i18n.t("diagnose.verdict.check", "ko") in korean.to_numpy().ravel()
+
+
+@pytest.mark.slow
+def test_a_photo_on_the_page_is_blended_once(page, monkeypatch):
+    """The page's heatmap: diagnose() returns the mask and the page's style is blended once (it was blended
+    twice: inside diagnose at the default style, thrown away, then again in the page's style)."""
+    from core import explain
+
+    blends = []
+    real = explain.overlay
+    monkeypatch.setattr(explain, "overlay", lambda *args, **kwargs: blends.append(1) or real(*args, **kwargs))
+    at = page(0.5, [("once.jpg", bolt(104))])  # a photo no other test drops: not in the page's cache
+    assert len(blends) == 1, f"{len(blends)} blends for one photo"
+    pngs = [b for b in at.get_by_key("diag_card_0") if getattr(b, "type", "") == "download_button"]
+    assert pngs, "the card with its overlay download is shown"
+
+
+def open_database_files(workspace: Path) -> int:
+    """How many of this process's file descriptors point at the workspace's database (file, -wal, -shm)."""
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # a descriptor closed while we look
+            found += os.readlink(f"/proc/self/fd/{fd}").startswith(str(workspace / "boltscope.db"))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files through /proc")
+def test_the_model_cache_leaves_no_connection_open_per_model(production):
+    """Every model the cache loads used to keep the connection it was loaded through open until the garbage
+    collector found it (it sits in a reference cycle): one more open database file per model. It is closed as
+    soon as the model is loaded; with the collector off, loading six models leaves none open."""
+    from pages import components as ui
+
+    ws, run = production
+    root = ws.settings.workspace
+    before = open_database_files(root)
+    gc.disable()
+    try:
+        loaded = [ui._predictor(str(root), run.id, f"test-{n}") for n in range(6)]  # six loads (the cache keeps four)
+        assert len({id(p) for p in loaded}) == 6 and all(p.run.id == run.id for p in loaded)
+        # SQLite may hold a closed connection's descriptor while another connection of the process has a lock
+        # on the file (closing it would drop that lock) and reuses it for the next one: one at most, not six
+        assert open_database_files(root) <= before + 1, "a connection per cached model is left open"
+    finally:
+        gc.enable()
+        ui._predictor.clear()
