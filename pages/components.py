@@ -306,8 +306,9 @@ def job_status(ws: Workspace) -> None:
         st.caption(":material/model_training: " + tr("app.jobs", running=counts["running"], queued=counts["queued"]))
 
 
-def choice(where, label: str, options: list, key: str, format_func, index: int = 0, **kwargs):
-    """A select box whose option texts are translated.
+def choice(where, label: str, options: list, key: str, format_func, index: int = 0, widget: str = "selectbox",
+           **kwargs):
+    """A select box (or, with widget="radio", radio buttons) whose option texts are translated.
 
     Streamlit keeps the option texts a keyed select box first drew, so after a language switch it would
     go on showing the old language. The key therefore carries the language, and the choice made under
@@ -317,8 +318,8 @@ def choice(where, label: str, options: list, key: str, format_func, index: int =
         earlier = st.session_state.get(f"{key}_{code}")
         if code != lang() and earlier in options:
             index = options.index(earlier)
-    return where.selectbox(label, options, index=index, key=f"{key}_{lang()}", format_func=frozen(options, format_func),
-                           **kwargs)
+    return getattr(where, widget)(label, options, index=index, key=f"{key}_{lang()}",
+                                  format_func=frozen(options, format_func), **kwargs)
 
 
 def frozen(options: list, format_func):

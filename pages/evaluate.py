@@ -26,8 +26,8 @@ tab_run, tab_compare = st.tabs([ui.tr("eval.tab.run"), ui.tr("eval.tab.compare")
 with tab_run:
     try:
         run = panels.run_picker(finished)
-        split = st.radio(ui.tr("eval.split"), ["test", "val"], horizontal=True, key="eval_split",
-                         format_func={s: ui.tr(f"split.{s}") for s in ("test", "val")}.__getitem__)
+        split = ui.choice(st, ui.tr("eval.split"), ["test", "val"], "eval_split", lambda s: ui.tr(f"split.{s}"),
+                          widget="radio", horizontal=True)
         result = evaluation.evaluate_run(ws.conn, run.id, split)
         if not result["n"]:
             st.warning(ui.tr("eval.empty_split", split=ui.tr(f"split.{split}")))

@@ -172,8 +172,12 @@ def test_a_split_without_some_classes_says_which_and_scores_a_perfect_model_one(
         in note and note.endswith(f": {names['normal'].display('en')}.")
     at.radio(key="lang").set_value("ko").run()
     assert any(names["missing"].display("ko") in i.value and "사진이 없습니다" in i.value for i in at.info)
-    at.radio(key="eval_split").set_value("val").run()  # validation holds every class: no note
+    assert at.radio(key="eval_split_ko").value == "test"  # the split stays chosen, shown in Korean
+    assert at.radio(key="eval_split_ko").options == ["테스트", "검증"]
+    at.radio(key="eval_split_ko").set_value("val").run()  # validation holds every class: no note
     assert not [i for i in at.info if "사진이 없습니다" in i.value]
+    at.radio(key="lang").set_value("en").run()
+    assert at.radio(key="eval_split_en").value == "val"  # and the choice made in Korean carries back
 
 
 COMPARE_EN = ["run", "defect recall @ op", "macro-F1", "CPU ms", "accuracy", "production", "backbone", "kind",
