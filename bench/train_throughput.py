@@ -94,7 +94,8 @@ def ours(ctx, args, samples):
 def baseline(ctx, args, root: Path, workers: int):
     pre = models.build(args.arch, N_CLASSES, pretrained=False, image_size=args.size).preprocess
     tf = v2.Compose([v2.ToImage(), v2.Resize((pre.size, pre.size), antialias=True),
-                     *transforms.PRESETS["flip"](pre), v2.ToDtype(torch.float32, scale=True),
+                     v2.RandomHorizontalFlip(), v2.RandomVerticalFlip(),  # the `flip` preset, photo by photo
+                     v2.ToDtype(torch.float32, scale=True),
                      v2.Normalize(list(pre.mean), list(pre.std))])
     folder = datasets.ImageFolder(str(root), transform=tf)
     return run_epochs(ctx, args, lambda epoch: DataLoader(

@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import uuid
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 from core import audit, auth, db, files
 from core.errors import StorageError, ValidationError
@@ -24,7 +25,32 @@ from core.workspace import Workspace
 MANIFEST = "boltscope-backup.json"
 
 
-def backup(ws: Workspace, actor: auth.Actor, dest: str | os.PathLike[str]) -> dict[str, object]:
+class Manifest(TypedDict):
+    """What a backup says about itself (its manifest file)."""
+
+    created_at: str
+    created_by: str
+    schema_version: int
+    photos: int
+    runs: int  # run folders copied (their checkpoints)
+    source: str  # the workspace it was taken from
+    audited: NotRequired[bool]  # False: from a read-only workspace, no audit entry; absent in older backups
+
+
+class BackupDone(Manifest):
+    """backup's answer, which `backup` prints."""
+
+    dir: str
+
+
+class RestoreDone(Manifest):
+    """restore's answer, which `restore` prints (the manifest as the backup wrote it)."""
+
+    workspace: str
+    kept_aside: str | None  # where the workspace it replaced was kept
+
+
+def backup(ws: Workspace, actor: auth.Actor, dest: str | os.PathLike[str]) -> BackupDone:
     auth.require(actor, "settings")
     target = Path(dest).expanduser().resolve()
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -46,10 +72,10 @@ def backup(ws: Workspace, actor: auth.Actor, dest: str | os.PathLike[str]) -> di
                            key="dataset.error_backup_failed", path=str(target), reason=reason) from exc
     if not ws.read_only:  # a read-only workspace cannot keep an audit entry; the manifest says
         audit.record_now(ws.conn, actor.name, "backup", str(target), photos=manifest["photos"], runs=manifest["runs"])
-    return {"dir": str(target), **manifest}
+    return BackupDone(dir=str(target), **manifest)
 
 
-def _build(ws: Workspace, actor: auth.Actor, staging: Path) -> dict[str, object]:
+def _build(ws: Workspace, actor: auth.Actor, staging: Path) -> Manifest:
     """The database snapshot, then the originals and checkpoints it refers to, then the manifest."""
     with contextlib.closing(sqlite3.connect(staging / "boltscope.db")) as copy:
         ws.conn.backup(copy)
@@ -64,9 +90,8 @@ def _build(ws: Workspace, actor: auth.Actor, staging: Path) -> dict[str, object]
         if run_dir.is_dir() and run_dir.parent == ws.layout.runs:
             shutil.copytree(run_dir, staging / run_dir.relative_to(ws.layout.root), dirs_exist_ok=True)
             copied_runs += 1
-    manifest = {"created_at": db.now_iso(), "created_by": actor.name, "schema_version": version,
-                "photos": len(photos), "runs": copied_runs, "source": str(ws.layout.root),
-                "audited": not ws.read_only}
+    manifest = Manifest(created_at=db.now_iso(), created_by=actor.name, schema_version=version,
+                        photos=len(photos), runs=copied_runs, source=str(ws.layout.root), audited=not ws.read_only)
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return manifest
 
@@ -102,7 +127,7 @@ def _copy(src: Path, dst: Path) -> None:
 
 
 def restore(source: str | os.PathLike[str], workspace: str | os.PathLike[str], actor: auth.Actor,
-            force: bool = False) -> dict[str, object]:
+            force: bool = False) -> RestoreDone:
     """Bring a backup back into `workspace` (stop the app and workers first). An existing workspace is kept
     beside it as `<name>.before-restore-<id>` when force is given, else refused."""
     auth.require(actor, "restore")
@@ -124,5 +149,5 @@ def restore(source: str | os.PathLike[str], workspace: str | os.PathLike[str], a
         shutil.copytree(src, staging, ignore=shutil.ignore_patterns(MANIFEST), dirs_exist_ok=True)
         if kept is not None:
             os.replace(target, kept)
-    return {"workspace": str(target), "kept_aside": str(kept) if kept else None,
-            **json.loads(manifest_path.read_text())}
+    return RestoreDone(workspace=str(target), kept_aside=str(kept) if kept else None,
+                       **json.loads(manifest_path.read_text()))

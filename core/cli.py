@@ -11,20 +11,21 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from core import auth, cli_admin, cli_eval, cli_train, db, ingest, store
+from core import auth, errors, ingest, store
 from core.errors import CoreError, NotFoundError, PermissionDenied, ValidationError
 from core.workspace import Workspace, open_workspace, writable
 
 log = logging.getLogger("boltscope")
 
 
-def _print(obj: object) -> None:
+def print_json(obj: object) -> None:
+    """The one way a command prints its answer: one line of JSON, non-ASCII kept as is."""
     print(json.dumps(obj, ensure_ascii=False))
 
 
 def cmd_import(ws: Workspace, args: argparse.Namespace) -> int:
     report = ingest.import_paths(ws, auth.local_actor(args.user), args.paths, label=args.label, split=args.split)
-    _print(report.to_json())
+    print_json(report.to_json())
     return 0
 
 
@@ -38,10 +39,10 @@ def cmd_export(ws: Workspace, args: argparse.Namespace) -> int:
         if not args.dir.isdigit():
             raise ValidationError(f"{args.dir!r} is not a run id; `export RUN --format {args.format} --out PATH`")
         card = export.export_run(ws, auth.local_actor(args.user), int(args.dir), args.format, Path(args.out))
-        _print({"out": args.out, "card": args.out + ".card.json", "max_abs_diff": card["check"]["max_abs_diff"]})
+        print_json({"out": args.out, "card": args.out + ".card.json", "max_abs_diff": card["check"]["max_abs_diff"]})
         return 0
     counts = ingest.export_folder(ws, auth.local_actor(args.user), args.dir)
-    _print({"dir": args.dir, "exported": sum(counts.values()), "by_split": counts})
+    print_json({"dir": args.dir, "exported": sum(counts.values()), "by_split": counts})
     return 0
 
 
@@ -54,25 +55,25 @@ def cmd_demo(ws: Workspace, args: argparse.Namespace) -> int:
                for i, p in enumerate(demo.demo_set(args.n, args.seed))]
     report = ingest.import_uploads(ws, auth.local_actor(args.user), uploads, image_source="demo",
                                    event_source="import")
-    _print(report.to_json())
+    print_json(report.to_json())
     return 0
 
 
 def cmd_relabel(ws: Workspace, args: argparse.Namespace) -> int:
     image = store.resolve_image(ws.conn, args.image)
     changed = store.relabel(ws.conn, auth.local_actor(args.user), [image.id], args.label, "manual")
-    _print({"image": image.id, "label": args.label, "changed": bool(changed)})
+    print_json({"image": image.id, "label": args.label, "changed": bool(changed)})
     return 0
 
 
 def cmd_stats(ws: Workspace, _args: argparse.Namespace) -> int:
-    _print(store.stats(ws.conn))
+    print_json(store.stats(ws.conn))
     return 0
 
 
 def cmd_history(ws: Workspace, args: argparse.Namespace) -> int:
     image = store.resolve_image(ws.conn, args.image)
-    _print([asdict(event) for event in store.history(ws.conn, image.id)])
+    print_json([asdict(event) for event in store.history(ws.conn, image.id)])
     return 0
 
 
@@ -109,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("stats", cmd_stats, "counts by label and split as JSON").set_defaults(read_only_ok=True)
     p = add("history", cmd_history, "label events of one photo as JSON")
     p.add_argument("image")
+    # imported here, not at the top: each imports this module for print_json, and the graph stays acyclic
+    from core import cli_admin, cli_eval, cli_train
+
     cli_train.add_commands(add)
     cli_eval.add_commands(add)
     cli_admin.add_commands(add)
@@ -125,7 +129,7 @@ def _run(args: argparse.Namespace, ws: Workspace | None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except sqlite3.DatabaseError as exc:  # met outside core's checked connection (a command's own connection)
-        error = db.corrupt_error(ws.layout.db_path, str(exc)) if ws is not None and db.is_corrupt(exc) else exc
+        error = errors.corrupt_error(ws.layout.db_path, str(exc)) if ws is not None and errors.is_corrupt(exc) else exc
         log.debug("database error", exc_info=exc)
         print(f"error: {error}", file=sys.stderr)
         return 1

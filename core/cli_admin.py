@@ -9,13 +9,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict
 
-from core import audit, auth, csvfile, users
+from core import audit, auth, cli, csvfile, users
 from core.errors import ValidationError
 from core.workspace import Workspace
-
-
-def _print(obj: object) -> None:
-    print(json.dumps(obj, ensure_ascii=False))
 
 
 def read_password(args: argparse.Namespace, prompt: str = "password: ") -> str:
@@ -33,28 +29,28 @@ def read_password(args: argparse.Namespace, prompt: str = "password: ") -> str:
 def cmd_user(ws: Workspace, args: argparse.Namespace) -> int:
     me = auth.local_actor(args.user)
     if args.action == "list":
-        _print([asdict(u) for u in users.list_users(ws.conn)])
+        cli.print_json([asdict(u) for u in users.list_users(ws.conn)])
         return 0
     if not args.name:
         raise ValidationError(f"`user {args.action}` needs a user name")
     if args.action == "add":
         password = None if args.sso_only else read_password(args)
         user = users.add(ws.conn, me, args.name, args.role or "viewer", password, args.email)
-        _print(asdict(user))
+        cli.print_json(asdict(user))
     elif args.action == "role":
         if not args.role:
             raise ValidationError("`user role NAME --role ROLE`")
         users.set_role(ws.conn, me, args.name, args.role)
-        _print({"name": args.name, "role": args.role})
+        cli.print_json({"name": args.name, "role": args.role})
     elif args.action == "passwd":
         users.set_password(ws.conn, me, args.name, read_password(args, f"new password for {args.name}: "))
-        _print({"name": args.name, "password": "changed"})
+        cli.print_json({"name": args.name, "password": "changed"})
     elif args.action == "unlock":
         users.unlock(ws.conn, me, args.name)
-        _print({"name": args.name, "locked": users.is_locked(ws.conn, args.name)})
+        cli.print_json({"name": args.name, "locked": users.is_locked(ws.conn, args.name)})
     else:
         users.set_disabled(ws.conn, me, args.name, args.action == "disable")
-        _print({"name": args.name, "disabled": args.action == "disable"})
+        cli.print_json({"name": args.name, "disabled": args.action == "disable"})
     return 0
 
 
@@ -66,7 +62,7 @@ def cmd_audit(ws: Workspace, args: argparse.Namespace) -> int:
         sys.stdout.write(csvfile.rows_text(["id", "at", "user", "action", "target", "details"], rows))
     else:
         for e in entries:
-            _print(asdict(e))
+            cli.print_json(asdict(e))
     return 0
 
 
@@ -74,14 +70,14 @@ def cmd_doctor(ws: Workspace, args: argparse.Namespace) -> int:
     from core import doctor
 
     report = doctor.run(ws, auth.local_actor(args.user), repair=not args.dry_run)
-    _print(report.to_json())
+    cli.print_json(report.to_json())
     return 0 if report.consistent else 1
 
 
 def cmd_backup(ws: Workspace, args: argparse.Namespace) -> int:
     from core import backup
 
-    _print(backup.backup(ws, auth.local_actor(args.user), args.dir))
+    cli.print_json(backup.backup(ws, auth.local_actor(args.user), args.dir))
     return 0
 
 
@@ -99,7 +95,7 @@ def cmd_restore(_ws: None, args: argparse.Namespace) -> int:
         audit.record_now(ws.conn, me.name, "restore_backup", args.dir, kept_aside=result["kept_aside"])
     finally:
         ws.close()
-    _print({**result, "doctor": report.to_json()})
+    cli.print_json({**result, "doctor": report.to_json()})
     return 0
 
 

@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 
-from core import auth, evaluation
+from core import auth, cli, evaluation, store
 from core.errors import RejectedFile, ValidationError
 from core.files import write_atomic
 from core.workspace import Workspace
-
-
-def _print(obj: object) -> None:
-    print(json.dumps(obj, ensure_ascii=False))
-
 
 CONTRACT = ("labels", "confusion_matrix", "accuracy", "macro_f1", "micro_f1", "weighted_f1", "per_class")
 
 
 def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
-    result = evaluation.evaluate_run(ws.conn, args.run, args.split)
+    result = evaluation.summarize_run(ws.conn, args.run, args.split)
     point = result["operating_point"]
     out = {key: result[key] for key in CONTRACT}
     out["top2_accuracy"] = result["top2_accuracy"]
@@ -32,7 +26,7 @@ def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
     out["operating_point"] = {k: point[k] for k in ("threshold", "defect_recall", "false_alarm_rate")} \
         if point else None
     if args.json:
-        _print(out)
+        cli.print_json(out)
     else:
         absent = f" (no photos of {', '.join(out['absent'])}: averaged over {', '.join(out['averaged'])})" \
             if out["absent"] and out["n"] else ""
@@ -46,14 +40,14 @@ def cmd_suspects(ws: Workspace, args: argparse.Namespace) -> int:
 
     if args.top is not None and args.top < 1:
         raise ValidationError(f"--top {args.top}: give at least 1")
-    found = embed.suspects(ws)
+    found = embed.find_suspects(ws)
     if args.save:
         from core import review
 
         review.save_suspects(ws.conn, found, None)
     found = found[:args.top] if args.top else found
     if args.json:
-        _print([{k: s[k] for k in ("image", "given", "predicted", "score")} for s in found])
+        cli.print_json([{k: s[k] for k in ("image", "given", "predicted", "score")} for s in found])
     else:
         for s in found:
             print(f"#{s['image']}: labelled {s['given']}, looks {s['predicted']} (score {s['score']:.3f})")
@@ -61,7 +55,7 @@ def cmd_suspects(ws: Workspace, args: argparse.Namespace) -> int:
 
 
 def cmd_promote(ws: Workspace, args: argparse.Namespace) -> int:
-    _print(evaluation.promote(ws.conn, auth.local_actor(args.user), args.run, force=args.force))
+    cli.print_json(evaluation.promote(ws.conn, auth.local_actor(args.user), args.run, force=args.force))
     return 0
 
 
@@ -74,7 +68,7 @@ def _cam_name(path: Path, index: int) -> str:
 def cmd_predict(ws: Workspace, args: argparse.Namespace) -> int:
     from core import diagnosis, predict  # the torch tier, only for this command
 
-    predictor = predict.load(ws, args.run)
+    predictor = predict.load_predictor(ws, args.run)
     out_dir = Path(args.out).expanduser() if args.out else None
     if args.cam and out_dir is None:
         raise ValidationError("--cam needs --out DIR for the heatmap images")
@@ -88,14 +82,14 @@ def cmd_predict(ws: Workspace, args: argparse.Namespace) -> int:
             found = diagnosis.diagnose(ws, predictor, path.name, path.read_bytes(), cam=cam)
         except (OSError, RejectedFile) as exc:
             failed += 1
-            _print({"file": name, "error": str(exc)})
+            cli.print_json({"file": name, "error": str(exc)})
             continue
         result, cam_png = found.result, None
         if found.cam is not None:
             cam_path = out_dir / _cam_name(path, index)
             write_atomic(cam_path, found.overlay_png())
             cam_png = str(cam_path)
-        _print({"file": name, "label": result.label, "probs": result.probs, "defect": result.defect,
+        cli.print_json({"file": name, "label": result.label, "probs": result.probs, "defect": result.defect,
                 "cam_png": cam_png, "ms": round(result.ms, 2)})
     return 1 if failed == len(args.images) else 0
 
@@ -103,7 +97,7 @@ def cmd_predict(ws: Workspace, args: argparse.Namespace) -> int:
 def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -> None:
     p = add("evaluate", cmd_evaluate, "figures of a finished run on its test split (stored predictions)")
     p.add_argument("run", type=int)
-    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--split", default="test", choices=store.SPLITS)
     p.add_argument("--json", action="store_true")
     p = add("suspects", cmd_suspects, "photos whose label looks wrong, most suspect first")
     p.add_argument("--top", type=int)

@@ -3,31 +3,42 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from collections.abc import Callable
+from typing import NotRequired, TypedDict
 
-from core import auth, config, jobs, runs, zoo
+from core import auth, cli, config, jobs, runs, zoo
 from core.workspace import Workspace
 
-TERMINAL = ("done", "failed", "cancelled", "interrupted")
+
+class SplitFigures(TypedDict):
+    accuracy: float | None
+    macro_f1: float | None
 
 
-def _print(obj: object) -> None:
-    print(json.dumps(obj, ensure_ascii=False))
+class WaitResult(TypedDict):
+    """What `train --wait` and `quick-model --wait` print."""
+
+    job_id: int
+    run_id: int | None
+    status: str
+    best_epoch: int | None
+    val: SplitFigures
+    test: SplitFigures
+    error: NotRequired[str]  # with its hint, when the job failed
 
 
-def result_json(ws: Workspace, job_id: int) -> dict[str, object]:
+def result_json(ws: Workspace, job_id: int) -> WaitResult:
     """The --wait answer: run id, status, best epoch, validation and test figures."""
     job = jobs.get_job(ws.conn, job_id)
     run = runs.run_for_job(ws.conn, job_id)
-    out: dict[str, object] = {"job_id": job_id, "run_id": run.id if run else None, "status": job.status,
-                              "best_epoch": run.best_epoch if run else None,
-                              "val": {"accuracy": run.val_accuracy if run else None,
-                                      "macro_f1": run.val_macro_f1 if run else None},
-                              "test": {"accuracy": run.test_accuracy if run else None,
-                                       "macro_f1": run.test_macro_f1 if run else None}}
+    out = WaitResult(job_id=job_id, run_id=run.id if run else None, status=job.status,
+                     best_epoch=run.best_epoch if run else None,
+                     val=SplitFigures(accuracy=run.val_accuracy if run else None,
+                                      macro_f1=run.val_macro_f1 if run else None),
+                     test=SplitFigures(accuracy=run.test_accuracy if run else None,
+                                       macro_f1=run.test_macro_f1 if run else None))
     if job.error:
         out["error"] = job.error + (f" ({job.error_hint})" if job.error_hint else "")
     return out
@@ -42,7 +53,7 @@ def run_or_wait(ws: Workspace, job_id: int, poll_s: float = 1.0) -> str:
             from core import worker  # the torch tier, only when this process trains
 
             return worker.run_job(ws, job)
-    while (status := jobs.get_job(ws.conn, job_id).status) not in TERMINAL:
+    while (status := jobs.get_job(ws.conn, job_id).status) not in jobs.TERMINAL:
         time.sleep(poll_s)
         jobs.reconcile(ws.conn)
     return status
@@ -52,10 +63,10 @@ def _finish(ws: Workspace, args: argparse.Namespace, job_id: int) -> int:
     if not args.wait:
         if not args.no_start:
             jobs.ensure_worker(ws)
-        _print({"job_id": job_id})
+        cli.print_json({"job_id": job_id})
         return 0
     status = run_or_wait(ws, job_id)
-    _print(result_json(ws, job_id))
+    cli.print_json(result_json(ws, job_id))
     return 0 if status == "done" else 1
 
 
@@ -74,23 +85,42 @@ def cmd_quick(ws: Workspace, args: argparse.Namespace) -> int:
     return _finish(ws, args, jobs.submit(ws.conn, auth.local_actor(args.user), cfg))
 
 
-def job_json(ws: Workspace, job: jobs.Job) -> dict[str, object]:
+class JobLine(TypedDict):
+    """One job as `jobs` prints it."""
+
+    job_id: int
+    kind: str
+    status: str
+    arch: str
+    run_id: int | None
+    sweep: str | None
+    created_by: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    attempts: int
+    progress: dict[str, object]
+    error: str | None
+    hint: str | None
+
+
+def job_json(ws: Workspace, job: jobs.Job) -> JobLine:
     run = runs.run_for_job(ws.conn, job.id)
-    return {"job_id": job.id, "kind": job.kind, "status": job.status, "arch": job.config.arch,
-            "run_id": run.id if run else None, "sweep": job.sweep, "created_by": job.created_by,
-            "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
-            "attempts": job.attempts, "progress": job.progress, "error": job.error, "hint": job.error_hint}
+    return JobLine(job_id=job.id, kind=job.kind, status=job.status, arch=job.config.arch,
+                   run_id=run.id if run else None, sweep=job.sweep, created_by=job.created_by,
+                   created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+                   attempts=job.attempts, progress=job.progress, error=job.error, hint=job.error_hint)
 
 
 def cmd_jobs(ws: Workspace, _args: argparse.Namespace) -> int:
     jobs.reconcile(ws.conn)
-    _print([job_json(ws, job) for job in jobs.list_jobs(ws.conn)])
+    cli.print_json([job_json(ws, job) for job in jobs.list_jobs(ws.conn)])
     return 0
 
 
 def cmd_cancel(ws: Workspace, args: argparse.Namespace) -> int:
     status = jobs.cancel(ws.conn, auth.local_actor(args.user), args.job)
-    _print({"job_id": args.job, "status": status, "cancel_requested": status == "running"})
+    cli.print_json({"job_id": args.job, "status": status, "cancel_requested": status == "running"})
     return 0
 
 
@@ -104,7 +134,7 @@ def cmd_worker(ws: Workspace, args: argparse.Namespace) -> int:
     from core import worker
 
     ran = worker.serve(ws, once=args.once, idle_exit_s=args.idle_exit)
-    _print({"jobs_run": ran})
+    cli.print_json({"jobs_run": ran})
     return 0
 
 

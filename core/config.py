@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from core import zoo
@@ -64,9 +64,6 @@ class Settings:
     @property
     def max_zip_bytes(self) -> int:
         return self.max_zip_mb * 1024 * 1024
-
-    def with_workspace(self, path: str | os.PathLike[str]) -> Settings:
-        return replace(self, workspace=Path(path).expanduser().resolve())
 
 
 def load_settings(workspace: str | os.PathLike[str] | None = None) -> Settings:

@@ -10,6 +10,7 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core import errors
 from core.errors import StorageError
 
 DEFAULT_LABELS = (("normal", "normal", "정상"), ("broken", "broken", "파손"), ("missing", "missing", "유실"))
@@ -227,8 +228,13 @@ _MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
 )
 
 
+def iso(moment: datetime) -> str:
+    """A moment as every table stores it: UTC, to the millisecond, with a Z (text order is time order)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(datetime.now(UTC))
 
 
 def connect(db_path: Path, read_only: bool = False) -> sqlite3.Connection:
@@ -252,8 +258,8 @@ def connect(db_path: Path, read_only: bool = False) -> sqlite3.Connection:
             raise sqlite3.OperationalError(f"schema {version} is older than {len(_MIGRATIONS)}; "
                                            "open it once where it can be written")
     except sqlite3.DatabaseError as exc:
-        if is_corrupt(exc):
-            raise corrupt_error(db_path, str(exc)) from exc
+        if errors.is_corrupt(exc):
+            raise errors.corrupt_error(db_path, str(exc)) from exc
         if isinstance(exc, sqlite3.OperationalError) and not read_only and not os.access(db_path.parent, os.W_OK):
             raise StorageError(f"the workspace folder {db_path.parent} is read-only; boltscope needs to write there "
                                "(mount it read-write, or point BOLTSCOPE_WORKSPACE elsewhere)",
@@ -287,31 +293,8 @@ def _quick_check(conn: sqlite3.Connection, db_path: Path) -> None:
         return
     rows = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
     if rows != ["ok"]:
-        raise corrupt_error(db_path, "; ".join(rows))
+        raise errors.corrupt_error(db_path, "; ".join(rows))
     _checked.add(stamp)
-
-
-def is_corrupt(exc: BaseException) -> bool:
-    """True for SQLite's "database disk image is malformed" and "file is not a database"."""
-    if not isinstance(exc, sqlite3.DatabaseError):
-        return False
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
-    return any(text in str(exc) for text in ("malformed", "file is not a database"))
-
-
-def corrupt_error(db_path: Path, reason: str) -> StorageError:
-    """The damaged-database error: the CLI prints the English text (full paths, for the operator); the UI shows
-    the translated key, which names only the workspace folder and the file."""
-    reason = " ".join(reason.replace("*** in database main ***", "").split())[:200]
-    root = db_path.parent
-    return StorageError(
-        f"the workspace database {db_path} is damaged ({reason}); nothing can be read or saved until it is "
-        f"restored from the latest backup: stop the app and its workers, then run "
-        f"`python -m core --workspace {root} restore BACKUP_DIR --force` (the damaged workspace is kept aside "
-        f"as {root.name}.before-restore-…)",
-        key="error.workspace_corrupt", file=db_path.name, workspace=root.name, reason=reason)
 
 
 class _CheckedCursor(sqlite3.Cursor):
@@ -319,7 +302,7 @@ class _CheckedCursor(sqlite3.Cursor):
 
     def translate(self, exc: sqlite3.DatabaseError) -> BaseException:
         path = getattr(self.connection, "db_path", None)
-        return corrupt_error(path, str(exc)) if path is not None and is_corrupt(exc) else exc
+        return errors.corrupt_error(path, str(exc)) if path is not None and errors.is_corrupt(exc) else exc
 
 
 def _translating(name: str):

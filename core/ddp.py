@@ -43,7 +43,7 @@ def main() -> int:
             hooks.__enter__()
         result = trainer.run_training(runner.context(ws, run, hooks, rank=rank, world=world, local_rank=local))
         if rank == 0:
-            runner.record(ws, run, result)
+            runner.record_run(ws, run, result)
             log.info("steps per epoch: %d (%d processes)", result.steps_per_epoch, world)
     except Exception as exc:  # rank 0 reports how it ended; the launching worker records it
         if rank == 0:

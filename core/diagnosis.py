@@ -89,7 +89,7 @@ def diagnose(ws: Workspace, predictor: predict.Predictor, name: str, data: bytes
     if probs is None or tta:
         result = predict.predict(predictor, [signals.cached_jpeg], tta=tta)[0]
     else:
-        result = predict.decide(predictor, probs, 0.0)
+        result = predict.make_prediction(predictor, probs, 0.0)
     result = replace(result, ms=(time.perf_counter() - start) * 1000)
     timed = "+".join(["model", *(["mirror"] if tta else []), *([cam.method] if cam else [])])
     shown = None

@@ -11,6 +11,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -245,8 +246,18 @@ def run_quick(ctx: trainer.RunContext, conn: sqlite3.Connection) -> trainer.RunR
                              trainer.measure_cpu_ms(spec.model, spec.preprocess.size))
 
 
-def suspects(ws, top: int | None = None, arch: str = "efficientnet_lite0", seed: int = 0,
-             hooks: trainer.Hooks | None = None) -> list[dict[str, object]]:
+class Suspect(TypedDict):
+    """A labelled photo in find_suspects' ranking (`suspects --json` prints image, given, predicted, score)."""
+
+    image: int
+    given: str  # its label
+    predicted: str  # the likeliest other class, or the given label when none is likelier
+    score: float  # max P(other) - P(given)
+    flagged: bool
+
+
+def find_suspects(ws, top: int | None = None, arch: str = "efficientnet_lite0", seed: int = 0,
+                  hooks: trainer.Hooks | None = None) -> list[Suspect]:
     """Photos whose label looks wrong, most suspect first: confident learning (Northcutt et al.) on
     out-of-fold probabilities of the quick-model probe over cached embeddings of every labelled photo.
 
@@ -282,6 +293,7 @@ def suspects(ws, top: int | None = None, arch: str = "efficientnet_lite0", seed:
     score = others.max(axis=1) - probs[np.arange(len(y)), y]
     flagged = (others >= thresholds[None, :]).any(axis=1)
     ranked = sorted(range(len(images)), key=lambda i: (not flagged[i], -score[i]))
-    out = [{"image": images[i].id, "given": images[i].label, "predicted": names[int(rival[i])] if score[i] > 0
-            else images[i].label, "score": round(float(score[i]), 6), "flagged": bool(flagged[i])} for i in ranked]
+    out = [Suspect(image=images[i].id, given=images[i].label,
+                   predicted=names[int(rival[i])] if score[i] > 0 else images[i].label,
+                   score=round(float(score[i]), 6), flagged=bool(flagged[i])) for i in ranked]
     return out[:top] if top else out

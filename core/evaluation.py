@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
@@ -13,7 +14,8 @@ from core.errors import ValidationError
 NORMAL = "normal"  # the one class that is not a defect; every other class is
 
 
-def _arrays(conn: sqlite3.Connection, run: runs.Run, split: str) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+def _arrays(conn: sqlite3.Connection, run: runs.Run,
+            split: str) -> tuple[np.ndarray, np.ndarray, list[runs.StoredPrediction]]:
     rows = runs.predictions(conn, run.id, split)
     index = {name: i for i, name in enumerate(run.class_names)}
     truth = np.array([index[r["label"]] for r in rows], dtype=int)
@@ -77,9 +79,9 @@ class OperatingEffect:
 
 def _effect(run: runs.Run, truth: np.ndarray, probs: np.ndarray, point: metrics.OperatingPoint) -> OperatingEffect:
     normal = run.class_names.index(NORMAL)
-    decisions = metrics.decide(probs, normal, point.threshold)
+    decisions = metrics.apply_threshold(probs, normal, point.threshold)
     recall, false_alarm = metrics.defect_rates(truth, decisions, normal)
-    matrix = metrics.evaluate(truth, probs, run.class_names, decisions)["confusion_matrix"]
+    matrix = metrics.compute_metrics(truth, probs, run.class_names, decisions)["confusion_matrix"]
     return OperatingEffect(point.threshold, len(truth), recall, false_alarm, matrix)
 
 
@@ -90,19 +92,37 @@ def operating_effect(conn: sqlite3.Connection, run: runs.Run, point: metrics.Ope
     return _effect(run, truth, probs, point)
 
 
-def evaluate_run(conn: sqlite3.Connection, run_id: int, split: str = "test") -> dict[str, object]:
+class OperatingFigures(TypedDict):
+    """The stored operating point's effect on the summarized split."""
+
+    threshold: float
+    defect_recall: float
+    false_alarm_rate: float
+    target_recall: float | None  # None: chosen from a cost matrix
+    confusion_matrix: list[list[int]]  # [given][decided]
+
+
+class RunSummary(metrics.Metrics):
+    """summarize_run's answer: the split's metrics, which photos they cover and the operating point's effect."""
+
+    run_id: int
+    split: str
+    image_ids: list[int]
+    operating_point: OperatingFigures | None  # None: no 'normal' class or no validation photos
+
+
+def summarize_run(conn: sqlite3.Connection, run_id: int, split: str = "test") -> RunSummary:
     """Every figure of the Evaluate page and `evaluate --json` for one split of a finished run."""
     run = finished_run(conn, run_id)
     truth, probs, rows = _arrays(conn, run, split)
-    out = metrics.evaluate(truth, probs, run.class_names)
-    out.update(run_id=run.id, split=split, image_ids=[r["image_id"] for r in rows])
+    out = RunSummary(**metrics.compute_metrics(truth, probs, run.class_names), run_id=run.id, split=split,
+                     image_ids=[r["image_id"] for r in rows], operating_point=None)
     point = operating_point(conn, run)
-    out["operating_point"] = None
     if point is not None:
         effect = _effect(run, truth, probs, point)
-        out["operating_point"] = {"threshold": point.threshold, "defect_recall": effect.defect_recall,
-                                  "false_alarm_rate": effect.false_alarm_rate, "target_recall": point.target_recall,
-                                  "confusion_matrix": effect.confusion_matrix}
+        out["operating_point"] = OperatingFigures(
+            threshold=point.threshold, defect_recall=effect.defect_recall, false_alarm_rate=effect.false_alarm_rate,
+            target_recall=point.target_recall, confusion_matrix=effect.confusion_matrix)
     return out
 
 
@@ -116,7 +136,7 @@ class Standing:
 
 
 def standing(conn: sqlite3.Connection, run: runs.Run) -> Standing:
-    result = evaluate_run(conn, run.id)
+    result = summarize_run(conn, run.id)
     point = result["operating_point"]
     return Standing(result["macro_f1"], point["defect_recall"] if point else None, frozenset(result["image_ids"]))
 
@@ -129,7 +149,7 @@ def _apart(new: float, old: float) -> tuple[str, str]:
     return f"{new:.{digits}f}", f"{old:.{digits}f}"
 
 
-def refusal(run_id: int, current_id: int, new: Standing, old: Standing) -> ValidationError | None:
+def promotion_refusal(run_id: int, current_id: int, new: Standing, old: Standing) -> ValidationError | None:
     """Why the run may not replace production, the most serious reason: other test photos, more missed defects
     (lower defect recall, whatever the macro-F1), a lower macro-F1. The key's text names the page's override,
     the English message the CLI's --force."""
@@ -163,7 +183,18 @@ def _reason(current_id: int, new: Standing, old: Standing, forced: bool) -> str:
         (", forced by the user" if forced else "")
 
 
-def promote(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, force: bool = False) -> dict[str, object]:
+class Promotion(TypedDict):
+    """promote's answer, which `promote` prints."""
+
+    run_id: int
+    previous_run_id: int | None
+    forced: bool
+    overridden: bool  # forced past a refusal
+    reason: str
+    figures: dict[str, list[float | None]] | None  # defect_recall, macro_f1: [this run, the run it replaces]
+
+
+def promote(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, force: bool = False) -> Promotion:
     """Make a run the production model, unless on the same locked test photos it misses more defects at its
     operating point or has a lower macro-F1 than the current one; force overrides (and is recorded)."""
     auth.require(actor, "promote")
@@ -172,54 +203,81 @@ def promote(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, force: boo
     if current_id == run_id:
         raise ValidationError(f"run {run_id} is already the production model", key="evaluate.already_production",
                               run=run_id)
-    out: dict[str, object] = {"run_id": run_id, "previous_run_id": current_id, "forced": force,
-                              "overridden": False, "reason": "first production model", "figures": None}
+    out = Promotion(run_id=run_id, previous_run_id=current_id, forced=force, overridden=False,
+                    reason="first production model", figures=None)
     if current_id is not None:
         new, old = standing(conn, run), standing(conn, runs.get_run(conn, current_id))
-        refused = refusal(run_id, current_id, new, old)
+        refused = promotion_refusal(run_id, current_id, new, old)
         if refused is not None and not force:
             raise refused
         out["overridden"] = refused is not None  # forced past a refusal: the reason says so
         out["reason"] = _reason(current_id, new, old, refused is not None)
         out["figures"] = {"defect_recall": [new.defect_recall, old.defect_recall],
                           "macro_f1": [new.macro_f1, old.macro_f1]}
-    runs.record_promotion(conn, actor, run_id, force, str(out["reason"]))
+    runs.record_promotion(conn, actor, run_id, force, out["reason"])
     return out
 
 
-def compare_runs(conn: sqlite3.Connection) -> list[dict[str, object]]:
+class RunRow(TypedDict):
+    """One finished run in the comparison table."""
+
+    run_id: int
+    kind: str
+    arch: str
+    pretrained: bool
+    params_m: float
+    gflops: float
+    image_size: int
+    epochs: int
+    train_s: float
+    images_per_s: float | None
+    accuracy: float | None
+    macro_f1: float | None
+    defect_recall: float | None
+    cpu_ms: float | None
+    production: bool
+
+
+def compare_runs(conn: sqlite3.Connection) -> list[RunRow]:
     """One row per finished run: the model-selection table engineers otherwise build by hand."""
-    rows, production = [], runs.production_run_id(conn)
+    rows: list[RunRow] = []
+    production = runs.production_run_id(conn)
     for run in runs.list_runs(conn):
         if not run.finished:
             continue
         history = runs.epochs(conn, run.id)
         arch = zoo.ARCHES[run.arch]
-        result = evaluate_run(conn, run.id) if run.test_macro_f1 is not None else None
+        result = summarize_run(conn, run.id) if run.test_macro_f1 is not None else None
         point = result["operating_point"] if result else None
-        rows.append({
-            "run_id": run.id, "kind": run.kind, "arch": run.arch, "pretrained": bool(run.weights.get("used")),
-            "params_m": arch.params_m, "gflops": arch.gflops(run.config.image_size),
-            "image_size": run.config.image_size, "epochs": len(history),
-            "train_s": sum(e.seconds or 0 for e in history),
-            "images_per_s": float(np.mean([e.images_per_s for e in history if e.images_per_s])) if history else None,
+        rows.append(RunRow(
+            run_id=run.id, kind=run.kind, arch=run.arch, pretrained=bool(run.weights.get("used")),
+            params_m=arch.params_m, gflops=arch.gflops(run.config.image_size),
+            image_size=run.config.image_size, epochs=len(history),
+            train_s=sum(e.seconds or 0 for e in history),
+            images_per_s=float(np.mean([e.images_per_s for e in history if e.images_per_s])) if history else None,
             # recomputed from the stored predictions, as promotion does (a run stored before macro-F1 averaged
             # over the classes present keeps no stale figure here)
-            "accuracy": result["accuracy"] if result else None, "macro_f1": result["macro_f1"] if result else None,
-            "defect_recall": point["defect_recall"] if point else None, "cpu_ms": run.cpu_ms,
-            "production": run.id == production,
-        })
+            accuracy=result["accuracy"] if result else None, macro_f1=result["macro_f1"] if result else None,
+            defect_recall=point["defect_recall"] if point else None, cpu_ms=run.cpu_ms,
+            production=run.id == production,
+        ))
     return rows
 
 
-def cell_photos(conn: sqlite3.Connection, run_id: int, split: str, given: str, predicted: str) -> list[dict]:
+def cell_photos(conn: sqlite3.Connection, run_id: int, split: str, given: str,
+                predicted: str) -> list[runs.StoredPrediction]:
     """The stored predictions in one confusion-matrix cell: given (snapshot) label and predicted label."""
     return [row for row in runs.predictions(conn, run_id, split)
             if row["label"] == given and row["predicted"] == predicted]
 
 
-def curve_data(conn: sqlite3.Connection, run_id: int, split: str) -> dict[str, object]:
+class Curves(TypedDict):
+    pr: dict[str, metrics.PrCurve]  # per class with photos of it and of others
+    reliability: metrics.Reliability
+
+
+def curve_data(conn: sqlite3.Connection, run_id: int, split: str) -> Curves:
     """Per-class precision-recall curves and the reliability diagram (with ECE) of one split."""
     run = finished_run(conn, run_id)
     truth, probs, _ = _arrays(conn, run, split)
-    return {"pr": metrics.pr_curves(truth, probs, run.class_names), "reliability": metrics.reliability(truth, probs)}
+    return Curves(pr=metrics.pr_curves(truth, probs, run.class_names), reliability=metrics.reliability(truth, probs))

@@ -149,7 +149,7 @@ def _library(predictor: predict.Predictor, batch: torch.Tensor, method: str,
     return grayscale, target
 
 
-def compute(predictor: predict.Predictor, photo: predict.Photo, method: str = "gradcam",
+def compute(predictor: predict.Predictor, photo: predict.PhotoInput, method: str = "gradcam",
             target: int | None = None) -> tuple[np.ndarray, int, np.ndarray | None]:
     """The model-input-sized mask in [0, 1] for the target class (default: the likeliest), that class, and the
     class probabilities when the same forward pass gave them."""
@@ -165,7 +165,7 @@ def compute(predictor: predict.Predictor, photo: predict.Photo, method: str = "g
     return np.clip(np.nan_to_num(mask.astype(np.float32)), 0.0, 1.0), target, probs
 
 
-def cam_mask(predictor: predict.Predictor, photo: predict.Photo, method: str = "gradcam",
+def cam_mask(predictor: predict.Predictor, photo: predict.PhotoInput, method: str = "gradcam",
              target: int | None = None) -> tuple[np.ndarray, int]:
     """The model-input-sized mask in [0, 1] for the target class (default: the likeliest), and that class."""
     mask, target, _ = compute(predictor, photo, method, target)
@@ -215,7 +215,7 @@ def blended(shown: Explanation, image: Image.Image, opacity: float = 0.45, color
     return replace(shown, overlay=overlay(image, shown.mask, opacity, colormap))
 
 
-def faithfulness(predictor: predict.Predictor, image: predict.Photo, mask: np.ndarray, target: int) -> float:
+def faithfulness(predictor: predict.Predictor, image: predict.PhotoInput, mask: np.ndarray, target: int) -> float:
     """ROAD (Rong et al. 2022, pytorch-grad-cam's metrics): how much the target's probability falls when the
     pixels the mask calls relevant are removed, minus when the irrelevant ones are, averaged over removal
     percentiles. Higher is more faithful; a mask that shows nothing the model uses scores about 0.

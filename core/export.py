@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core import audit, auth, config, db, imaging, predict, runs
+from core import audit, auth, config, db, evaluation, imaging, predict, runs
 from core.errors import StorageError, ValidationError
 from core.files import TMP_PREFIX, write_atomic
 from core.workspace import Workspace
@@ -52,7 +52,7 @@ def export_run(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str, out: Pat
     auth.require(actor, "export")
     if fmt not in FORMATS:
         raise ValidationError(f"format {fmt!r} is unknown; valid: {', '.join(FORMATS)}")
-    predictor = predict.load(ws, run_id, device="cpu")
+    predictor = predict.load_predictor(ws, run_id, device="cpu")
     model, pre = predictor.spec.model.eval(), predictor.spec.preprocess
     sample = torch.randn(3, 3, pre.size, pre.size, generator=torch.Generator().manual_seed(0))
     out = Path(out).expanduser()
@@ -81,7 +81,7 @@ def export_run(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str, out: Pat
         "output": "logits; softmax gives the class probabilities in the order of classes",
         "metrics": {"val": {"accuracy": run.val_accuracy, "macro_f1": run.val_macro_f1},
                     "test": {"accuracy": run.test_accuracy, "macro_f1": run.test_macro_f1}},
-        "operating_point": ({"class": "normal", "threshold": predictor.threshold,
+        "operating_point": ({"class": evaluation.NORMAL, "threshold": predictor.threshold,
                              "rule": "normal only when P(normal) >= threshold, else the likeliest defect class"}
                             if predictor.threshold is not None else None),
         "dataset_snapshot": {"id": _snapshot_id(ws, run.id), "photos": len(runs.snapshot(ws.conn, run.id))},

@@ -16,7 +16,9 @@ import sys
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
+from typing import TypedDict
 
 from core import audit, auth, db
 from core.config import TrainConfig
@@ -25,9 +27,21 @@ from core.workspace import Workspace, open_workspace
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
-ACTIVE = ("queued", "running")
-RESUMABLE = ("cancelled", "interrupted", "failed")
+
+class JobStatus(StrEnum):
+    """A job's status (the jobs table's CHECK constraint in db.py lists the same six); compares equal to its text."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+TERMINAL = tuple(status for status in JobStatus if status not in ACTIVE)  # done, failed, cancelled, interrupted
+RESUMABLE = (JobStatus.CANCELLED, JobStatus.INTERRUPTED, JobStatus.FAILED)
 HEARTBEAT_S = 2.0
 STALE_S = 10.0  # a running job's heartbeat older than this, with its process gone: interrupted
 DEAD_S = 600.0  # older than this, even a process we cannot check (another host) counts as gone
@@ -74,7 +88,7 @@ def _job(row: sqlite3.Row) -> Job:
 
 
 def _ago(seconds: float) -> str:
-    return (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return db.iso(datetime.now(UTC) - timedelta(seconds=seconds))
 
 
 def submit(conn: sqlite3.Connection, actor: auth.Actor, config: TrainConfig, sweep: str | None = None) -> int:
@@ -147,7 +161,7 @@ def finish(conn: sqlite3.Connection, job_id: int, status: str, error: str | None
            hint: str | None = None, keys: dict[str, object] | None = None) -> None:
     """Record how a job ended. keys: the error and hint as text keys and values (error_key, error_detail,
     hint_key, hint_detail), kept with the job's last progress so the page shows them translated."""
-    if status not in ("done", "failed", "cancelled", "interrupted"):
+    if status not in TERMINAL:
         raise ValidationError(f"a job cannot finish as {status!r}", key="train.error.bad_final", status=status)
     with db.transaction(conn):
         if keys:
@@ -276,11 +290,20 @@ def worker_gone(conn: sqlite3.Connection) -> None:
         conn.execute("DELETE FROM workers WHERE host = ? AND pid = ?", (socket.gethostname(), os.getpid()))
 
 
-def live_workers(conn: sqlite3.Connection) -> list[dict[str, object]]:
+class Worker(TypedDict):
+    """A row of the workers table: a worker process and its last sign of life."""
+
+    host: str
+    pid: int
+    started_at: str
+    heartbeat_at: str
+
+
+def live_workers(conn: sqlite3.Connection) -> list[Worker]:
     """Workers with a fresh heartbeat whose process (when on this host) still runs."""
     host = socket.gethostname()
     rows = conn.execute("SELECT * FROM workers WHERE heartbeat_at >= ?", (_ago(STALE_S),)).fetchall()
-    return [dict(r) for r in rows if r["host"] != host or process_alive(r["pid"])]
+    return [Worker(**r) for r in rows if r["host"] != host or process_alive(r["pid"])]
 
 
 def ensure_worker(ws: Workspace) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import TypedDict
 
 import numpy as np
 from sklearn.metrics import (
@@ -28,8 +29,8 @@ def present(truth: Sequence[int], predicted: Sequence[int]) -> list[int]:
 
 
 def summary(targets: Sequence[int], predicted: Sequence[int], num_classes: int) -> dict[str, float]:
-    """Accuracy and macro-F1 over the classes present (see present()), the same figure evaluate() gives, so the
-    run table, the comparison and promotion never disagree about which run is better."""
+    """Accuracy and macro-F1 over the classes present (see present()), the same figure compute_metrics() gives,
+    so the run table, the comparison and promotion never disagree about which run is better."""
     if len(targets) == 0:
         return {"accuracy": 0.0, "macro_f1": 0.0, "n": 0}
     return {
@@ -40,8 +41,31 @@ def summary(targets: Sequence[int], predicted: Sequence[int], num_classes: int) 
     }
 
 
-def evaluate(truth: Sequence[int], probs: np.ndarray, labels: Sequence[str],
-             predicted: Sequence[int] | None = None) -> dict[str, object]:
+class ClassFigures(TypedDict):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class Metrics(TypedDict):
+    """compute_metrics' answer; `evaluate --json` prints these keys (the CLI contract)."""
+
+    labels: list[str]
+    n: int
+    confusion_matrix: list[list[int]]  # [true][predicted]
+    accuracy: float
+    top2_accuracy: float
+    macro_f1: float
+    micro_f1: float
+    weighted_f1: float
+    per_class: dict[str, ClassFigures]
+    absent: list[str]  # classes with no photo in the split
+    averaged: list[str]  # the classes the F1 averages cover
+
+
+def compute_metrics(truth: Sequence[int], probs: np.ndarray, labels: Sequence[str],
+                    predicted: Sequence[int] | None = None) -> Metrics:
     """Confusion matrix, accuracy, macro/micro/weighted F1, per-class P/R/F1/support and top-2 accuracy.
 
     predicted defaults to the arg-max of probs; pass the operating point's decisions to evaluate those.
@@ -54,26 +78,26 @@ def evaluate(truth: Sequence[int], probs: np.ndarray, labels: Sequence[str],
     probs = np.asarray(probs, dtype=float).reshape(len(truth), n)
     pred = probs.argmax(axis=1) if predicted is None else np.asarray(predicted, dtype=int)
     if len(truth) == 0:  # an empty split: zeros in every shape, not scikit-learn's ValueError
-        zeros = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
-        return {"labels": list(labels), "n": 0, "confusion_matrix": [[0] * n for _ in range(n)], "accuracy": 0.0,
-                "top2_accuracy": 0.0, "macro_f1": 0.0, "micro_f1": 0.0, "weighted_f1": 0.0,
-                "per_class": {name: dict(zeros) for name in labels}, "absent": list(labels), "averaged": []}
+        return Metrics(labels=list(labels), n=0, confusion_matrix=[[0] * n for _ in range(n)], accuracy=0.0,
+                       top2_accuracy=0.0, macro_f1=0.0, micro_f1=0.0, weighted_f1=0.0,
+                       per_class={name: ClassFigures(precision=0.0, recall=0.0, f1=0.0, support=0) for name in labels},
+                       absent=list(labels), averaged=[])
     precision, recall, f1, support = precision_recall_fscore_support(truth, pred, labels=index, zero_division=0)
-    out: dict[str, object] = {
-        "labels": list(labels),
-        "n": int(len(truth)),
-        "confusion_matrix": confusion_matrix(truth, pred, labels=index).tolist(),
-        "accuracy": float(accuracy_score(truth, pred)) if len(truth) else 0.0,
-        "top2_accuracy": _top2(truth, probs),
-    }
     averaged = present(truth, pred)
-    for average in ("macro", "micro", "weighted"):
-        out[f"{average}_f1"] = float(f1_score(truth, pred, labels=averaged, average=average, zero_division=0))
-    out["per_class"] = {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                               "support": int(support[i])} for i, name in enumerate(labels)}
-    out["absent"] = [name for i, name in enumerate(labels) if not support[i]]
-    out["averaged"] = [labels[i] for i in averaged]
-    return out
+    f1s = {average: float(f1_score(truth, pred, labels=averaged, average=average, zero_division=0))
+           for average in ("macro", "micro", "weighted")}
+    return Metrics(
+        labels=list(labels),
+        n=int(len(truth)),
+        confusion_matrix=confusion_matrix(truth, pred, labels=index).tolist(),
+        accuracy=float(accuracy_score(truth, pred)),
+        top2_accuracy=_top2(truth, probs),
+        macro_f1=f1s["macro"], micro_f1=f1s["micro"], weighted_f1=f1s["weighted"],
+        per_class={name: ClassFigures(precision=float(precision[i]), recall=float(recall[i]), f1=float(f1[i]),
+                                      support=int(support[i])) for i, name in enumerate(labels)},
+        absent=[name for i, name in enumerate(labels) if not support[i]],
+        averaged=[labels[i] for i in averaged],
+    )
 
 
 def _top2(truth: np.ndarray, probs: np.ndarray) -> float:
@@ -98,7 +122,7 @@ class OperatingPoint:
         return asdict(self)
 
 
-def decide(probs: np.ndarray, normal: int, threshold: float) -> np.ndarray:
+def apply_threshold(probs: np.ndarray, normal: int, threshold: float) -> np.ndarray:
     """Class decisions at an operating point: normal only when P(normal) >= threshold."""
     probs = np.asarray(probs, dtype=float)
     defect_probs = probs.copy()
@@ -131,7 +155,7 @@ def choose_operating_point(truth: Sequence[int], probs: np.ndarray, normal: int,
     probs = np.asarray(probs, dtype=float)
     best = None
     for threshold in _candidates(probs[:, normal]):
-        decisions = decide(probs, normal, threshold)
+        decisions = apply_threshold(probs, normal, threshold)
         recall, false_alarm = defect_rates(truth, decisions, normal)
         if costs is not None:
             key = (float(sum(costs[t][d] for t, d in zip(truth, decisions, strict=True))), false_alarm)
@@ -143,7 +167,7 @@ def choose_operating_point(truth: Sequence[int], probs: np.ndarray, normal: int,
         if best is None or key < best[0] or (key == best[0] and threshold > best[1]):
             best = (key, float(threshold), recall, false_alarm)
     if best is None:  # unreachable target (no defects at all, say): the strictest point
-        decisions = decide(probs, normal, 1.0 + 1e-9)
+        decisions = apply_threshold(probs, normal, 1.0 + 1e-9)
         recall, false_alarm = defect_rates(truth, decisions, normal)
         best = (None, 1.0 + 1e-9, recall, false_alarm)
     _, threshold, recall, false_alarm = best
@@ -151,34 +175,54 @@ def choose_operating_point(truth: Sequence[int], probs: np.ndarray, normal: int,
                           [list(map(float, row)) for row in costs] if costs is not None else None, recall, false_alarm)
 
 
-def pr_curves(truth: Sequence[int], probs: np.ndarray, labels: Sequence[str]) -> dict[str, dict[str, list[float]]]:
+class PrCurve(TypedDict):
+    precision: list[float]
+    recall: list[float]
+    ap: float  # average precision
+
+
+def pr_curves(truth: Sequence[int], probs: np.ndarray, labels: Sequence[str]) -> dict[str, PrCurve]:
     """One-vs-rest precision-recall curve and average precision per class (classes with photos only)."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
     truth = np.asarray(truth, dtype=int)
-    out = {}
+    out: dict[str, PrCurve] = {}
     for i, name in enumerate(labels):
         positive = truth == i
         if positive.any() and (~positive).any():
             precision, recall, _ = precision_recall_curve(positive, probs[:, i])
-            out[name] = {"precision": precision.tolist(), "recall": recall.tolist(),
-                         "ap": float(average_precision_score(positive, probs[:, i]))}
+            out[name] = PrCurve(precision=precision.tolist(), recall=recall.tolist(),
+                                ap=float(average_precision_score(positive, probs[:, i])))
     return out
 
 
-def reliability(truth: Sequence[int], probs: np.ndarray, bins: int = 10) -> dict[str, object]:
+class ReliabilityBin(TypedDict):
+    low: float
+    high: float
+    confidence: float  # the mean top probability of the bin's photos
+    accuracy: float
+    count: int
+
+
+class Reliability(TypedDict):
+    bins: list[ReliabilityBin]
+    ece: float  # expected calibration error
+
+
+def reliability(truth: Sequence[int], probs: np.ndarray, bins: int = 10) -> Reliability:
     """Confidence vs accuracy in equal-width bins of the top probability, and the expected calibration error."""
     truth = np.asarray(truth, dtype=int)
     confidence = probs.max(axis=1) if len(truth) else np.zeros(0)
     correct = (probs.argmax(axis=1) == truth) if len(truth) else np.zeros(0, dtype=bool)
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    rows, ece = [], 0.0
+    rows: list[ReliabilityBin] = []
+    ece = 0.0
     for b in range(bins):
         members = which == b
         if members.any():
             conf, acc = float(confidence[members].mean()), float(correct[members].mean())
             ece += members.mean() * abs(acc - conf)
-            rows.append({"low": float(edges[b]), "high": float(edges[b + 1]), "confidence": conf, "accuracy": acc,
-                         "count": int(members.sum())})
-    return {"bins": rows, "ece": float(ece)}
+            rows.append(ReliabilityBin(low=float(edges[b]), high=float(edges[b + 1]), confidence=conf, accuracy=acc,
+                                       count=int(members.sum())))
+    return Reliability(bins=rows, ece=float(ece))

@@ -62,8 +62,21 @@ class AvgMaxPool2d(nn.Module):
 
 
 POOLINGS = ("avg", "avgmax")
-# builder(num_classes) -> (model, CAM layers of the model, head path, pool path or None, mean, std)
-Builder = Callable[[int], tuple[nn.Module, Callable[[nn.Module], list[nn.Module]], str, str | None, tuple, tuple]]
+
+
+@dataclass(frozen=True)
+class Network:
+    """What a registered builder returns for a number of classes: the model and where build() finds its parts."""
+
+    model: nn.Module
+    cam_layers: Callable[[nn.Module], list[nn.Module]]  # the layers Grad-CAM reads, picked from the model
+    head_path: str  # the last linear layer, sized for our classes
+    pool_path: str | None  # the global pool that feeds the head directly; None: no avgmax pooling
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+Builder = Callable[[int], Network]
 REGISTRY: dict[str, Builder] = {}
 
 
@@ -80,20 +93,20 @@ def register(name: str) -> Callable[[Builder], Builder]:
 
 
 @register("efficientnet_lite0")
-def _lite0(n: int):
+def _lite0(n: int) -> Network:
     from efficientnet_lite_pytorch import EfficientNet
 
     model = EfficientNet.from_name("efficientnet-lite0", num_classes=n)
     model.set_swish(memory_efficient=False)  # plain x*sigmoid(x): exportable and hook-friendly
-    return model, lambda m: [m._blocks[-1]], "_fc", "_avg_pooling", LITE_MEAN, LITE_STD
+    return Network(model, lambda m: [m._blocks[-1]], "_fc", "_avg_pooling", LITE_MEAN, LITE_STD)
 
 
 def _torchvision(name: str, cam: Callable[[nn.Module], list[nn.Module]], head: str, pool: str | None) -> None:
     """Register a torchvision classifier, built without weights and with our number of classes."""
-    def builder(n: int):
+    def builder(n: int) -> Network:
         from torchvision.models import get_model
 
-        return get_model(name, weights=None, num_classes=n), cam, head, pool, IMAGENET_MEAN, IMAGENET_STD
+        return Network(get_model(name, weights=None, num_classes=n), cam, head, pool, IMAGENET_MEAN, IMAGENET_STD)
     register(name)(builder)
 
 
@@ -128,8 +141,8 @@ class TinyCNN(nn.Module):
 
 
 @register("tiny_cnn")
-def _tiny(n: int):
-    return TinyCNN(n), lambda m: [m.features[-1]], "fc", "pool", IMAGENET_MEAN, IMAGENET_STD
+def _tiny(n: int) -> Network:
+    return Network(TinyCNN(n), lambda m: [m.features[-1]], "fc", "pool", IMAGENET_MEAN, IMAGENET_STD)
 
 
 def build(name: str, num_classes: int, pretrained: bool = True, image_size: int | None = None,
@@ -141,9 +154,9 @@ def build(name: str, num_classes: int, pretrained: bool = True, image_size: int 
     arch = zoo.get_arch(name)
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
-    torch_model, cam_layers, head_path, pool_path, mean, std = REGISTRY[name](num_classes)
-    spec = ModelSpec(name, torch_model, cam_layers(torch_model), Preprocess(image_size or arch.default_size, mean, std),
-                     head_path, pool_path)
+    net = REGISTRY[name](num_classes)
+    spec = ModelSpec(name, net.model, net.cam_layers(net.model),
+                     Preprocess(image_size or arch.default_size, net.mean, net.std), net.head_path, net.pool_path)
     if pooling != "avg":
         _set_pooling(spec, pooling, num_classes)
     if not pretrained:
@@ -172,7 +185,7 @@ def _set_pooling(spec: ModelSpec, pooling: str, num_classes: int) -> None:
 
 
 def supports_avgmax(name: str) -> bool:
-    return REGISTRY[name](2)[3] is not None
+    return REGISTRY[name](2).pool_path is not None
 
 
 def load_backbone(spec: ModelSpec, report: weights_lookup.WeightsReport) -> dict[str, object]:

@@ -42,7 +42,7 @@ class Prediction:
     ms: float
 
 
-def load(ws: Workspace, run_id: int | None = None, device: str | None = None) -> Predictor:
+def load_predictor(ws: Workspace, run_id: int | None = None, device: str | None = None) -> Predictor:
     """The given run, else the production run; raises NotFoundError with what to do when there is none."""
     runtime.tune_allocator()
     run_id = run_id or runs.production_run_id(ws.conn)
@@ -72,10 +72,10 @@ def _warm_up(model: torch.nn.Module, size: int, device: torch.device) -> None:
         model(torch.zeros(1, 3, size, size, device=device))
 
 
-Photo = Image.Image | bytes | Path  # a decoded photo, or the bytes / path of a stored working copy
+PhotoInput = Image.Image | bytes | Path  # a decoded photo, or the bytes / path of a stored working copy
 
 
-def prepare(predictor: Predictor, photos: list[Photo]) -> torch.Tensor:
+def prepare(predictor: Predictor, photos: list[PhotoInput]) -> torch.Tensor:
     """Photos → the normalised batch the model was trained on. A decoded photo first becomes the working copy
     the workspace would store (imaging.stored_copy), so a photo gets the same answer before and after import."""
     size = predictor.spec.preprocess.size
@@ -85,18 +85,18 @@ def prepare(predictor: Predictor, photos: list[Photo]) -> torch.Tensor:
     return torch.stack([tf(torch.from_numpy(a)) for a in arrays]).to(predictor.device)
 
 
-def decide(predictor: Predictor, probs: np.ndarray, ms: float) -> Prediction:
+def make_prediction(predictor: Predictor, probs: np.ndarray, ms: float) -> Prediction:
     """One photo's class probabilities → the decision at the operating point."""
     top = int(probs.argmax())
     decision = top
     if predictor.normal is not None and predictor.threshold is not None:
-        decision = int(metrics.decide(probs[None, :], predictor.normal, predictor.threshold)[0])
+        decision = int(metrics.apply_threshold(probs[None, :], predictor.normal, predictor.threshold)[0])
     return Prediction(predictor.class_names[decision], predictor.class_names[top],
                       {c: round(float(p), 6) for c, p in zip(predictor.class_names, probs, strict=True)},
                       predictor.normal is not None and decision != predictor.normal, ms)
 
 
-def predict(predictor: Predictor, photos: list[Photo], tta: bool = False) -> list[Prediction]:
+def predict(predictor: Predictor, photos: list[PhotoInput], tta: bool = False) -> list[Prediction]:
     """Probabilities, the decision at the operating point and the time per photo."""
     if not photos:
         return []
@@ -108,4 +108,4 @@ def predict(predictor: Predictor, photos: list[Photo], tta: bool = False) -> lis
             probs = (probs + torch.softmax(predictor.spec.model(torch.flip(batch, dims=[3])).float(), dim=1)) / 2
     probs_np = probs.cpu().numpy()
     ms = (time.perf_counter() - start) * 1000 / len(photos)
-    return [decide(predictor, row, ms) for row in probs_np]
+    return [make_prediction(predictor, row, ms) for row in probs_np]

@@ -41,7 +41,7 @@ def save_suspects(conn: sqlite3.Connection, rows: Sequence[dict[str, object]], j
             [(r["image"], r["given"], r["predicted"], r["score"], int(bool(r["flagged"])), job_id, now) for r in rows])
 
 
-def suspects(conn: sqlite3.Connection, flagged_only: bool = True) -> list[Item]:
+def list_suspects(conn: sqlite3.Connection, flagged_only: bool = True) -> list[Item]:
     sql = "SELECT * FROM suspects" + (" WHERE flagged = 1" if flagged_only else "") + " ORDER BY score DESC"
     return [Item(r["image_id"], "suspect", r["given"], r["predicted"], r["score"]) for r in conn.execute(sql)]
 
@@ -86,7 +86,7 @@ def queue(conn: sqlite3.Connection, run_id: int | None, include: Sequence[str] =
     if run_id is not None and "misclassified" in include:
         parts += misclassified(conn, run_id)
     if "suspect" in include:
-        parts += suspects(conn)
+        parts += list_suspects(conn)
     parts += [it for it in duplicate_items(conn) if it.reason in include]
     seen: set[int] = set()
     out = []
@@ -102,8 +102,8 @@ def needs_confirmation(current: str | None, label: str | None) -> bool:
     return current is not None and current != evaluation.NORMAL and label == evaluation.NORMAL
 
 
-def decide(conn: sqlite3.Connection, actor: auth.Actor, item: Item, decision: str, label: str | None = None,
-           confirmed: bool = False) -> None:
+def record_decision(conn: sqlite3.Connection, actor: auth.Actor, item: Item, decision: str,
+                    label: str | None = None, confirmed: bool = False) -> None:
     """Record a review decision; 'relabel' also sets the label (a label event with source 'review'),
     'confirm' records the current label as checked (also a 'review' label event), 'skip' only the decision.
 

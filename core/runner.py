@@ -111,7 +111,7 @@ def context(ws: Workspace, run: runs.Run, hooks: trainer.Hooks, **dist: int) -> 
                               ws.layout.run_dir(run.id), ws.layout.weights, hooks, **dist)
 
 
-def record(ws: Workspace, run: runs.Run, result: trainer.RunResult) -> None:
+def record_run(ws: Workspace, run: runs.Run, result: trainer.RunResult) -> None:
     """Store a finished run: best epoch, val/test figures, its checkpoint (relative to the workspace), predictions."""
     checkpoint = ws.layout.run_dir(run.id).relative_to(ws.settings.workspace) / result.checkpoint
     runs.finish_run(ws.conn, run.id, result.best_epoch, result.results, str(checkpoint), result.predictions,
@@ -123,7 +123,7 @@ def run_here(ws: Workspace, run: runs.Run, hooks: DbHooks,
     """Train in this process (fit: the trainer, or the quick model's probe), then record the finished run."""
     result = fit(context(ws, run, hooks))
     runs.set_device(ws.conn, run.id, runtime.describe_device(), {**run.weights, **result.weights})
-    record(ws, run, result)
+    record_run(ws, run, result)
 
 
 def outcome_of(exc: BaseException, hooks: DbHooks, config_batch: int) -> Outcome:

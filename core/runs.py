@@ -8,6 +8,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 from core import audit, auth, db, store
 from core.config import TrainConfig
@@ -167,12 +168,6 @@ def record_epoch(conn: sqlite3.Connection, run_id: int, epoch: int, values: dict
             (run_id, epoch, db.now_iso(), *(values.get(c) for c in columns)))
 
 
-def drop_epochs_after(conn: sqlite3.Connection, run_id: int, epoch: int) -> None:
-    """On resume: epochs past the checkpoint are redone, so their rows go."""
-    with db.transaction(conn):
-        conn.execute("DELETE FROM epochs WHERE run_id = ? AND epoch > ?", (run_id, epoch))
-
-
 def epochs(conn: sqlite3.Connection, run_id: int) -> list[Epoch]:
     rows = conn.execute("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,)).fetchall()
     return [Epoch(**{k: row[k] for k in row.keys() if k != "run_id"}) for row in rows]
@@ -196,7 +191,15 @@ def finish_run(conn: sqlite3.Connection, run_id: int, best_epoch: int | None, re
              for image_id, split, label, probs in predictions])
 
 
-def predictions(conn: sqlite3.Connection, run_id: int, split: str | None = None) -> list[dict[str, object]]:
+class StoredPrediction(TypedDict):
+    image_id: int
+    split: str
+    label: str  # the snapshot label (what the run trained and was scored on)
+    predicted: str
+    probs: list[float]  # in the order of the run's classes
+
+
+def predictions(conn: sqlite3.Connection, run_id: int, split: str | None = None) -> list[StoredPrediction]:
     """Stored predictions with the snapshot label: image_id, split, label, predicted, probs."""
     sql = ("SELECT p.image_id, p.split, r.label, p.predicted, p.probs FROM predictions p"
            " JOIN run_images r ON r.run_id = p.run_id AND r.image_id = p.image_id WHERE p.run_id = ?")
@@ -205,7 +208,7 @@ def predictions(conn: sqlite3.Connection, run_id: int, split: str | None = None)
         sql += " AND p.split = ?"
         params.append(split)
     rows = conn.execute(sql + " ORDER BY p.image_id", params).fetchall()
-    return [{"image_id": r[0], "split": r[1], "label": r[2], "predicted": r[3], "probs": json.loads(r[4])}
+    return [StoredPrediction(image_id=r[0], split=r[1], label=r[2], predicted=r[3], probs=json.loads(r[4]))
             for r in rows]
 
 
@@ -235,5 +238,18 @@ def record_promotion(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, f
         audit.record(conn, actor.name, "promote", f"run {run_id}", forced=forced, reason=reason)
 
 
-def promotions(conn: sqlite3.Connection) -> list[dict[str, object]]:
-    return [dict(r) for r in conn.execute("SELECT * FROM promotions ORDER BY id DESC")]
+class PromotionRecord(TypedDict):
+    """A row of the promotions table (append-only: the production model is the latest row's run)."""
+
+    id: int
+    run_id: int
+    previous_run_id: int | None
+    user: str
+    at: str
+    forced: int  # 1: promoted past a refusal, or by --force
+    reason: str
+
+
+def promotions(conn: sqlite3.Connection) -> list[PromotionRecord]:
+    """Every promotion, latest first."""
+    return [PromotionRecord(**r) for r in conn.execute("SELECT * FROM promotions ORDER BY id DESC")]

@@ -58,21 +58,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def create(conn: sqlite3.Connection, actor: auth.Actor, method: str = "password", lang: str | None = None) -> Handoff:
     """A session for an actor who has just proven who they are (users.authenticate or single sign-on)."""
     code = secrets.token_urlsafe(32)
     now = _now()
     with db.transaction(conn):
-        conn.execute("DELETE FROM sessions WHERE last_seen < ?", (_iso(now - FORGET_AFTER),))
+        conn.execute("DELETE FROM sessions WHERE last_seen < ?", (db.iso(now - FORGET_AFTER),))
         cursor = conn.execute(
             "INSERT INTO sessions (user, method, handoff_hash, handoff_expires, created_at, last_seen, lang) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (actor.name, method, _hash(code), _iso(now + timedelta(seconds=HANDOFF_SECONDS)), _iso(now), _iso(now),
-             lang))
+            (actor.name, method, _hash(code), db.iso(now + timedelta(seconds=HANDOFF_SECONDS)), db.iso(now),
+             db.iso(now), lang))
     return Handoff(int(cursor.lastrowid), code)
 
 
@@ -94,7 +90,7 @@ def redeem(conn: sqlite3.Connection, code: str) -> str | None:
         if row is None:
             return None
         conn.execute("UPDATE sessions SET handoff_hash = NULL, handoff_expires = NULL WHERE id = ?", (row["id"],))
-        if row["ended_at"] is not None or row["handoff_expires"] < _iso(_now()):
+        if row["ended_at"] is not None or row["handoff_expires"] < db.iso(_now()):
             return None
         conn.execute("UPDATE sessions SET token_hash = ? WHERE id = ?", (_hash(token), row["id"]))
     return token
@@ -104,7 +100,7 @@ def handoff_open(conn: sqlite3.Connection, code: str) -> bool:
     """True while a hand-off code can still be redeemed (not spent, not expired, its session not ended)."""
     row = conn.execute("SELECT handoff_expires FROM sessions WHERE handoff_hash = ? AND ended_at IS NULL",
                        (_hash(code),)).fetchone()
-    return row is not None and row["handoff_expires"] >= _iso(_now())
+    return row is not None and row["handoff_expires"] >= db.iso(_now())
 
 
 def find(conn: sqlite3.Connection, token: str) -> int | None:
@@ -140,7 +136,7 @@ def touch(conn: sqlite3.Connection, session_id: int) -> None:
     """Restart a session's idle clock."""
     with db.transaction(conn):
         conn.execute("UPDATE sessions SET last_seen = ? WHERE id = ? AND ended_at IS NULL",
-                     (_iso(_now()), session_id))
+                     (db.iso(_now()), session_id))
 
 
 def revoke(conn: sqlite3.Connection, session_id: int, reason: str = "user") -> None:

@@ -107,7 +107,7 @@ class Loop:
     progress: Progress = field(default_factory=Progress)
 
 
-def restore(loop: Loop) -> Progress:
+def restore_progress(loop: Loop) -> Progress:
     """The model, optimizer, scheduler, scaler and progress of last.pt, when an earlier attempt left one."""
     path = loop.ctx.run_dir / checkpoint.LAST
     if not path.exists():
@@ -124,8 +124,8 @@ def restore(loop: Loop) -> Progress:
     return progress
 
 
-def build(ctx: RunContext, spec: models.ModelSpec, device: torch.device, cache: torch.Tensor,
-          targets: list[int]) -> Loop:
+def build_loop(ctx: RunContext, spec: models.ModelSpec, device: torch.device, cache: torch.Tensor,
+               targets: list[int]) -> Loop:
     """Datasets, model on the device (wrapped for DDP), optimizer, schedule, scaler, loss; resumed from last.pt."""
     c = ctx.config
     index = {s: [i for i, it in enumerate(ctx.items) if it.split == s] for s in ("train", "val")}
@@ -147,5 +147,5 @@ def build(ctx: RunContext, spec: models.ModelSpec, device: torch.device, cache: 
     step = Step(criterion(ctx, train_ds.targets.tolist(), device), optimizer, scaler, scheduler, when,
                 transforms.batch_mix(c.augment, len(ctx.class_names)), train_prep)
     loop = Loop(ctx, spec, device, trained, step, train_ds, validation, steps)
-    loop.progress = restore(loop)
+    loop.progress = restore_progress(loop)
     return loop

@@ -242,7 +242,7 @@ def run_training(ctx: RunContext) -> RunResult:
     class_of = {name: i for i, name in enumerate(ctx.class_names)}
     targets = [class_of[it.label] for it in ctx.items]
     cache = _on_device(cache, device, c)
-    loop = train_state.build(ctx, spec, device, cache, targets)
+    loop = train_state.build_loop(ctx, spec, device, cache, targets)
     for epoch in range(loop.progress.epoch + 1, c.epochs + 1):
         torch.manual_seed(c.seed * 1000 + epoch)
         _set_frozen(spec, epoch <= c.freeze_epochs)

@@ -202,17 +202,13 @@ def _now() -> datetime:
     return datetime.fromisoformat(db.now_iso().replace("Z", "+00:00"))
 
 
-def _iso(when: datetime) -> str:
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _recent_unrecorded(key: str, since: str) -> list[str]:
     return [at for at in _UNRECORDED.get(key, []) if at >= since]
 
 
 def _lock_start(conn: sqlite3.Connection, name: str) -> str:
     """Failures since this time count: the window, or the last unlock (user.enable) of the name if later."""
-    since = _iso(_now() - LOCKOUT_WINDOW)
+    since = db.iso(_now() - LOCKOUT_WINDOW)
     unlocks = [e.at for e in audit.query(conn, actions=("user.enable",), since=since, text=name, limit=100)
                if e.target == name]
     return max([since, *unlocks])
@@ -233,7 +229,7 @@ def _backoff(conn: sqlite3.Connection, client: str | None) -> int:
     if not client:
         return 0
     now = _now()
-    since = _iso(now - LOCKOUT_WINDOW)
+    since = db.iso(now - LOCKOUT_WINDOW)
     text = f'"client": {json.dumps(client)}'  # as audit.record writes it (JSON escapes every quote inside)
     ats = [e.at for e in audit.query(conn, actions=("sign_in.failed",), since=since, text=text,
                                      limit=BACKOFF_AFTER + 8)]
@@ -318,7 +314,7 @@ def authenticate(conn: sqlite3.Connection, name: str, password: str, client: str
     """
     a = _Attempt(name=(name or "").strip(), password=password or "", client=bounded(client) if client else None)
 
-    def decide() -> None:
+    def attempt() -> None:
         a.row, a.reason, a.counted, a.refusal = None, None, False, None  # a second try decides afresh
         with db.transaction(conn):
             _check(conn, a)
@@ -327,13 +323,13 @@ def authenticate(conn: sqlite3.Connection, name: str, password: str, client: str
     db_path = getattr(conn, "db_path", None)
     try:  # a full disk: the workspace's reserve is given back and the attempt made once more
         if db_path is not None:
-            files.retry_with_reserve(Path(db_path).parent, decide)
+            files.retry_with_reserve(Path(db_path).parent, attempt)
         else:
-            decide()
+            attempt()
     except StorageError as exc:
         log.error("a sign-in could not be recorded: %s", exc)
         if a.counted:
-            since = _iso(_now() - LOCKOUT_WINDOW)
+            since = db.iso(_now() - LOCKOUT_WINDOW)
             for key in (f"name:{a.name}", *([f"client:{a.client}"] if a.client else [])):
                 _UNRECORDED[key] = [*_recent_unrecorded(key, since), db.now_iso()]
         raise SignInRefused("signin.unrecorded", "the server cannot record sign-ins now (its disk is full or "

@@ -83,7 +83,7 @@ def _run_suspects(ws: Workspace, job: jobs.Job, hooks: runner.DbHooks) -> runner
     from core import embed, review
 
     hooks.progress({"phase": "embed", "step": 0, "steps": 0})
-    found = embed.suspects(ws, arch=job.config.arch, seed=job.config.seed, hooks=hooks)
+    found = embed.find_suspects(ws, arch=job.config.arch, seed=job.config.seed, hooks=hooks)
     review.save_suspects(ws.conn, found, job.id)
     log.info("suspects: %d photos scored, %d flagged", len(found), sum(1 for s in found if s["flagged"]))
     return runner.DONE

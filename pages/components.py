@@ -353,7 +353,7 @@ def _predictor(workspace: str, run_id: int | None, stamp: str):
     # a model keeps no connection: the one it is loaded through is closed here, not left (in a reference cycle)
     # for the garbage collector, one more open database file per model loaded
     with contextlib.closing(workspace_for_models(workspace)) as ws:
-        return predict.load(ws, run_id)
+        return predict.load_predictor(ws, run_id)
 
 
 def workspace_for_models(path: str) -> Workspace:

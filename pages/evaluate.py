@@ -28,7 +28,7 @@ with tab_run:
         run = panels.run_picker(finished)
         split = ui.choice(st, ui.tr("eval.split"), ["test", "val"], "eval_split", lambda s: ui.tr(f"split.{s}"),
                           widget="radio", horizontal=True)
-        result = evaluation.evaluate_run(ws.conn, run.id, split)
+        result = evaluation.summarize_run(ws.conn, run.id, split)
         if not result["n"]:
             st.warning(ui.tr("eval.empty_split", split=ui.tr(f"split.{split}")))
         else:

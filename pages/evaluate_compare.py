@@ -76,7 +76,7 @@ def compare(ws: Workspace) -> None:
     if len(pair) == 2:
         names = ui.label_names(ws)
         for col, run_id in zip(st.columns(2), pair, strict=True):
-            result = evaluation.evaluate_run(ws.conn, run_id)
+            result = evaluation.summarize_run(ws.conn, run_id)
             col.markdown(f"**#{run_id}** · {ui.tr('eval.m.macro_f1')} {result['macro_f1']:.3f}")
             col.plotly_chart(plots.confusion_heatmap(result["confusion_matrix"],
                                                      [names.get(c, c) for c in result["labels"]],

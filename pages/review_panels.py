@@ -25,7 +25,7 @@ def _decide(ws: Workspace, me: auth.Actor, item: review.Item, decision: str, lab
     st.session_state.pop(PENDING, None)
     try:
         before = store.get_image(ws.conn, item.image_id).label
-        review.decide(ws.conn, me, item, decision, label, confirmed=confirmed)
+        review.record_decision(ws.conn, me, item, decision, label, confirmed=confirmed)
         ui.flash_ok(ui.tr(f"review.done.{decision}", id=item.image_id,
                                               label=ui.label_md(ws, label or before)))
     except CoreError as exc:

@@ -72,7 +72,7 @@ def test_a_refusal_outside_any_named_connection_still_refuses_and_writes_nothing
 
 def test_a_review_skip_is_audited(populated):
     item = review.Item(3, "suspect", "normal", "broken", 0.9)
-    review.decide(populated.conn, auth.Actor("lena", "labeler"), item, "skip")
+    review.record_decision(populated.conn, auth.Actor("lena", "labeler"), item, "skip")
     entry = audit.query(populated.conn, actions=("review.skip",))[0]
     assert (entry.user, entry.target, entry.details) == ("lena", "#3", {"reason": "suspect"})
     row = populated.conn.execute("SELECT decision, user FROM review_decisions ORDER BY id DESC").fetchone()

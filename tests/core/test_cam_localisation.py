@@ -19,7 +19,7 @@ def test_gradcam_peak_lies_on_the_bolt(ws):
     assert run_job_here(ws, job_id) == "done"
     run = runs.run_for_job(ws.conn, job_id)
     evaluation.promote(ws.conn, ADMIN, run.id)
-    predictor = predict.load(ws)
+    predictor = predict.load_predictor(ws)
     hits, total, inside, faithful, random_scores = 0, 0, [], [], []
     rng = np.random.default_rng(0)
     for seed in range(5000, 5024):

@@ -1,5 +1,5 @@
 """evaluation.operating_effect: what a threshold chosen on validation does on the test split, equal to the
-arithmetic the Evaluate page did itself before (metrics.decide, defect_rates, evaluate) and to scikit-learn."""
+arithmetic the Evaluate page did itself before (metrics.apply_threshold, defect_rates, evaluate) and to scikit-learn."""
 
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ def page_arithmetic(ws, run: runs.Run, threshold: float) -> tuple[float, float, 
     rows = runs.predictions(ws.conn, run.id, "test")
     truth = [run.class_names.index(r["label"]) for r in rows]
     probs = [r["probs"] for r in rows]
-    decisions = metrics.decide(probs, normal, threshold)
+    decisions = metrics.apply_threshold(probs, normal, threshold)
     recall, false_alarm = metrics.defect_rates(truth, decisions, normal)
-    return recall, false_alarm, metrics.evaluate(truth, probs, run.class_names, decisions)["confusion_matrix"]
+    return recall, false_alarm, metrics.compute_metrics(truth, probs, run.class_names, decisions)["confusion_matrix"]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -64,7 +64,7 @@ def test_operating_effect_equals_the_pages_arithmetic_and_scikit_learn(ws, seed,
     labels = list(range(len(run.class_names)))
     assert effect.confusion_matrix == confusion_matrix(truth, decided, labels=labels).tolist()
     # evaluate --json and promotion read the same figures
-    stored = evaluation.evaluate_run(ws.conn, run.id)["operating_point"]
+    stored = evaluation.summarize_run(ws.conn, run.id)["operating_point"]
     assert stored is not None and stored["target_recall"] == pytest.approx(metrics.DEFAULT_TARGET_RECALL)
     default = evaluation.operating_effect(ws.conn, run, evaluation.operating_point(ws.conn, run))
     assert (stored["defect_recall"], stored["false_alarm_rate"], stored["confusion_matrix"]) == \

@@ -47,7 +47,7 @@ def reference_threshold(truth, p_normal, target: float) -> float:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_evaluate_equals_scikit_learn(seed):
     truth, probs = random_case(seed)
-    out = metrics.evaluate(truth, probs, LABELS)
+    out = metrics.compute_metrics(truth, probs, LABELS)
     pred = probs.argmax(axis=1)
     cm = confusion_matrix(truth, pred, labels=[0, 1, 2])
     assert out["labels"] == LABELS and out["n"] == 50
@@ -67,17 +67,17 @@ def test_evaluate_equals_scikit_learn(seed):
 
 def test_evaluate_of_given_decisions_uses_them_not_the_argmax():
     truth, probs = random_case(3)
-    decisions = metrics.decide(probs, NORMAL, 0.9)
-    out = metrics.evaluate(truth, probs, LABELS, decisions)
+    decisions = metrics.apply_threshold(probs, NORMAL, 0.9)
+    out = metrics.compute_metrics(truth, probs, LABELS, decisions)
     assert out["confusion_matrix"] == confusion_matrix(truth, decisions, labels=[0, 1, 2]).tolist()
-    assert out["confusion_matrix"] != metrics.evaluate(truth, probs, LABELS)["confusion_matrix"]
+    assert out["confusion_matrix"] != metrics.compute_metrics(truth, probs, LABELS)["confusion_matrix"]
     assert out["top2_accuracy"] == pytest.approx(top2_by_hand(truth, probs))  # top-2 is about the probabilities
 
 
 def test_a_class_absent_from_truth_keeps_every_shape():
     truth = np.array([0, 0, 1, 1, 0, 1])
     probs = np.array([[.7, .2, .1], [.5, .1, .4], [.1, .8, .1], [.2, .3, .5], [.6, .3, .1], [.3, .6, .1]])
-    out = metrics.evaluate(truth, probs, LABELS)
+    out = metrics.compute_metrics(truth, probs, LABELS)
     assert np.array(out["confusion_matrix"]).shape == (3, 3)
     assert out["confusion_matrix"] == [[3, 0, 0], [0, 2, 1], [0, 0, 0]]
     assert set(out["per_class"]) == set(LABELS)
@@ -86,7 +86,7 @@ def test_a_class_absent_from_truth_keeps_every_shape():
     assert out["macro_f1"] == pytest.approx(f.mean()) and out["per_class"]["broken"]["recall"] == pytest.approx(r[1])
     assert out["top2_accuracy"] == pytest.approx(top2_by_hand(truth, probs))
     assert out["absent"] == ["missing"] and out["averaged"] == LABELS  # predicted once, so it counts (F1 0)
-    never = metrics.evaluate(truth, np.eye(3)[[0, 0, 1, 0, 0, 1]], LABELS)  # 'missing' neither true nor predicted
+    never = metrics.compute_metrics(truth, np.eye(3)[[0, 0, 1, 0, 0, 1]], LABELS)  # missing: neither true nor predicted
     assert never["per_class"]["missing"]["support"] == 0 and len(never["confusion_matrix"]) == 3
     for average in ("macro", "weighted"):  # the averages cover the classes that occur: normal and broken
         expected = f1_score(truth, [0, 0, 1, 0, 0, 1], labels=[0, 1], average=average, zero_division=0)
@@ -99,7 +99,7 @@ def test_a_perfect_model_on_a_split_of_normal_photos_only_scores_one():
     """Issue 13: a perfect model on a test split holding only normal photos showed macro-F1 0.500."""
     truth = np.zeros(8, dtype=int)
     probs = np.tile([0.9, 0.05, 0.05], (8, 1))
-    out = metrics.evaluate(truth, probs, LABELS)
+    out = metrics.compute_metrics(truth, probs, LABELS)
     assert out["macro_f1"] == out["micro_f1"] == out["weighted_f1"] == out["accuracy"] == 1.0
     assert out["absent"] == ["broken", "missing"] and out["averaged"] == ["normal"]
     assert out["confusion_matrix"] == [[8, 0, 0], [0, 0, 0], [0, 0, 0]]  # shapes still cover every class
@@ -119,7 +119,7 @@ def test_averages_over_present_classes_equal_scikit_learn(seed):
     pred = np.where(rng.random(n) < 0.7, truth, rng.choice(np.concatenate([given, predicted_only]), n))
     probs = np.full((n, classes), 0.1)
     probs[np.arange(n), pred] = 0.7
-    out = metrics.evaluate(truth, probs, labels)
+    out = metrics.compute_metrics(truth, probs, labels)
     present = sorted(set(truth.tolist()) | set(pred.tolist()))
     assert int(order[3]) not in present and 0 < out["macro_f1"] < 1
     for average in ("macro", "micro", "weighted"):
@@ -131,7 +131,7 @@ def test_averages_over_present_classes_equal_scikit_learn(seed):
 
 
 def test_an_empty_split_evaluates_to_zeros():
-    empty = metrics.evaluate([], np.zeros((0, 3)), LABELS)
+    empty = metrics.compute_metrics([], np.zeros((0, 3)), LABELS)
     assert empty["confusion_matrix"] == [[0] * 3] * 3 and empty["n"] == 0
     assert empty["accuracy"] == empty["macro_f1"] == empty["top2_accuracy"] == 0.0
     assert empty["per_class"]["normal"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
@@ -142,7 +142,7 @@ def test_an_empty_split_evaluates_to_zeros():
 def test_decide_calls_normal_only_at_or_above_the_threshold(threshold):
     _, probs = random_case(4, n=200)
     probs[:5, NORMAL] = threshold  # exactly on the threshold: normal
-    decisions = metrics.decide(probs, NORMAL, threshold)
+    decisions = metrics.apply_threshold(probs, NORMAL, threshold)
     is_normal = decisions == NORMAL
     np.testing.assert_array_equal(is_normal, probs[:, NORMAL] >= threshold)
     # below the threshold: the likeliest defect class, even where normal is the arg-max
@@ -175,7 +175,7 @@ def test_operating_point_reaches_the_target_recall_with_fewest_false_alarms():
     assert point.threshold == pytest.approx(0.675)  # just above the most normal-looking defect
     assert (point.val_defect_recall, point.val_false_alarm_rate) == (1.0, pytest.approx(0.2))
     assert point.target_recall == 0.99 and point.costs is None
-    assert metrics.defect_rates(truth, metrics.decide(probs, NORMAL, point.threshold), NORMAL) == (1.0, 0.2)
+    assert metrics.defect_rates(truth, metrics.apply_threshold(probs, NORMAL, point.threshold), NORMAL) == (1.0, 0.2)
     for t in np.linspace(0, 1.0001, 10002):  # no threshold does better
         recall, false_alarm = rates_by_hand(truth, probs[:, NORMAL], t)
         assert recall < 0.99 or false_alarm >= 0.2 - 1e-12, t
@@ -209,8 +209,8 @@ def test_cost_matrix_operating_point_has_the_lowest_total_cost(seed, miss_cost):
     costs = [[0, 1, 1], [miss_cost, 0, 0.5], [miss_cost, 0.5, 0]]  # [true][predicted]
     point = metrics.choose_operating_point(truth, probs, NORMAL, costs=costs)
     assert point.costs == [[float(c) for c in row] for row in costs] and point.target_recall is None
-    chosen = total_cost(costs, truth, metrics.decide(probs, NORMAL, point.threshold))
-    grid = [total_cost(costs, truth, metrics.decide(probs, NORMAL, t)) for t in np.arange(0, 1.0002, 1e-4)]
+    chosen = total_cost(costs, truth, metrics.apply_threshold(probs, NORMAL, point.threshold))
+    grid = [total_cost(costs, truth, metrics.apply_threshold(probs, NORMAL, t)) for t in np.arange(0, 1.0002, 1e-4)]
     assert chosen == pytest.approx(min(grid), abs=1e-9)
     expected = rates_by_hand(truth, probs[:, NORMAL], point.threshold)
     assert (point.val_defect_recall, point.val_false_alarm_rate) == expected

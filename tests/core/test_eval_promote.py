@@ -33,12 +33,13 @@ def two_runs(ws):
     store.save_split_settings(ws.conn, ADMIN, ratios, test_locked=True)  # runs compare on the same test photos
     good, worse = trained(ws, **GOOD), trained(ws, **WORSE)
     assert ids_tested(ws, good) == ids_tested(ws, worse) and len(ids_tested(ws, good)) >= 6
-    good_f1 = evaluation.evaluate_run(ws.conn, good.id)["macro_f1"]
-    worse_f1 = evaluation.evaluate_run(ws.conn, worse.id)["macro_f1"]
+    good_f1 = evaluation.summarize_run(ws.conn, good.id)["macro_f1"]
+    worse_f1 = evaluation.summarize_run(ws.conn, worse.id)["macro_f1"]
     assert good_f1 > worse_f1, (good_f1, worse_f1)
     return good, worse
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_a_worse_run_is_refused_unless_forced(ws, two_runs):
     good, worse = two_runs
     first = evaluation.promote(ws.conn, TRAINER, good.id)
@@ -70,6 +71,7 @@ def test_a_worse_run_is_refused_unless_forced(ws, two_runs):
     # promotes a run better on both figures without force)
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_a_run_tested_on_other_photos_is_refused_unless_forced(ws, two_runs):
     good, _ = two_runs
     evaluation.promote(ws.conn, TRAINER, good.id)
@@ -95,11 +97,11 @@ def test_compare_runs_lists_every_finished_run(ws, two_runs):
         assert row["epochs"] == run.config.epochs == len(runs.epochs(ws.conn, run.id))
         assert row["params_m"] > 0 and row["gflops"] > 0
         assert row["train_s"] > 0 and row["images_per_s"] > 0
-        figures = evaluation.evaluate_run(ws.conn, run.id)  # recomputed, as promotion does; equal to the stored
+        figures = evaluation.summarize_run(ws.conn, run.id)  # recomputed, as promotion does; equal to the stored
         assert row["accuracy"] == figures["accuracy"] == pytest.approx(run.test_accuracy)
         assert row["macro_f1"] == figures["macro_f1"] == pytest.approx(run.test_macro_f1)
         assert 0 <= row["accuracy"] <= 1 and 0 <= row["macro_f1"] <= 1
-        assert row["defect_recall"] == evaluation.evaluate_run(ws.conn, run.id)["operating_point"]["defect_recall"]
+        assert row["defect_recall"] == evaluation.summarize_run(ws.conn, run.id)["operating_point"]["defect_recall"]
         assert row["cpu_ms"] is not None and row["cpu_ms"] > 0  # measured when the run finished
     assert [r["run_id"] for r in rows if r["production"]] == [good.id]
     assert {r["run_id"]: r["epochs"] for r in rows} == {good.id: GOOD["epochs"], worse.id: WORSE["epochs"]}
@@ -114,7 +116,7 @@ def test_stored_operating_point_is_what_evaluation_uses(ws, two_runs):
     good, _ = two_runs
     normal = good.class_names.index("normal")
     truth, probs = val_arrays(ws, good)
-    default = evaluation.evaluate_run(ws.conn, good.id)["operating_point"]
+    default = evaluation.summarize_run(ws.conn, good.id)["operating_point"]
     assert default["target_recall"] == metrics.DEFAULT_TARGET_RECALL
     expected = metrics.choose_operating_point(truth, probs, normal, target_recall=0.5)
     assert expected.threshold != default["threshold"], "the looser target must move the threshold"
@@ -129,9 +131,9 @@ def test_stored_operating_point_is_what_evaluation_uses(ws, two_runs):
     test_rows = runs.predictions(ws.conn, good.id, "test")
     test_truth = np.array([good.class_names.index(r["label"]) for r in test_rows])
     test_probs = np.array([r["probs"] for r in test_rows])
-    used = evaluation.evaluate_run(ws.conn, good.id)["operating_point"]
+    used = evaluation.summarize_run(ws.conn, good.id)["operating_point"]
     assert (used["threshold"], used["target_recall"]) == (point.threshold, 0.5)
-    decisions = metrics.decide(test_probs, normal, point.threshold)
+    decisions = metrics.apply_threshold(test_probs, normal, point.threshold)
     assert (used["defect_recall"], used["false_alarm_rate"]) == metrics.defect_rates(test_truth, decisions, normal)
     out = cli_json(ws.settings.workspace, "evaluate", str(good.id), "--json")
     assert out["operating_point"]["threshold"] == pytest.approx(point.threshold, abs=1e-12)
@@ -139,7 +141,7 @@ def test_stored_operating_point_is_what_evaluation_uses(ws, two_runs):
     costs = [[0, 1, 1], [25, 0, 0], [25, 0, 0]]
     by_cost = evaluation.store_operating_point(ws.conn, TRAINER, good.id, costs=costs)
     assert by_cost == metrics.choose_operating_point(truth, probs, normal, costs=costs)
-    assert evaluation.evaluate_run(ws.conn, good.id)["operating_point"]["threshold"] == by_cost.threshold
+    assert evaluation.summarize_run(ws.conn, good.id)["operating_point"]["threshold"] == by_cost.threshold
     with pytest.raises(ValidationError, match="3×3"):
         evaluation.store_operating_point(ws.conn, TRAINER, good.id, costs=[[0, 1], [1, 0]])
 
@@ -201,7 +203,7 @@ def test_promote_and_compare_runs_agree_on_test_macro_f1(ws):
     first, second = crafted_run(ws, a_pred), crafted_run(ws, b_pred)
     table = {row["run_id"]: row["macro_f1"] for row in evaluation.compare_runs(ws.conn)}
     for run in (first, second):
-        assert table[run.id] == pytest.approx(evaluation.evaluate_run(ws.conn, run.id)["macro_f1"]), run.id
+        assert table[run.id] == pytest.approx(evaluation.summarize_run(ws.conn, run.id)["macro_f1"]), run.id
     evaluation.promote(ws.conn, TRAINER, first.id)
     assert table[second.id] > table[first.id]  # averaged over the classes present, B's macro-F1 is higher ...
     with pytest.raises(ValidationError) as refused:  # ... but B calls a broken bolt normal, which A never does
@@ -215,7 +217,7 @@ def test_promotion_refuses_a_run_that_misses_more_defects_even_with_a_higher_mac
     safe, risky = safe_and_risky(ws)
     labels = [it.label for it in runs.snapshot(ws.conn, safe.id) if it.split == "test"]
     assert sorted(labels) == ["broken", "broken", "missing", "missing", "normal", "normal"]
-    new, old = evaluation.evaluate_run(ws.conn, risky.id), evaluation.evaluate_run(ws.conn, safe.id)
+    new, old = evaluation.summarize_run(ws.conn, risky.id), evaluation.summarize_run(ws.conn, safe.id)
     assert new["image_ids"] == old["image_ids"] and new["macro_f1"] > old["macro_f1"]
     assert (new["operating_point"]["defect_recall"], old["operating_point"]["defect_recall"]) == (0.75, 1.0)
 

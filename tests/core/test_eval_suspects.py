@@ -42,7 +42,7 @@ def test_flipped_labels_are_ranked_first_and_flagged(separable_ws):
     for image_id, (_, wrong) in flips.items():
         assert store.relabel(ws.conn, ADMIN, [image_id], wrong) == 1
 
-    found = embed.suspects(ws, arch="tiny_cnn")
+    found = embed.find_suspects(ws, arch="tiny_cnn")
     assert len(calls) == 1 and len(found) == 30 and {s["image"] for s in found} == {im.id for im in images}
     top = found[:3]
     assert {s["image"] for s in top} == set(flips)
@@ -55,13 +55,13 @@ def test_flipped_labels_are_ranked_first_and_flagged(separable_ws):
     assert all(s["score"] < top[-1]["score"] for s in rest)
     assert all(s["predicted"] == s["given"] for s in rest if s["score"] <= 0)
     assert [s["score"] for s in rest] == sorted((s["score"] for s in rest), reverse=True)
-    assert embed.suspects(ws, top=2, arch="tiny_cnn") == found[:2]  # seeded: the same ranking again
+    assert embed.find_suspects(ws, top=2, arch="tiny_cnn") == found[:2]  # seeded: the same ranking again
 
 
 def test_no_suspects_without_two_labels_of_two_photos(separable_ws):
     ws, images, calls = separable_ws
     store.relabel(ws.conn, ADMIN, [im.id for im in images[1:]], "normal")
-    assert embed.suspects(ws, arch="tiny_cnn") == [] and calls == []
+    assert embed.find_suspects(ws, arch="tiny_cnn") == [] and calls == []
 
 
 @pytest.mark.slow

@@ -23,6 +23,7 @@ def cli(ws_path, *args: str) -> subprocess.CompletedProcess:
     return run_cli(ws_path, *args, timeout=300)
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_onnx_equals_pytorch_and_the_card_holds_every_field(production, tmp_path):
     ws, run = production
     out = tmp_path / "models" / "bolts.onnx"
@@ -32,11 +33,11 @@ def test_onnx_equals_pytorch_and_the_card_holds_every_field(production, tmp_path
     assert card["classes"] == list(run.class_names) and card["input"]["size"] == 32
     assert len(card["input"]["mean"]) == 3 and len(card["input"]["std"]) == 3
     assert card["metrics"]["test"]["macro_f1"] == pytest.approx(run.test_macro_f1)
-    assert card["operating_point"]["threshold"] == pytest.approx(predict.load(ws).threshold)
+    assert card["operating_point"]["threshold"] == pytest.approx(predict.load_predictor(ws).threshold)
     assert len(card["dataset_snapshot"]["id"]) == 16 and card["dataset_snapshot"]["photos"] == 45
     assert card["check"]["max_abs_diff"] <= 1e-4
     # a real photo through the documented preprocessing gives the probabilities predict gives
-    predictor = predict.load(ws)
+    predictor = predict.load_predictor(ws)
     photo = demo.render_crop(77, "missing").image
     batch = predict.prepare(predictor, [photo]).numpy()
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
@@ -46,6 +47,7 @@ def test_onnx_equals_pytorch_and_the_card_holds_every_field(production, tmp_path
     assert not list(out.parent.glob(".tmp-*"))
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_torchscript_export_and_bad_requests(production, tmp_path):
     ws, run = production
     out = tmp_path / "bolts.pt"
@@ -54,7 +56,8 @@ def test_torchscript_export_and_bad_requests(production, tmp_path):
     loaded = torch.jit.load(str(out)).eval()
     sample = torch.randn(2, 3, 32, 32)
     with torch.inference_mode():
-        np.testing.assert_allclose(loaded(sample).numpy(), predict.load(ws).spec.model(sample).numpy(), atol=1e-5)
+        expected = predict.load_predictor(ws).spec.model(sample).numpy()
+        np.testing.assert_allclose(loaded(sample).numpy(), expected, atol=1e-5)
     for args in (("99", "--format", "onnx", "--out", str(tmp_path / "x.onnx")),
                  (str(run.id), "--format", "onnx"),
                  ("photos", "--format", "onnx", "--out", str(tmp_path / "y.onnx"))):

@@ -28,12 +28,12 @@ def cli(ws_path, *args: str) -> subprocess.CompletedProcess:
 
 def test_no_production_model_says_what_to_do(ws):
     with pytest.raises(NotFoundError, match="Train page"):
-        predict.load(ws)
+        predict.load_predictor(ws)
 
 
 def test_predict_matches_the_stored_probabilities_and_applies_the_threshold(production):
     ws, run = production
-    predictor = predict.load(ws)
+    predictor = predict.load_predictor(ws)
     assert predictor.run.id == run.id and predictor.threshold is not None
     stored = runs.predictions(ws.conn, run.id, "test")[:5]
     sha = {it.image_id: it.sha256 for it in runs.snapshot(ws.conn, run.id)}
@@ -54,7 +54,7 @@ def test_predict_matches_the_stored_probabilities_and_applies_the_threshold(prod
 
 def test_every_cam_method_gives_a_mask_at_the_photo_size_and_keeps_one_hook(production):
     ws, _ = production
-    predictor = predict.load(ws)
+    predictor = predict.load_predictor(ws)
     photo = demo.render_crop(5, "broken").image.resize((150, 110))
     layer = predictor.spec.cam_target_layers[0]
     for method in explain.METHODS:
@@ -69,6 +69,7 @@ def test_every_cam_method_gives_a_mask_at_the_photo_size_and_keeps_one_hook(prod
         explain.explain(predictor, photo, "nocam")
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_predict_cli_contract(production, tmp_path):
     ws, _ = production
     files = []

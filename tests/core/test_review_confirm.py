@@ -30,7 +30,7 @@ def test_defect_to_normal_is_refused_without_confirmation_and_records_nothing(ws
     broken = photos["broken"]
     events_before = store.history(ws.conn, broken)
     with pytest.raises(ValidationError) as refused:
-        review.decide(ws.conn, ADMIN, item(broken, "broken", "normal"), "relabel", "normal")
+        review.record_decision(ws.conn, ADMIN, item(broken, "broken", "normal"), "relabel", "normal")
     assert refused.value.key == "review.error.to_normal"
     assert refused.value.detail == {"id": broken, "old": "broken", "new": "normal"}
     assert store.get_image(ws.conn, broken).label == "broken"
@@ -40,7 +40,7 @@ def test_defect_to_normal_is_refused_without_confirmation_and_records_nothing(ws
 
 def test_defect_to_normal_is_recorded_once_confirmed(ws, photos):
     missing = photos["missing"]
-    review.decide(ws.conn, ADMIN, item(missing, "missing", "normal"), "relabel", "normal", confirmed=True)
+    review.record_decision(ws.conn, ADMIN, item(missing, "missing", "normal"), "relabel", "normal", confirmed=True)
     assert store.get_image(ws.conn, missing).label == "normal"
     last = store.history(ws.conn, missing)[-1]
     assert (last.old_label, last.new_label, last.source) == ("missing", "normal", "review")
@@ -49,7 +49,7 @@ def test_defect_to_normal_is_recorded_once_confirmed(ws, photos):
 
 @pytest.mark.parametrize(("given", "new"), [("normal", "broken"), ("broken", "missing"), ("missing", "broken")])
 def test_other_relabels_need_no_confirmation(ws, photos, given, new):
-    review.decide(ws.conn, ADMIN, item(photos[given], given, new), "relabel", new)
+    review.record_decision(ws.conn, ADMIN, item(photos[given], given, new), "relabel", new)
     assert store.get_image(ws.conn, photos[given]).label == new
 
 
@@ -63,7 +63,7 @@ def test_needs_confirmation_names_the_normal_class_only():
 
 def test_confirm_records_the_given_label_as_checked(ws, photos):
     broken = photos["broken"]
-    review.decide(ws.conn, ADMIN, item(broken, "broken", "normal"), "confirm")
+    review.record_decision(ws.conn, ADMIN, item(broken, "broken", "normal"), "confirm")
     last = store.history(ws.conn, broken)[-1]
     assert (last.old_label, last.new_label, last.source) == ("broken", "broken", "review")
     assert decisions(ws) == [(broken, "confirm")]
@@ -71,7 +71,7 @@ def test_confirm_records_the_given_label_as_checked(ws, photos):
 
 def test_refusals_carry_translated_keys(ws, photos):
     with pytest.raises(ValidationError) as unknown:
-        review.decide(ws.conn, ADMIN, item(photos["normal"], "normal", "broken"), "approve")
+        review.record_decision(ws.conn, ADMIN, item(photos["normal"], "normal", "broken"), "approve")
     assert unknown.value.key == "review.error.decision"
     for key in ("review.error.to_normal", "review.error.decision"):
         assert key in i18n.EN and key in i18n.KO

@@ -63,9 +63,8 @@ CALLS = {
     "jobs.resume": ("train", lambda ws, a: jobs.resume(ws.conn, a, 1)),
     "jobs.submit": ("train", lambda ws, a: jobs.submit(ws.conn, a, tiny_config())),
     "jobs.submit_sweep": ("train", lambda ws, a: jobs.submit_sweep(ws.conn, a, tiny_config(), [8], [0.01])),
-    "review.decide": ("relabel", lambda ws, a: review.decide(ws.conn, a, review.Item(1, "suspect", "normal",
-                                                                                      "broken", 0.9), "relabel",
-                                                             "broken")),
+    "review.record_decision": ("relabel", lambda ws, a: review.record_decision(
+        ws.conn, a, review.Item(1, "suspect", "normal", "broken", 0.9), "relabel", "broken")),
     "runs.record_promotion": ("promote", lambda ws, a: runs.record_promotion(ws.conn, a, 1, False, "x")),
     "runs.set_operating_point": ("promote", lambda ws, a: runs.set_operating_point(ws.conn, a, 1, {"t": 1})),
     "store.add_label": ("settings", lambda ws, a: store.add_label(ws.conn, a, "rusty", "rusty", "녹")),

@@ -354,7 +354,7 @@ FAMILIES = {
     "role.": auth.ROLES,
     "split.": store.SPLITS,
     "source.": tuple(sorted(set(store.EVENT_SOURCES) | set(store.IMAGE_SOURCES))),
-    "job.status.": jobs.STATUSES,
+    "job.status.": tuple(jobs.JobStatus),
     "train.kind.": config.RUN_KINDS,
     "review.reason.": review.REASONS,
     "admin.audit.action.": audit.ACTIONS,
