@@ -1,8 +1,10 @@
-"""Shared fixtures: a temp workspace through the environment, actors, tiny images made with PIL."""
+"""Shared fixtures: a temp workspace through the environment, actors, tiny images made with PIL; and the guard
+that keeps `make test-fast` fast."""
 
 from __future__ import annotations
 
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +20,29 @@ from core import auth  # noqa: E402
 from core.workspace import open_workspace  # noqa: E402
 
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
+# An unmarked test (no slow, e2e or gpu mark) fails when its setup and call take longer than this: the fast
+# loop stays fast because a slow test must say so. 0 turns the guard off.
+LIMIT_S = float(os.environ.get("BOLTSCOPE_TEST_LIMIT_S", "10"))
+LONG_MARKS = ("slow", "e2e", "gpu")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if call.when == "setup":
+        item.stash[_SETUP_S] = call.duration
+    elif call.when == "call" and report.passed and LIMIT_S > 0 and not any(
+            item.get_closest_marker(mark) for mark in LONG_MARKS):
+        took = item.stash.get(_SETUP_S, 0.0) + call.duration
+        if took > LIMIT_S:
+            report.outcome = "failed"
+            report.longrepr = (f"{item.nodeid} took {took:.1f} s (setup and call), over the {LIMIT_S:g} s a test "
+                               f"without a slow, e2e or gpu mark may take: mark it @pytest.mark.slow or make it faster "
+                               f"(BOLTSCOPE_TEST_LIMIT_S)")
+    return report
+
+
+_SETUP_S = pytest.StashKey[float]()
 
 
 @pytest.fixture

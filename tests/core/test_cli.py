@@ -74,6 +74,7 @@ def photos(tmp_path) -> Path:
     return folder
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_import_prints_the_contract(cli_ws, photos):
     report = ok_json(cli_ws, "import", str(photos))
     assert set(report) == {"imported", "duplicates", "rejected"}
@@ -83,6 +84,7 @@ def test_import_prints_the_contract(cli_ws, photos):
     assert stats["by_label"] == {"normal": 3, "broken": 1, "missing": 1}
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_import_label_and_split_options(cli_ws, photos):
     report = ok_json(
         cli_ws, "import", str(photos / "normal"), str(photos / "missing"), "--label", "broken", "--split", "val"
@@ -93,6 +95,7 @@ def test_import_label_and_split_options(cli_ws, photos):
     assert stats["by_split"] == {"train": 0, "val": 3, "test": 0}
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_bad_arguments_exit_2(cli_ws, photos):
     proc = run_cli(cli_ws, "import", str(photos), "--label", "rusty")
     assert proc.returncode == 2
@@ -116,6 +119,7 @@ def test_stats_keys_on_an_empty_workspace(cli_ws):
     }
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_relabel_by_sha_prefix_and_history(cli_ws, photos):
     ok_json(cli_ws, "import", str(photos))
     data = (photos / "missing" / "p3.jpg").read_bytes()
@@ -141,6 +145,7 @@ def test_relabel_by_sha_prefix_and_history(cli_ws, photos):
     assert ok_json(cli_ws, "stats")["by_label"] == {"normal": 3, "broken": 2, "missing": 0}
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_export_makes_imagefolder_tree(cli_ws, photos, tmp_path):
     ok_json(cli_ws, "import", str(photos))
     (photos / "unsorted").mkdir()
@@ -172,6 +177,7 @@ def test_export_makes_imagefolder_tree(cli_ws, photos, tmp_path):
     assert sorted(out.rglob("*")) == before
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_export_into_an_existing_empty_folder(cli_ws, photos, tmp_path):
     # a folder named after a label labels the photos directly in it (`import photos/normal`)
     assert ok_json(cli_ws, "import", str(photos / "normal"))["imported"] == 2
@@ -185,6 +191,7 @@ def test_export_into_an_existing_empty_folder(cli_ws, photos, tmp_path):
     assert [name for label, name in exported if label == "missing"][0].endswith("_p3.jpg")
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_demo_gives_each_class_in_turn(cli_ws):
     report = ok_json(cli_ws, "demo", "--n", "9")
     assert report == {"imported": 9, "duplicates": 0, "rejected": []}
@@ -195,6 +202,7 @@ def test_demo_gives_each_class_in_turn(cli_ws):
     assert ok_json(cli_ws, "demo", "--n", "3", "--seed", "1")["imported"] == 3
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_import_screws_train_twice(cli_ws, screws_dir):
     train = screws_dir / "train"
     report = ok_json(cli_ws, "import", str(train))
@@ -214,6 +222,7 @@ def test_import_screws_train_twice(cli_ws, screws_dir):
     assert stored_files(cli_ws) == files
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_two_imports_of_the_same_folder_at_once(cli_ws, tmp_path):
     """Two operators import the same folder at the same moment: every photo is stored once."""
     folder = tmp_path / "shared"

@@ -19,6 +19,7 @@ def demo_path(ws):
     return ws.settings.workspace
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_two_processes_take_the_steps_of_one(demo_path):
     out = cli_json(demo_path, "train", "--arch", "tiny_cnn", "--epochs", "2", "--image-size", "32",
                    "--batch-size", "8", "--nproc", "2", "--wait", timeout=300)

@@ -71,6 +71,7 @@ def test_doctor_repairs_what_it_can_and_reports_the_rest(ws):
     assert cli(ws.settings.workspace, "doctor").returncode == 1  # a missing original needs a backup
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_backup_while_writing_then_restore(ws, tmp_path):
     add_demo(ws, 9)
     ids = [i.id for i in store.all_images(ws.conn)]
@@ -159,6 +160,7 @@ def _wait_for_saves(path, proc, saves: int) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_kill_9_during_checkpoint_writes_never_leaves_a_torn_checkpoint(tmp_path):
     ws = open_workspace(tmp_path / "ws")
     path = ws.layout.run_dir(1) / "last.pt"

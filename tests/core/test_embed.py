@@ -114,6 +114,7 @@ def _checkpoint_probs(ws, run, image_ids):
         return torch.softmax(spec.model(torch.stack([tf(im) for im in images])), dim=1).numpy()
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_quick_model_cli_and_its_checkpoint(demo_ws):
     demo_ws.close()  # the CLI process has the workspace to itself
     out = cli_json(demo_ws.settings.workspace, "quick-model", "--arch", "tiny_cnn", "--image-size", "32", "--wait")

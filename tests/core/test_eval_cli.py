@@ -50,6 +50,7 @@ def brute_force_threshold(truth, p_normal, normal, target=0.99):
     return max((-fa, t) for (recall, fa), t in scored if recall + 1e-12 >= target)[1]
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_evaluate_json_equals_scikit_learn_on_the_stored_predictions(ws):
     add_demo(ws, 60)
     run = trained_run(ws, epochs=6, lr=0.01)  # learns something: neither constant nor perfect predictions
@@ -96,6 +97,7 @@ def test_evaluate_json_equals_scikit_learn_on_the_stored_predictions(ws):
     assert text.returncode == 0 and f"macro-F1 {out['macro_f1']:.4f}" in text.stdout
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_evaluate_of_an_unknown_or_unfinished_run_exits_2(ws):
     add_demo(ws, 30)
     unfinished = new_run(ws, tiny_config())

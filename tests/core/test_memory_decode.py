@@ -116,6 +116,7 @@ def test_three_concurrent_decodes_in_one_process_stay_under_the_bar(photos):
     assert peak - base <= BAR_MB
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_a_photo_over_the_decode_budget_is_refused_with_the_mb(photos, monkeypatch):
     from core import imaging
     from core.errors import RejectedFile

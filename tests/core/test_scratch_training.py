@@ -7,11 +7,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from core import runs
 from core.workspace import open_workspace
 from tests.conftest import ROOT
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_resnet50_without_weights_trains_from_scratch(ws_path, tmp_path):
     env = {"TORCH_HOME": str(tmp_path / "no-torch-home"), "BOLTSCOPE_WORKSPACE": str(ws_path)}
 

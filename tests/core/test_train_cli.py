@@ -47,6 +47,7 @@ def done_job(ws):
     return job_id
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_train_wait_prints_the_result_contract(demo_path):
     out = cli_json(demo_path, "train", *TINY, "--epochs", "2", "--wait")
     assert set(out) == RESULT_KEYS  # no "error" key when it went well
@@ -74,6 +75,7 @@ def test_resume_of_a_done_job_exits_2(ws, done_job):
     assert jobs.get_job(ws.conn, done_job).status == "done"
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_unknown_job_and_bad_arguments_exit_2(ws):
     proc = run_cli(ws.settings.workspace, "cancel", "99")
     assert proc.returncode == 2 and "job 99 does not exist" in proc.stderr

@@ -117,6 +117,7 @@ def test_each_listed_action_is_audited_with_user_and_time(ws, tmp_path, monkeypa
     assert audit.query(ws.conn, text="m.pt")[0].action == "export"
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_cli_user_add_reads_the_password_from_stdin_and_audit_exports_csv(ws_path):
     def cli(*args, stdin=""):
         return subprocess.run([sys.executable, "-m", "core", "--workspace", str(ws_path), *args], cwd=ROOT,

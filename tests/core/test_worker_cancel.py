@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from core import auth, checkpoint, config, jobs, runs
 from core.workspace import open_workspace
 from tests.conftest import ROOT
@@ -27,6 +29,7 @@ def wait_for(predicate, timeout: float, step: float = 0.2):
     raise AssertionError(f"condition not met within {timeout} s")
 
 
+@pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_cancel_stops_a_running_job_keeps_checkpoint_and_resume_continues(ws_path):
     assert cli(ws_path, "demo", "--n", "60").returncode == 0
     ws = open_workspace(ws_path)
