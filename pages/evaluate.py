@@ -7,7 +7,7 @@ import streamlit as st
 from core import evaluation, runs
 from core.errors import CoreError
 from pages import components as ui
-from pages import evaluate_compare
+from pages import evaluate_compare, evaluate_op
 from pages import evaluate_panels as panels
 
 ws = ui.workspace()
@@ -34,7 +34,7 @@ with tab_run:
         else:
             panels.metric_cards(ws, split, result)
             panels.confusion(ws, me, run, split, result)
-            panels.operating_point(ws, me, run)
+            evaluate_op.operating_point(ws, me, run)
             panels.curves(ws, run, split)
         panels.promote(ws, me, run)
         panels.export(ws, me, run)

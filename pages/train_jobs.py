@@ -9,13 +9,8 @@ from core import auth, i18n, jobs, plots, runs
 from core.errors import CoreError
 from core.workspace import Workspace
 from pages import components as ui
+from pages import train_texts
 
-STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/autorenew:", "done": ":material/check_circle:",
-                "failed": ":material/error:", "cancelled": ":material/block:", "interrupted": ":material/pause_circle:"}
-# plain characters: tables and select boxes show text, not material icons
-STATUS_MARKS = {"queued": "⏳", "running": "▶", "done": "✔", "failed": "✖", "cancelled": "■", "interrupted": "⏸"}
-STATUS_COLOURS = {"queued": "gray", "running": "blue", "done": "green", "failed": "red", "cancelled": "orange",
-                  "interrupted": "orange"}
 PROBE_KINDS = ("quick", "suspects")  # embeddings, then a fitted classifier: no epochs to count
 
 
@@ -57,73 +52,17 @@ def show_note(job: jobs.Job | None) -> None:
         st.success(shown, icon=":material/check_circle:")
 
 
-# ---- texts ----------------------------------------------------------------------------------------------------
-
-
-def kind_text(kind: str) -> str:
-    key = f"train.kind.{kind}"
-    return ui.tr(key) if key in i18n.EN else kind
-
-
-def status_text(job: jobs.Job, markdown: bool = False) -> str:
-    mark = STATUS_ICONS[job.status] if markdown else STATUS_MARKS[job.status]
-    return f"{mark} {ui.tr('job.status.' + job.status)}"
-
-
-def figure(value: float | int | None, digits: int = 3) -> str:
-    """A table figure: rounded, or "—" when there is none."""
-    if value is None or value != value:  # None or NaN
-        return ui.tr("common.none")
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def phase_text(job: jobs.Job) -> str:
-    """What the running job does now, from its progress row: embeddings n/N, fitting, epoch e/E…"""
-    p = job.progress
-    phase = str(p.get("phase") or "start")
-    values = {"epoch": int(p.get("epoch") or 0), "epochs": int(p.get("epochs") or job.config.epochs),
-              "step": int(p.get("step") or 0), "steps": int(p.get("steps") or 0), "photos": p.get("photos") or 0}
-    if phase in ("embed", "fit") and not values["steps"]:
-        phase += "_start"
-    key = f"train.phase.{phase}"
-    return ui.tr(key if key in i18n.EN else "train.phase.start", **values)
-
-
-def resumed_text(job: jobs.Job) -> str:
-    """'resumed from epoch N' (or 'resumed' before the worker has read the checkpoint); '' when not resumed."""
-    if not job.resumed:
-        return ""
-    epoch = job.progress.get("resumed_from")
-    if job.status == "queued" or epoch is None:
-        return ui.tr("train.resumed")
-    return ui.tr("train.resumed.from", epoch=epoch) if int(epoch) else ui.tr("train.resumed.again")
-
-
-def progress_cell(job: jobs.Job) -> str:
-    parts = [phase_text(job)] if job.status == "running" and job.progress else []
-    return " · ".join(parts + ([resumed_text(job)] if job.resumed else []))
-
-
-def error_text(job: jobs.Job) -> str:
-    """The job's cause (and hint) in the user's language when the worker left text keys, else as recorded."""
-    p = job.progress
-    key, hint_key = p.get("error_key"), p.get("hint_key")
-    cause = ui.tr(key, **ui.plain_values(p.get("error_detail") or {})) if key in i18n.EN else ui.plain(job.error or "")
-    hint = (ui.tr(hint_key, **ui.plain_values(p.get("hint_detail") or {})) if hint_key in i18n.EN else
-            ui.plain(job.error_hint) if job.error_hint else None)
-    return cause + (f"\n\n{ui.tr('train.hint', hint=hint)}" if hint else "")
-
-
 # ---- the table and the detail --------------------------------------------------------------------------------
 
 
 def jobs_table(ws: Workspace, listing: list[jobs.Job]) -> jobs.Job | None:
     """Recent jobs as a table, and a picker for the one to watch (the newest active one by default)."""
     run_of = {r.job_id: r for r in runs.list_runs(ws.conn)}
-    rows = [{"#": j.id, ui.tr("train.col.kind"): kind_text(j.kind), ui.tr("train.col.arch"): j.config.arch,
-             ui.tr("train.col.status"): status_text(j), ui.tr("train.col.progress"): progress_cell(j),
-             ui.tr("train.col.val_f1"): figure(getattr(run_of.get(j.id), "val_macro_f1", None)),
-             ui.tr("train.col.test_f1"): figure(getattr(run_of.get(j.id), "test_macro_f1", None)),
+    rows = [{"#": j.id, ui.tr("train.col.kind"): train_texts.kind_text(j.kind),
+             ui.tr("train.col.arch"): j.config.arch, ui.tr("train.col.status"): train_texts.status_text(j),
+             ui.tr("train.col.progress"): train_texts.progress_cell(j),
+             ui.tr("train.col.val_f1"): train_texts.figure(getattr(run_of.get(j.id), "val_macro_f1", None)),
+             ui.tr("train.col.test_f1"): train_texts.figure(getattr(run_of.get(j.id), "test_macro_f1", None)),
              ui.tr("train.col.by"): j.created_by, ui.tr("train.col.at"): ui.local_time(j.created_at)} for j in listing]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=min(38 + 35 * len(rows), 250))
     ids = [j.id for j in listing]
@@ -135,7 +74,7 @@ def jobs_table(ws: Workspace, listing: list[jobs.Job]) -> jobs.Job | None:
     # no status in the label: a select box keeps the texts it first drew while the status moves on;
     # the options carry the newest job, so a new job gives a new box that starts on the wanted one.
     # The labels are made here, in this run's language, not later by the format function.
-    labels = {j.id: f"#{j.id} · {j.config.arch} · {kind_text(j.kind)} · {ui.local_time(j.created_at)}"
+    labels = {j.id: f"#{j.id} · {j.config.arch} · {train_texts.kind_text(j.kind)} · {ui.local_time(j.created_at)}"
               for j in listing}
     pick = st.selectbox(ui.tr("train.watch"), ids, index=ids.index(wanted), key=f"job_pick_{ui.lang()}_{ids[0]}",
                         format_func=labels.__getitem__)
@@ -143,31 +82,20 @@ def jobs_table(ws: Workspace, listing: list[jobs.Job]) -> jobs.Job | None:
     return by_id.get(pick)
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ui.tr("common.none")
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else (f"{minutes} min {secs:02d} s" if minutes else f"{secs} s")
 
 
-def _device(run: runs.Run | None) -> tuple[str, str | None]:
-    """The device's short name, and its full description for the tooltip."""
-    if run is None:
-        return ui.tr("common.none"), None
-    return (run.device or "").split(" (")[0] or ui.tr("common.none"), run.device
 
 
 def _live_probe(job: jobs.Job, run: runs.Run | None) -> None:
     """A quick model or a suspects scan: embeddings n/N, then fitting k/K; no epochs."""
     p = job.progress
     step, steps = int(p.get("step") or 0), int(p.get("steps") or 0)
-    st.progress(min(step / steps, 1.0) if steps else 0.0, text=phase_text(job))
+    st.progress(min(step / steps, 1.0) if steps else 0.0, text=train_texts.phase_text(job))
     cols = st.columns(3)
     phase = str(p.get("phase") or "start")
     cols[0].metric(ui.tr("train.m.stage"), ui.tr(f"train.stage.{phase if phase in ('embed', 'fit') else 'start'}"))
     cols[1].metric(ui.tr("train.m.done"), f"{step} / {steps}" if steps else ui.tr("common.none"))
-    device, full = _device(run)
+    device, full = train_texts.device(run)
     cols[2].metric(ui.tr("train.m.device"), device, help=full)
 
 
@@ -180,14 +108,14 @@ def _live(job: jobs.Job, run: runs.Run | None) -> None:
     epochs = int(p.get("epochs") or job.config.epochs)
     step, steps, epoch = int(p.get("step") or 0), int(p.get("steps") or 0), int(p.get("epoch") or 0)
     done = ((epoch - 1) + step / steps) / epochs if phase == "train" and steps else (epoch / epochs if epochs else 0)
-    st.progress(min(max(done, 0.0), 1.0), text=phase_text(job))
+    st.progress(min(max(done, 0.0), 1.0), text=train_texts.phase_text(job))
     cols = st.columns(5)
     cols[0].metric(ui.tr("train.m.epoch"), f"{epoch} / {epochs}")
     cols[1].metric(ui.tr("train.m.lr"), f"{p['lr']:.2e}" if p.get("lr") else ui.tr("common.none"))
     speed = p.get("images_per_s")
     cols[2].metric(ui.tr("train.m.speed"), f"{speed:.0f}" if speed else ui.tr("common.none"))
-    cols[3].metric(ui.tr("train.m.eta"), _duration(p.get("eta_s")))
-    device, full = _device(run)
+    cols[3].metric(ui.tr("train.m.eta"), train_texts.duration(p.get("eta_s")))
+    device, full = train_texts.device(run)
     cols[4].metric(ui.tr("train.m.device"), device, help=full)
 
 
@@ -224,11 +152,11 @@ def job_detail(ws: Workspace, me: auth.Actor, job: jobs.Job) -> None:
     """Status, live progress, curves, results, weights and the log tail of one job."""
     run = runs.run_for_job(ws.conn, job.id)
     with st.container(border=True, key="job_detail"):
-        colour = STATUS_COLOURS[job.status]
-        st.markdown(f"#### #{job.id} · {job.config.arch} · {kind_text(job.kind)} · "
-                    f":{colour}[{status_text(job, markdown=True)}]")
+        colour = train_texts.STATUS_COLOURS[job.status]
+        st.markdown(f"#### #{job.id} · {job.config.arch} · {train_texts.kind_text(job.kind)} · "
+                    f":{colour}[{train_texts.status_text(job, markdown=True)}]")
         if job.resumed:
-            st.caption(f":material/replay: {resumed_text(job)} · " + ui.tr("train.attempt", n=job.attempts))
+            st.caption(f":material/replay: {train_texts.resumed_text(job)} · " + ui.tr("train.attempt", n=job.attempts))
         if job.cancel_requested and job.active:
             st.info(ui.tr("train.cancelling"), icon=":material/hourglass_top:")
         if job.status == "running":
@@ -237,7 +165,7 @@ def job_detail(ws: Workspace, me: auth.Actor, job: jobs.Job) -> None:
             st.info(ui.tr("train.waiting"), icon=":material/schedule:")
         elif job.status in ("failed", "interrupted", "cancelled") and (job.error or job.progress.get("error_key")):
             (st.error if job.status == "failed" else st.warning)(
-                ui.tr("train.ended", status=ui.tr(f"job.status.{job.status}"), error=error_text(job)))
+                ui.tr("train.ended", status=ui.tr(f"job.status.{job.status}"), error=train_texts.error_text(job)))
         _actions(ws, me, job)
         if run is not None:
             _run_figures(ws, job, run)
@@ -256,7 +184,7 @@ def _run_figures(ws: Workspace, job: jobs.Job, run: runs.Run) -> None:
                    "train.m.val_f1": run.val_macro_f1, "train.m.test_acc": run.test_accuracy,
                    "train.m.test_f1": run.test_macro_f1}
         for col, (key, value) in zip(st.columns(len(figures)), figures.items(), strict=True):
-            col.metric(ui.tr(key), figure(value))
+            col.metric(ui.tr(key), train_texts.figure(value))
     history = [vars(e) for e in runs.epochs(ws.conn, run.id)]
     if history and job.kind == "train":
         names = {k: ui.tr(f"train.curve.{k}") for k in ("train", "val", "loss", "epoch", "train_acc", "val_acc",

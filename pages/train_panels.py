@@ -8,7 +8,7 @@ import streamlit as st
 from core import auth, config, jobs, runs, weights, zoo
 from core.workspace import Workspace
 from pages import components as ui
-from pages import train_jobs
+from pages import train_jobs, train_texts
 
 LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1]
 SIZES = [32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 384]
@@ -135,8 +135,8 @@ def sweep_results(ws: Workspace) -> None:
     for j in sorted((j for j in listing if j.sweep == sweep), key=lambda j: (j.config.batch_size, j.config.lr)):
         r = run_of.get(j.id)
         rows.append({"#": j.id, ui.tr("train.batch"): j.config.batch_size, ui.tr("train.lr"): f"{j.config.lr:g}",
-                     ui.tr("train.col.status"): train_jobs.status_text(j),
-                     ui.tr("train.m.best_epoch"): train_jobs.figure(r.best_epoch if r else None),
-                     ui.tr("train.m.val_f1"): train_jobs.figure(r.val_macro_f1 if r else None),
-                     ui.tr("train.m.test_f1"): train_jobs.figure(r.test_macro_f1 if r else None)})
+                     ui.tr("train.col.status"): train_texts.status_text(j),
+                     ui.tr("train.m.best_epoch"): train_texts.figure(r.best_epoch if r else None),
+                     ui.tr("train.m.val_f1"): train_texts.figure(r.val_macro_f1 if r else None),
+                     ui.tr("train.m.test_f1"): train_texts.figure(r.test_macro_f1 if r else None)})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
