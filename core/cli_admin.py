@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict
 
-from core import audit, auth, cli, csvfile, users
+from core import audit, auth, cli, csvfile, signin, users
 from core.errors import ValidationError
 from core.workspace import Workspace
 
@@ -46,8 +46,8 @@ def cmd_user(ws: Workspace, args: argparse.Namespace) -> int:
         users.set_password(ws.conn, me, args.name, read_password(args, f"new password for {args.name}: "))
         cli.print_json({"name": args.name, "password": "changed"})
     elif args.action == "unlock":
-        users.unlock(ws.conn, me, args.name)
-        cli.print_json({"name": args.name, "locked": users.is_locked(ws.conn, args.name)})
+        signin.unlock(ws.conn, me, args.name)
+        cli.print_json({"name": args.name, "locked": signin.is_locked(ws.conn, args.name)})
     else:
         users.set_disabled(ws.conn, me, args.name, args.action == "disable")
         cli.print_json({"name": args.name, "disabled": args.action == "disable"})

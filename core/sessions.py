@@ -59,7 +59,7 @@ def _now() -> datetime:
 
 
 def create(conn: sqlite3.Connection, actor: auth.Actor, method: str = "password", lang: str | None = None) -> Handoff:
-    """A session for an actor who has just proven who they are (users.authenticate or single sign-on)."""
+    """A session for an actor who has just proven who they are (signin.authenticate or single sign-on)."""
     code = secrets.token_urlsafe(32)
     now = _now()
     with db.transaction(conn):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import auth, users
+from core import auth, signin, users
 from core.errors import CoreError
 from core.workspace import Workspace
 from pages import components as ui
@@ -14,7 +14,7 @@ def users_table(ws: Workspace) -> None:
     rows = [{ui.tr("admin.users.col.name"): u.name, ui.tr("admin.users.col.role"): ui.tr(f"role.{u.role}"),
              ui.tr("admin.users.col.email"): u.email or ui.tr("common.none"),
              ui.tr("admin.users.col.disabled"): u.disabled,
-             ui.tr("admin.users.col.locked"): users.is_locked(ws.conn, u.name),
+             ui.tr("admin.users.col.locked"): signin.is_locked(ws.conn, u.name),
              ui.tr("admin.users.col.password"): u.has_password,
              ui.tr("admin.users.col.last"): ui.local_time(u.last_sign_in),
              ui.tr("admin.users.col.created"): f"{ui.local_time(u.created_at)} · {u.created_by}"}
@@ -60,11 +60,11 @@ def change_user(ws: Workspace, me: auth.Actor) -> None:
                              autocomplete="new-password")
     if st.button(ui.tr("admin.users.set_password"), key="admin_set_password", disabled=not password):
         _apply(lambda: users.set_password(ws.conn, me, name, password), name, ui.tr("admin.users.change.password"))
-    if users.is_locked(ws.conn, name):
-        minutes = int(users.LOCKOUT_WINDOW.total_seconds() // 60)
+    if signin.is_locked(ws.conn, name):
+        minutes = int(signin.LOCKOUT_WINDOW.total_seconds() // 60)
         if st.button(ui.tr("admin.users.unlock"), key="admin_unlock", icon=":material/lock_open:",
                      help=ui.tr("admin.users.unlock_help", minutes=minutes)):
-            _apply(lambda: users.unlock(ws.conn, me, name), name, ui.tr("admin.users.change.unlocked"))
+            _apply(lambda: signin.unlock(ws.conn, me, name), name, ui.tr("admin.users.change.unlocked"))
     if user.disabled:
         if st.button(ui.tr("admin.users.enable"), key="admin_enable", icon=":material/check_circle:"):
             _apply(lambda: users.set_disabled(ws.conn, me, name, False), name, ui.tr("admin.users.change.enabled"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import files, users, workspace
+from core import files, signin, users, workspace
 from core.errors import CoreError
 from pages import components as ui
 from pages import session
@@ -43,7 +43,7 @@ with left:
             # the browser's address (None on localhost: all local browsers are one client); proxies hide it
             ip = st.context.ip_address
             client = ip if isinstance(ip, str) and ip else "localhost"
-            me = users.authenticate(ws.conn, name, password, client=client)
+            me = signin.authenticate(ws.conn, name, password, client=client)
             files.retry_with_reserve(ws.layout.root, lambda: session.begin(ws, me))  # a full disk: reserve
         except CoreError as exc:
             st.error(ui.tr("signin.failed", message=ui.error_text(exc)), icon=":material/block:")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from core import csvfile, diagnosis, users
+from core import csvfile, diagnosis, signin
 from core.errors import CoreError
 from tests.conftest import ROOT
 
@@ -41,7 +41,7 @@ def test_numbers_and_plain_text_are_left_alone():
 def test_the_audit_csv_from_the_cli_neutralises_names_typed_at_sign_in(ws, ws_path):
     for payload in PAYLOADS:
         with pytest.raises(CoreError):
-            users.authenticate(ws.conn, payload, "wrong password")
+            signin.authenticate(ws.conn, payload, "wrong password")
     out = subprocess.run([sys.executable, "-m", "core", "--workspace", str(ws_path), "audit", "--csv"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -25,6 +25,7 @@ from core import (
     jobs,
     review,
     runs,
+    signin,
     store,
     users,
 )
@@ -79,7 +80,7 @@ CALLS = {
     "users.set_disabled": ("users", lambda ws, a: users.set_disabled(ws.conn, a, "root", True)),
     "users.set_password": ("users", lambda ws, a: users.set_password(ws.conn, a, "root", "a long password")),
     "users.set_role": ("users", lambda ws, a: users.set_role(ws.conn, a, "root", "viewer")),
-    "users.unlock": ("users", lambda ws, a: users.unlock(ws.conn, a, "root")),
+    "signin.unlock": ("users", lambda ws, a: signin.unlock(ws.conn, a, "root")),
 }
 
 
@@ -138,6 +139,6 @@ def test_a_role_below_is_refused_and_nothing_changes(populated, name):
 def test_a_user_may_change_their_own_password_but_no_one_elses(populated):
     users.add(populated.conn, ADMIN, "vic", "viewer", "first password")
     users.set_password(populated.conn, auth.Actor("vic", "viewer"), "vic", "second password")
-    assert users.authenticate(populated.conn, "vic", "second password") == auth.Actor("vic", "viewer")
+    assert signin.authenticate(populated.conn, "vic", "second password") == auth.Actor("vic", "viewer")
     with pytest.raises(PermissionDenied):
         users.set_password(populated.conn, auth.Actor("vic", "viewer"), "root", "taken over!")

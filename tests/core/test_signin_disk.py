@@ -8,7 +8,7 @@ import contextlib
 
 import pytest
 
-from core import audit, auth, files, sessions, users, workspace
+from core import audit, auth, files, sessions, signin, users, workspace
 from core.errors import SignInRefused
 from core.workspace import open_workspace
 from tests.core import disks
@@ -48,7 +48,7 @@ def full_workspace(mount):
 def test_a_sign_in_on_a_full_disk_uses_the_reserve_and_says_so(tiny_disk):
     ws = full_workspace(tiny_disk)
     try:
-        me = users.authenticate(ws.conn, "kim", "correct horse", client="10.0.0.7")
+        me = signin.authenticate(ws.conn, "kim", "correct horse", client="10.0.0.7")
         assert me == auth.Actor("kim", "labeler")
         assert not files.has_reserve(ws.layout.root)  # given back to let the sign-in through
         handoff = sessions.create(ws.conn, me)  # the session row the page writes next
@@ -66,7 +66,7 @@ def test_without_a_reserve_a_full_disk_refuses_the_sign_in_with_the_reason(tiny_
         files.release_reserve(ws.layout.root)
         fill(tiny_disk)
         with pytest.raises(SignInRefused) as refused:
-            users.authenticate(ws.conn, "kim", "correct horse")
+            signin.authenticate(ws.conn, "kim", "correct horse")
         assert refused.value.reason_key == "signin.unrecorded"
     finally:
         ws.close()
@@ -75,7 +75,7 @@ def test_without_a_reserve_a_full_disk_refuses_the_sign_in_with_the_reason(tiny_
 def test_freed_space_brings_the_reserve_back(tiny_disk):
     ws = full_workspace(tiny_disk)
     try:
-        users.authenticate(ws.conn, "kim", "correct horse")
+        signin.authenticate(ws.conn, "kim", "correct horse")
         (tiny_disk / "filler").unlink()
         assert workspace.keep_reserve(ws) and workspace.disk_low(ws) is None
     finally:
@@ -88,6 +88,6 @@ def test_a_workspace_on_a_full_disk_still_opens_with_the_reserve(tiny_disk):
     ws = open_workspace(tiny_disk / "ws")
     try:
         assert not files.has_reserve(ws.layout.root) and workspace.disk_low(ws) is not None
-        assert users.authenticate(ws.conn, "kim", "correct horse").name == "kim"
+        assert signin.authenticate(ws.conn, "kim", "correct horse").name == "kim"
     finally:
         ws.close()

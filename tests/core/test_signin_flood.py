@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core import audit, auth, db, users
+from core import audit, auth, db, signin, users
 from core.errors import PermissionDenied, SignInRefused, StorageError, ValidationError
 
 ADMIN = auth.Actor("root", "admin")
@@ -45,7 +45,7 @@ def test_ten_five_megabyte_names_are_refused_and_the_audit_grows_by_a_bounded_am
     before_rows, before_chars = len(audit.query(ws.conn)), audit_chars(ws.conn)
     for i in range(10):
         with pytest.raises(SignInRefused) as refused:
-            users.authenticate(ws.conn, HUGE + str(i), "whatever", client=f"10.0.0.{i}")
+            signin.authenticate(ws.conn, HUGE + str(i), "whatever", client=f"10.0.0.{i}")
         assert refused.value.key == "signin.name_invalid" and len(str(refused.value)) < 200
         clock.advance(1)
     failed = audit.query(ws.conn, actions=("sign_in.failed",))
@@ -58,7 +58,7 @@ def test_ten_five_megabyte_names_are_refused_and_the_audit_grows_by_a_bounded_am
 
 def test_a_malformed_name_is_kept_escaped_never_as_typed(ws, clock):
     with pytest.raises(SignInRefused):
-        users.authenticate(ws.conn, "root\n2026-12-03 admin signed in\x1b[2J", "whatever")
+        signin.authenticate(ws.conn, "root\n2026-12-03 admin signed in\x1b[2J", "whatever")
     [entry] = audit.query(ws.conn, actions=("sign_in.failed",))
     assert "\n" not in entry.target and "\x1b" not in entry.target and "\\n" in entry.target
 
@@ -72,9 +72,9 @@ def test_a_huge_password_is_refused_without_hashing_and_counts_as_a_guess(ws, cl
             hashed.append(args)
             return False
 
-    monkeypatch.setattr(users, "_hasher", Spy())
+    monkeypatch.setattr(users, "HASHER", Spy())
     with pytest.raises(SignInRefused, match="wrong user name or password"):
-        users.authenticate(ws.conn, "root", HUGE)
+        signin.authenticate(ws.conn, "root", HUGE)
     assert not hashed
     [entry] = audit.query(ws.conn, actions=("sign_in.failed",))
     assert entry.details == {"counted": True, "reason": "password too long"}
@@ -97,30 +97,30 @@ def test_account_creation_refuses_huge_names_passwords_and_emails_before_storing
 
 def test_failures_from_one_client_make_it_wait_longer_each_time(ws, clock):
     users.add(ws.conn, ADMIN, "lee", "labeler", "long enough!")
-    for i in range(users.BACKOFF_AFTER):  # different names: no lock, only the client's own record
+    for i in range(signin.BACKOFF_AFTER):  # different names: no lock, only the client's own record
         with pytest.raises(SignInRefused, match="wrong"):
-            users.authenticate(ws.conn, f"guess{i}", "nope nope", client="10.1.1.1")
+            signin.authenticate(ws.conn, f"guess{i}", "nope nope", client="10.1.1.1")
     with pytest.raises(SignInRefused) as waiting:
-        users.authenticate(ws.conn, "lee", "long enough!", client="10.1.1.1")
+        signin.authenticate(ws.conn, "lee", "long enough!", client="10.1.1.1")
     assert waiting.value.key == "signin.backoff" and waiting.value.detail == {"seconds": 1}
     rows = len(audit.query(ws.conn))
     for _ in range(50):  # hammering while it waits writes nothing
         with pytest.raises(SignInRefused, match="wait"):
-            users.authenticate(ws.conn, "nobody", "nope nope", client="10.1.1.1")
+            signin.authenticate(ws.conn, "nobody", "nope nope", client="10.1.1.1")
     assert len(audit.query(ws.conn)) == rows
-    assert users.authenticate(ws.conn, "lee", "long enough!", client="10.2.2.2") == auth.Actor("lee", "labeler")
+    assert signin.authenticate(ws.conn, "lee", "long enough!", client="10.2.2.2") == auth.Actor("lee", "labeler")
     clock.advance(1)
     with pytest.raises(SignInRefused, match="wrong"):
-        users.authenticate(ws.conn, "nobody", "nope nope", client="10.1.1.1")
+        signin.authenticate(ws.conn, "nobody", "nope nope", client="10.1.1.1")
     with pytest.raises(SignInRefused) as waiting:
-        users.authenticate(ws.conn, "lee", "long enough!", client="10.1.1.1")
+        signin.authenticate(ws.conn, "lee", "long enough!", client="10.1.1.1")
     assert waiting.value.detail == {"seconds": 2}  # 1, 2, 4 … seconds after each further failure
     clock.advance(2)
-    assert users.authenticate(ws.conn, "lee", "long enough!", client="10.1.1.1") == auth.Actor("lee", "labeler")
+    assert signin.authenticate(ws.conn, "lee", "long enough!", client="10.1.1.1") == auth.Actor("lee", "labeler")
 
 
 def test_a_full_database_refuses_sign_in_with_the_reason_and_still_counts_the_guess(ws, clock, monkeypatch):
-    monkeypatch.setattr(users, "_UNRECORDED", {})  # this process's memory of unrecorded failures, for this test only
+    monkeypatch.setattr(signin, "_UNRECORDED", {})  # this process's memory of unrecorded failures, for this test only
     users.add(ws.conn, ADMIN, "root", "admin", "long enough!")
     users.add(ws.conn, ADMIN, "kim", "trainer", "long enough!")
     pages = ws.conn.execute("PRAGMA page_count").fetchone()[0]
@@ -133,13 +133,13 @@ def test_a_full_database_refuses_sign_in_with_the_reason_and_still_counts_the_gu
                 break
     try:
         with pytest.raises(SignInRefused) as refused:
-            users.authenticate(ws.conn, "root", "long enough!")
+            signin.authenticate(ws.conn, "root", "long enough!")
         assert refused.value.key == "signin.unrecorded" and "disk is full" in str(refused.value)
-        for _ in range(users.LOCKOUT_FAILURES):
+        for _ in range(signin.LOCKOUT_FAILURES):
             with pytest.raises(SignInRefused, match="disk is full"):
-                users.authenticate(ws.conn, "kim", "guess guess")
+                signin.authenticate(ws.conn, "kim", "guess guess")
     finally:
         ws.conn.execute("PRAGMA max_page_count = 1073741823")
     with pytest.raises(PermissionDenied, match="too many failed sign-ins"):  # the unrecorded guesses counted
-        users.authenticate(ws.conn, "kim", "long enough!")
-    assert users.authenticate(ws.conn, "root", "long enough!") == auth.Actor("root", "admin")
+        signin.authenticate(ws.conn, "kim", "long enough!")
+    assert signin.authenticate(ws.conn, "root", "long enough!") == auth.Actor("root", "admin")

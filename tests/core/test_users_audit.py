@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from core import audit, auth, export, ingest, jobs, store, users
+from core import audit, auth, export, ingest, jobs, signin, store, users
 from core.errors import NotFoundError, PermissionDenied, ValidationError
 from tests.conftest import ROOT
 from tests.core.train_helpers import ADMIN, promoted_tiny_run, tiny_config
@@ -35,18 +35,18 @@ def test_every_failed_sign_in_gets_the_same_message_and_the_audit_keeps_why(ws, 
     users.set_disabled(ws.conn, ADMIN, "off", True)
     users.add(ws.conn, ADMIN, "sso", "viewer", email="sso@plant.example")
     with pytest.raises(PermissionDenied, match="wrong user name or password, or the account is disabled"):
-        users.authenticate(ws.conn, name, password)
+        signin.authenticate(ws.conn, name, password)
     entry = audit.query(ws.conn, actions=("sign_in.failed",))[0]
     assert (entry.target, entry.details["reason"]) == (name, reason)
 
 
 def test_five_failures_lock_the_name_even_for_the_right_password(ws):
     users.add(ws.conn, ADMIN, "kim", "trainer", "long enough!")
-    for _ in range(users.LOCKOUT_FAILURES):
+    for _ in range(signin.LOCKOUT_FAILURES):
         with pytest.raises(PermissionDenied):
-            users.authenticate(ws.conn, "kim", "guess guess")
+            signin.authenticate(ws.conn, "kim", "guess guess")
     with pytest.raises(PermissionDenied, match="too many failed sign-ins"):
-        users.authenticate(ws.conn, "kim", "long enough!")
+        signin.authenticate(ws.conn, "kim", "long enough!")
 
 
 def test_account_rules(ws):
@@ -103,7 +103,7 @@ def test_each_listed_action_is_audited_with_user_and_time(ws, tmp_path, monkeypa
     users.set_password(ws.conn, ADMIN, "tara", "longer enough")
     users.set_disabled(ws.conn, ADMIN, "tara", True)
     with pytest.raises(PermissionDenied):
-        users.authenticate(ws.conn, "tara", "longer enough")
+        signin.authenticate(ws.conn, "tara", "longer enough")
     entries = audit.query(ws.conn)
     seen = {e.action for e in entries}
     assert {"upload", "relabel", "delete", "restore", "train", "cancel", "resume", "promote", "export", "user.add",

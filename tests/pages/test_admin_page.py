@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import audit, auth, users
+from core import audit, auth, signin, users
 from core.errors import SignInRefused
 from tests.conftest import ROOT
 
@@ -67,9 +67,9 @@ def test_audit_filters_and_csv(ws):
 def test_a_locked_account_is_shown_and_unlocked_from_the_accounts_panel(ws):
     users.add(ws.conn, ADMIN, "root", "admin", "long enough!")
     users.add(ws.conn, ADMIN, "kim", "trainer", "long enough!")
-    for _ in range(users.LOCKOUT_FAILURES):
+    for _ in range(signin.LOCKOUT_FAILURES):
         with pytest.raises(SignInRefused):
-            users.authenticate(ws.conn, "kim", "guess guess")
+            signin.authenticate(ws.conn, "kim", "guess guess")
     at = admin_page()
     table = at.dataframe[0].value
     assert dict(zip(table["name"], table["locked"], strict=True)) == {"kim": True, "root": False}
@@ -78,7 +78,7 @@ def test_a_locked_account_is_shown_and_unlocked_from_the_accounts_panel(ws):
     at.selectbox(key="admin_pick").select("kim").run()
     at.button(key="admin_unlock").click().run()
     assert not at.exception, at.exception
-    assert not users.is_locked(ws.conn, "kim")
+    assert not signin.is_locked(ws.conn, "kim")
     assert any("kim: sign-in unlocked" in s.value for s in at.success)
     entry = audit.query(ws.conn, actions=("user.enable",))[0]
     assert (entry.user, entry.target, entry.details) == ("root", "kim", {"unlock": True})

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
-from core import audit, auth, sessions, users
+from core import audit, auth, sessions, signin, users
 from tests.conftest import ROOT
 
 ADMIN = auth.Actor("root", "admin")
@@ -142,7 +142,7 @@ def test_the_page_passes_its_client_and_shows_the_back_off_and_malformed_names_t
     at.sidebar.radio(key="lang").set_value("ko").run()
     sign_in(at, "x" * 100_000, "whatever")
     assert any("1~64자" in e.value for e in at.error), [e.value for e in at.error]
-    for _ in range(users.BACKOFF_AFTER - 1):
+    for _ in range(signin.BACKOFF_AFTER - 1):
         sign_in(at, "lee", "wrong horse")
     failed = audit.query(ws.conn, actions=("sign_in.failed",))
     assert {e.details.get("client") for e in failed} == {"localhost"}  # st.context.ip_address is None on localhost

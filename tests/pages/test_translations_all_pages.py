@@ -17,7 +17,7 @@ import pytest
 from streamlit.runtime.state.common import user_key_from_element_id
 from streamlit.testing.v1 import AppTest
 
-from core import audit, auth, config, i18n, jobs, review, store, users
+from core import audit, auth, config, i18n, jobs, review, signin, store, users
 from tests.conftest import ROOT
 
 # ---------------------------------------------------------------------------------------------- the scan
@@ -160,7 +160,7 @@ def scan_ws(tmp_path_factory):
         users.add(ws.conn, ADMIN, "lee", "labeler", None, "lee@plant.example")
         users.set_role(ws.conn, ADMIN, "lee", "trainer")
         with pytest.raises(Exception):  # noqa: B017 - any refusal; the audit row is what counts
-            users.authenticate(ws.conn, "kim", "wrong password here")
+            signin.authenticate(ws.conn, "kim", "wrong password here")
         image = store.query_images(ws.conn, store.ImageQuery(), 0, 1)[0][0]
         store.relabel(ws.conn, ADMIN, [image.id], "broken", "manual")
         audit.record_now(ws.conn, ADMIN.name, "export", "dataset zip", file="dataset.zip")
