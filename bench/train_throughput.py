@@ -58,7 +58,7 @@ def context(args, n_classes: int) -> trainer.RunContext:
 def run_epochs(ctx, args, loaders, prep=None) -> list[float]:
     """images/s of each epoch for a fresh model; loaders(epoch) gives that epoch's batches."""
     torch.manual_seed(0)
-    device = trainer.pick_device()
+    device = runtime.pick_device()
     model = models.build(args.arch, N_CLASSES, pretrained=True, image_size=args.size).model.to(device)
     if device.type == "cuda" and ctx.config.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -85,7 +85,7 @@ def ours(ctx, args, samples):
     def loaders(epoch):
         if "ds" not in state:  # epoch 1 pays for decoding (and the move to the GPU), as a run does
             cache = data.decode_all([p for p, _ in samples], args.size)
-            cache = trainer._on_device(cache, trainer.pick_device(), ctx.config)
+            cache = trainer._on_device(cache, runtime.pick_device(), ctx.config)
             state["ds"] = data.CachedImages(cache, [t for _, t in samples])
         return trainer._train_loader(ctx, state["ds"], epoch)
     return run_epochs(ctx, args, loaders, transforms.BatchPrep("flip", pre))
@@ -105,7 +105,7 @@ def baseline(ctx, args, root: Path, workers: int):
 
 def bound(ctx, args, n: int):
     """Random batches already where the model runs (GPU memory on a GPU)."""
-    size, batch, device = args.size, ctx.config.batch_size, trainer.pick_device()
+    size, batch, device = args.size, ctx.config.batch_size, runtime.pick_device()
     gen = torch.Generator().manual_seed(0)
     batches = [(torch.randn(min(batch, n - i), 3, size, size, generator=gen).to(device),
                 torch.randint(0, N_CLASSES, (min(batch, n - i),), generator=gen).to(device))
@@ -130,7 +130,7 @@ def main() -> None:
     samples = make_photos(root, args.n, args.photos)
     print(f"{machine()}\n{args.n} {args.photos} photos ready in {time.perf_counter() - t0:.0f} s; "
           f"{args.arch} at {args.size} px, batch {args.batch}, {args.epochs} epochs each, "
-          f"on {trainer.pick_device()}")
+          f"on {runtime.pick_device()}")
     runtime.tune_allocator()  # as the training worker does
     ctx = context(args, N_CLASSES)
     warm = argparse.Namespace(**{**vars(args), "epochs": 1})  # first-use costs land in no variant's figures

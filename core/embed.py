@@ -22,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from core import checkpoint, data, db, metrics, models, trainer, transforms
+from core import checkpoint, data, db, metrics, models, runtime, trainer, transforms
 
 log = logging.getLogger(__name__)
 PROBE_C = (0.02, 0.1, 0.5, 2.0)  # inverse regularisation strengths tried, in this order; cross-validation picks
@@ -207,7 +207,7 @@ def _epoch_values(y: np.ndarray, probs: np.ndarray, split: np.ndarray, results: 
 def run_quick(ctx: trainer.RunContext, conn: sqlite3.Connection) -> trainer.RunResult:
     """The quick model: cached embeddings + probe fitted on train, C chosen on validation, one 'epoch'."""
     c, n = ctx.config, len(ctx.class_names)
-    device = trainer.pick_device(ctx.local_rank)
+    device = runtime.pick_device(ctx.local_rank)
     pooling = "avgmax" if models.supports_avgmax(c.arch) else "avg"
     torch.manual_seed(c.seed)  # a backbone without pretrained weights is then the same for the same seed
     spec = models.build(c.arch, n, pretrained=c.pretrained, image_size=c.image_size, weights_dir=ctx.weights_dir,
@@ -243,7 +243,7 @@ def run_quick(ctx: trainer.RunContext, conn: sqlite3.Connection) -> trainer.RunR
     preds = [(it.image_id, it.split, ctx.class_names[int(predicted[i])], probs[i].tolist())
              for i, it in enumerate(ctx.items)]
     return trainer.RunResult(1, results, preds, checkpoint.BEST, str(device), spec.weights, 1,
-                             trainer.measure_cpu_ms(spec.model, spec.preprocess.size))
+                             runtime.measure_cpu_ms(spec.model, spec.preprocess.size))
 
 
 class Suspect(TypedDict):
@@ -276,7 +276,7 @@ def find_suspects(ws, top: int | None = None, arch: str = "efficientnet_lite0", 
     pooling = "avgmax" if models.supports_avgmax(arch) else "avg"
     spec = models.build(arch, len(names), image_size=256, weights_dir=ws.layout.weights, pooling=pooling)
     x = embeddings(ws.conn, spec, [im.sha256 for im in images], [ws.layout.cached(im.sha256) for im in images],
-                   trainer.pick_device(), hooks)
+                   runtime.pick_device(), hooks)
     y = np.array([names.index(im.label) for im in images])
     folds = StratifiedKFold(min(5, int(np.bincount(y).min())), shuffle=True, random_state=seed)
     z = StandardScaler().fit_transform(x)

@@ -7,9 +7,12 @@ import ctypes.util
 import logging
 import platform
 import sys
+import time
 
+import numpy as np
 import torch
 import torchvision
+from torch import nn
 
 log = logging.getLogger(__name__)
 
@@ -61,3 +64,26 @@ def processes_for(config_nproc: int, batch_size: int) -> int:
         return config_nproc
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     return gpus if gpus > 1 and batch_size % gpus == 0 else 1
+
+
+def measure_cpu_ms(model: nn.Module, size: int, repeats: int = 7, budget_s: float = 2.0) -> float:
+    """Median milliseconds for one photo (batch 1) on the CPU: the cost of a diagnosis on a plain PC.
+
+    At most `repeats` timings, fewer once budget_s is spent: on a quiet PC 7 take a fraction of a second,
+    while on a busy 2-core machine one forward took 8 s and 8 of them doubled the quick model's time.
+    """
+    model = model.to("cpu").eval()
+    sample = torch.zeros(1, 3, size, size)
+    times: list[float] = []
+    with torch.inference_mode():
+        began = time.perf_counter()
+        model(sample)  # warm-up
+        while len(times) < repeats and (not times or time.perf_counter() - began < budget_s):
+            start = time.perf_counter()
+            model(sample)
+            times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times))
+
+
+def pick_device(local_rank: int = 0) -> torch.device:
+    return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")

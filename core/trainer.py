@@ -20,7 +20,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, WeightedRandomSampler
 
-from core import checkpoint, data, metrics, models, train_state, transforms
+from core import checkpoint, data, metrics, models, runtime, train_state, transforms
 from core.config import TrainConfig
 from core.runs import SnapshotItem
 
@@ -79,27 +79,8 @@ class RunResult:
     cpu_ms: float | None = None
 
 
-def measure_cpu_ms(model: nn.Module, size: int, repeats: int = 7, budget_s: float = 2.0) -> float:
-    """Median milliseconds for one photo (batch 1) on the CPU: the cost of a diagnosis on a plain PC.
-
-    At most `repeats` timings, fewer once budget_s is spent: on a quiet PC 7 take a fraction of a second,
-    while on a busy 2-core machine one forward took 8 s and 8 of them doubled the quick model's time.
-    """
-    model = model.to("cpu").eval()
-    sample = torch.zeros(1, 3, size, size)
-    times: list[float] = []
-    with torch.inference_mode():
-        began = time.perf_counter()
-        model(sample)  # warm-up
-        while len(times) < repeats and (not times or time.perf_counter() - began < budget_s):
-            start = time.perf_counter()
-            model(sample)
-            times.append((time.perf_counter() - start) * 1000)
-    return float(np.median(times))
 
 
-def pick_device(local_rank: int = 0) -> torch.device:
-    return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
 
 
 def _stop_requested(ctx: RunContext, device: torch.device) -> bool:
@@ -232,7 +213,7 @@ def _set_frozen(spec: models.ModelSpec, frozen: bool) -> None:
 def run_training(ctx: RunContext) -> RunResult:
     """Train for config.epochs (or until early stopping) and predict every snapshot photo with the best epoch."""
     c = ctx.config
-    device = pick_device(ctx.local_rank)
+    device = runtime.pick_device(ctx.local_rank)
     torch.manual_seed(c.seed)
     spec = models.build(c.arch, len(ctx.class_names), pretrained=c.pretrained, image_size=c.image_size,
                         weights_dir=ctx.weights_dir)
@@ -328,4 +309,4 @@ def _final(loop: train_state.Loop, cache: torch.Tensor, targets: list[int]) -> R
     preds = [(it.image_id, it.split, ctx.class_names[int(predicted[i])], out["probs"][i].tolist())
              for i, it in enumerate(ctx.items)]
     return RunResult(loop.progress.best_epoch, results, preds, checkpoint.BEST, str(loop.device), spec.weights,
-                     loop.steps, measure_cpu_ms(spec.model, spec.preprocess.size))
+                     loop.steps, runtime.measure_cpu_ms(spec.model, spec.preprocess.size))
