@@ -9,7 +9,8 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 start=$SECONDS
 step() { echo; echo "== $1 ($((SECONDS - start)) s so far)"; }
-step "ingest: 200 x 12 MP JPEGs";          "$PY" bench/ingest.py --n 200 --photos "$scratch/ingest"
+step "ingest: 200 x 12 MP JPEGs";          "$PY" bench/ingest.py --n 200 --photos "$scratch/ingest" --only throughput
+step "ingest into 50,000 stored photos";   "$PY" bench/ingest.py --only scaling
 step "diagnose: one 12 MP JPEG";           "$PY" bench/diagnose.py --repeats 30
 step "training data path: EfficientNet-Lite0, bolt crops"
 "$PY" bench/train_throughput.py --photos crops --n 96 --epochs 3 --folder "$scratch/train"

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core import audit, auth, db, files, imaging, sources, store
+from core import audit, auth, db, files, imaging, sources, splits, store
 from core.errors import RejectedFile, StorageError, ValidationError
 from core.i18n import t
 from core.workspace import Workspace
@@ -119,13 +119,14 @@ def import_uploads(ws: Workspace, actor: auth.Actor, uploads: Iterable[tuple[str
 
 @dataclass(frozen=True)
 class _Batch:
-    """What holds for every file of one import call."""
+    """What holds for every file of one import call (labels checked once, here), and what its chunks share."""
 
     label: str | None
     split: str | None
     image_source: str
     event_source: str
-    folder_labels: dict[str, str]
+    folder_labels: dict[str, str]  # every value a configured label
+    book: splits.Book = field(default_factory=splits.Book)  # split counts kept across chunks (see splits.Book)
 
 
 def import_sources(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Source | sources.Refusal | sources.Skip],
@@ -279,10 +280,11 @@ def _store_chunk(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
     try:  # all of a chunk or none of it: no file stays behind without its row
         if failure is not None:
             raise failure
-        stored = store.insert_images(ws.conn, actor, ready, batch.event_source, ws.settings.split_ratios) \
-            if ready else {}
+        stored = store.insert_images(ws.conn, actor, ready, batch.event_source, ws.settings.split_ratios,
+                                     batch.book) if ready else {}
     except BaseException:
         _discard(prepared)
+        batch.book.forget()  # it may count the photos of the chunk just rolled back
         raise
     return stored, prepared
 

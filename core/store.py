@@ -135,8 +135,8 @@ def find_shas(conn: sqlite3.Connection, shas: Sequence[str]) -> dict[str, Image]
     return found
 
 
-def insert_images(conn: sqlite3.Connection, actor: auth.Actor, items: Sequence[NewImage],
-                  event_source: str, ratios: tuple[float, float, float]) -> dict[str, tuple[int, bool]]:
+def insert_images(conn: sqlite3.Connection, actor: auth.Actor, items: Sequence[NewImage], event_source: str,
+                  ratios: tuple[float, float, float], book: splits.Book | None = None) -> dict[str, tuple[int, bool]]:
     """Insert new images, their first label events and their splits in one transaction.
 
     Returns sha256 -> (image id, inserted); inserted is False where another process stored the
@@ -147,9 +147,11 @@ def insert_images(conn: sqlite3.Connection, actor: auth.Actor, items: Sequence[N
         raise ValidationError(f"event source {event_source!r} is unknown; valid: {EVENT_SOURCES}")
     at = db.now_iso()
     result: dict[str, tuple[int, bool]] = {}
+    new: list[splits.SplitItem] = []  # the photos this call inserts, for the split plan
     with db.transaction(conn):
+        for label in {item.label for item in items}:  # once a call, not once a photo
+            check_label(conn, label)
         for item in items:
-            check_label(conn, item.label)
             cur = conn.execute(
                 "INSERT INTO images (sha256, ext, display_name, origin, source, width, height, bytes,"
                 " phash, brightness, sharpness, label, split, split_locked, added_by, added_at)"
@@ -164,13 +166,11 @@ def insert_images(conn: sqlite3.Connection, actor: auth.Actor, items: Sequence[N
                 result[item.sha256] = (row["id"], False)
                 continue
             result[item.sha256] = (cur.lastrowid, True)
+            new.append(splits.SplitItem(cur.lastrowid, item.sha256, item.label, item.split, item.split is not None))
             if item.label is not None:
-                conn.execute(
-                    "INSERT INTO label_events (image_id, old_label, new_label, user, at, source)"
-                    " VALUES (?, NULL, ?, ?, ?, ?)",
-                    (cur.lastrowid, item.label, actor.name, at, event_source),
-                )
-        _apply_split_plan(conn, ratios, {item.label for item in items})
+                conn.execute("INSERT INTO label_events (image_id, old_label, new_label, user, at, source)"
+                             " VALUES (?, NULL, ?, ?, ?, ?)", (cur.lastrowid, item.label, actor.name, at, event_source))
+        _apply_split_plan(conn, ratios, {item.label for item in items}, book, new)
         added = [image_id for image_id, inserted in result.values() if inserted]
         if added:
             audit.record(conn, actor.name, "upload", _ids_text(added), count=len(added), source=event_source)
@@ -382,17 +382,18 @@ def save_split_settings(conn: sqlite3.Connection, actor: auth.Actor, ratios: tup
 
 
 def _apply_split_plan(conn: sqlite3.Connection, default_ratios: tuple[float, float, float],
-                      labels: set[str | None] | None) -> int:
-    """Inside a transaction: rebalance the given label groups (all when None). Returns moves."""
+                      labels: set[str | None] | None, book: splits.Book | None = None,
+                      new: Sequence[splits.SplitItem] = ()) -> int:
+    """Inside a transaction: rebalance the given label groups (all when None), reading only their photos; with an
+    import's book, only the photos of groups its counts cannot plan (splits.Book). Returns moves."""
     ratios, test_locked = split_settings(conn, default_ratios)
-    rows = conn.execute(
-        "SELECT id, sha256, label, split, split_locked FROM images WHERE deleted_at IS NULL"
-    ).fetchall()
-    items = [
-        splits.SplitItem(r["id"], r["sha256"], r["label"], r["split"], bool(r["split_locked"]))
-        for r in rows
-        if labels is None or r["label"] in labels
-    ]
-    moves = splits.plan(items, ratios, test_locked)
+
+    def rows(*label: str | None) -> list[splits.SplitItem]:  # one label group's photos; without a label, all
+        sql = "SELECT id, sha256, label, split, split_locked FROM images WHERE deleted_at IS NULL"
+        found = conn.execute(sql + (" AND label IS ?" if label else ""), label)
+        return [splits.SplitItem(r["id"], r["sha256"], r["label"], r["split"], bool(r["split_locked"])) for r in found]
+
+    moves = splits.plan(rows(), ratios, test_locked) if labels is None else (book or splits.Book()).plan(
+        conn.execute("PRAGMA data_version").fetchone()[0], labels, new, (ratios, test_locked), rows)
     conn.executemany("UPDATE images SET split = ? WHERE id = ?", [(s, i) for i, s in moves.items()])
     return len(moves)

@@ -246,3 +246,104 @@ def test_hash_unit_is_in_range_and_content_based():
     assert all(0 <= v < 1 for v in values)
     assert splits.hash_unit("f" * 64) < 1 and splits.hash_unit("0" * 64) == 0
     assert len(set(values)) == 200
+
+
+# ---- one import's chunks, planned from counts (splits.Book) ----------------------------------------
+
+
+class Stored:
+    """Photos as the database holds them, with SQLite's data_version: what store hands a Book."""
+
+    def __init__(self, items: list[SplitItem]):
+        self.items, self.version = items, 1
+
+    def rows(self, label: str | None) -> list[SplitItem]:
+        return [i for i in self.items if i.label == label]
+
+    def chunk(self, book: splits.Book, new: list[SplitItem], ratios, test_locked: bool) -> dict[int, str]:
+        """Store one chunk the way store.insert_images does, with and without the book; both must agree."""
+        self.items = self.items + new
+        labels = {i.label for i in new}
+        whole = splits.plan([i for i in self.items if i.label in labels], ratios, test_locked)  # the reference
+        moves = book.plan(self.version, labels, new, (ratios, test_locked), self.rows)
+        assert moves == whole
+        self.items = apply(self.items, moves)
+        return moves
+
+
+def new_photos(rng: random.Random, start: int, n: int, labels, locked_share: float = 0.0) -> list[SplitItem]:
+    """n new photos; a share of them given a split by hand (locked), as `import --split` does."""
+    out = []
+    for k in range(start, start + n):
+        split = rng.choice(NAMES) if rng.random() < locked_share else None
+        out.append(SplitItem(k, sha(("new", k)), rng.choice(labels), split, split is not None))
+    return out
+
+
+@pytest.mark.parametrize("test_locked", [False, True])
+@pytest.mark.parametrize("seed", range(12))
+def test_book_gives_the_splits_plan_gives_over_whole_groups(seed, test_locked):
+    """Chunk after chunk, into settled, disturbed and hand-locked groups: the book's splits are exactly those of
+    planning every affected group whole (what every chunk did before), whatever it has counted or read."""
+    rng = random.Random(seed)
+    ratios = rng.choice([RATIOS, (0.5, 0.25, 0.25), (0.8, 0.1, 0.1), (0.6, 0.4, 0.0), (1.0, 0.0, 0.0)])
+    labels = ("normal", "broken", None)
+    ws = Stored(settle(make_items({"normal": rng.randint(0, 60), "broken": rng.randint(0, 9), None: 3}),
+                          ratios, test_locked))
+    for item in rng.sample(ws.items, k=min(4, len(ws.items))):  # relabelled since: their groups are off balance
+        ws.items = [replace(i, label=rng.choice(labels)) if i.id == item.id else i for i in ws.items]
+    book, next_id = splits.Book(), 1000
+    for _chunk in range(10):
+        n = rng.choice([1, 5, 16])
+        ws.chunk(book, new_photos(rng, next_id, n, labels, locked_share=rng.choice([0.0, 0.0, 0.5, 1.0])),
+                 ratios, test_locked)
+        next_id += n
+        if rng.random() < 0.2:  # another connection changed the workspace between two chunks
+            ws.items = [replace(i, split=None) if i.id % 7 == 0 and not i.locked else i for i in ws.items]
+            ws.version += 1
+
+
+def test_book_reads_each_group_once_per_import():
+    """Into a settled workspace, only the first chunk reads its groups' photos; the next ones plan from counts."""
+    rng = random.Random(3)
+    ws = Stored(settle(make_items({"normal": 500, "broken": 300, "missing": 200})))
+    book = splits.Book()
+    ws.chunk(book, new_photos(rng, 5000, 16, ("normal", "broken")), RATIOS, False)
+    first = book.rows_read
+    assert first >= 800  # normal and broken read whole, missing untouched
+    for k in range(1, 20):
+        ws.chunk(book, new_photos(rng, 5000 + 16 * k, 16, ("normal", "broken")), RATIOS, False)
+    assert book.rows_read == first
+    for label, sizes in sizes_by_label(ws.items).items():  # and every group is still exactly stratified
+        assert sizes == largest_remainder(sum(sizes.values()), RATIOS), label
+
+
+def test_book_reads_again_when_another_connection_wrote_or_the_settings_changed():
+    rng = random.Random(5)
+    ws = Stored(settle(make_items({"normal": 100})))
+    book = splits.Book()
+    ws.chunk(book, new_photos(rng, 500, 4, ("normal",)), RATIOS, False)
+    assert book.rows_read == 104
+    ws.version += 1  # e.g. a relabel from another session, committed between two chunks
+    ws.chunk(book, new_photos(rng, 600, 4, ("normal",)), RATIOS, False)
+    assert book.rows_read == 104 + 108
+    ws.chunk(book, new_photos(rng, 700, 4, ("normal",)), (0.5, 0.25, 0.25), False)  # new ratios: read again
+    assert book.rows_read == 104 + 108 + 112
+    book.forget()  # a chunk failed and rolled back
+    ws.chunk(book, new_photos(rng, 800, 4, ("normal",)), (0.5, 0.25, 0.25), False)
+    assert book.rows_read == 104 + 108 + 112 + 116
+
+
+def test_book_reads_a_group_whose_stored_photos_must_move():
+    """Hand-locked test photos beyond the test share push stored photos out of test: the counts cannot say
+    which, so the group is read and planned whole."""
+    rng = random.Random(9)
+    ws = Stored(settle(make_items({"normal": 40})))
+    book = splits.Book()
+    ws.chunk(book, new_photos(rng, 500, 2, ("normal",)), RATIOS, False)
+    read = book.rows_read
+    locked = [SplitItem(600 + k, sha(("locked", k)), "normal", "test", True) for k in range(12)]
+    moves = ws.chunk(book, locked, RATIOS, False)
+    assert book.rows_read == read + 54
+    assert any(i < 500 for i in moves) and set(moves.values()) <= {"train", "val"}
+    assert Counter(i.split for i in ws.items) == {"train": 34, "val": 8, "test": 12}
