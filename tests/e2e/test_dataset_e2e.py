@@ -35,7 +35,7 @@ def test_upload_relabel_and_history(app_server, page, tmp_path):
     page.locator("[data-testid=stFileUploader] input[type=file]").first.set_input_files(files)
     page.locator(".st-key-upload_split_0_en").get_by_text("test", exact=True).click()  # a hand-picked test set
     page.get_by_role("button", name="Import 3 file(s)").click()
-    page.get_by_text("Imported 3, duplicates 0, refused 0.").wait_for()
+    page.get_by_text("Imported 3, duplicates 0, refused 0, skipped 0.").wait_for()
     # the per-file report is a data grid: its cells are in the DOM for screen readers
     page.locator("[role=gridcell]", has_text="볼트_1.jpg").first.wait_for(state="attached")
     page.screenshot(path=str(tmp_path / "02-imported.png"), full_page=True)

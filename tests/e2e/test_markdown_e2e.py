@@ -53,7 +53,7 @@ def test_payload_names_are_text_in_gallery_and_photo_view(app_server, page, tmp_
     files = page.locator("[data-testid=stFileUploader] input[type=file]:not([webkitdirectory])")
     files.first.set_input_files(str(archive))
     page.get_by_role("button", name="Import 1 file(s)").click()
-    page.get_by_text("Imported 2, duplicates 0, refused 0.").wait_for()
+    page.get_by_text("Imported 2, duplicates 0, refused 0, skipped 0.").wait_for()
     page.locator(".st-key-open_1 button").first.wait_for()
     page.screenshot(path=str(tmp_path / "01-gallery.png"), full_page=True)
     assert_nothing_of_theirs(page, url, requested)
