@@ -14,7 +14,7 @@ from pages import components as ui
 TYPES = tuple(ext.lstrip(".") for ext in imaging.ACCEPTED_EXTS)
 MAX_PHOTOS = 200  # per drop; the table covers them all
 DETAILED = 12  # photos shown with Grad-CAM; the rest are in the table
-VERDICT_COLOURS = {"normal": "green"}
+VERDICT_COLOURS = {evaluation.NORMAL: "green"}  # every defect class: red
 # the banner reads without colour: its own icon and word for each verdict
 BANNERS = {"pass": (st.success, ":material/check_circle:"), "defect": (st.error, ":material/dangerous:"),
            "check": (st.warning, ":material/photo_camera:")}

@@ -5,12 +5,13 @@ from __future__ import annotations
 from core import i18n, jobs, runs
 from pages import components as ui
 
-STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/autorenew:", "done": ":material/check_circle:",
-                "failed": ":material/error:", "cancelled": ":material/block:", "interrupted": ":material/pause_circle:"}
+S = jobs.JobStatus  # short, for the three tables below
+STATUS_ICONS = {S.QUEUED: ":material/schedule:", S.RUNNING: ":material/autorenew:", S.DONE: ":material/check_circle:",
+                S.FAILED: ":material/error:", S.CANCELLED: ":material/block:", S.INTERRUPTED: ":material/pause_circle:"}
 # plain characters: tables and select boxes show text, not material icons
-STATUS_MARKS = {"queued": "⏳", "running": "▶", "done": "✔", "failed": "✖", "cancelled": "■", "interrupted": "⏸"}
-STATUS_COLOURS = {"queued": "gray", "running": "blue", "done": "green", "failed": "red", "cancelled": "orange",
-                  "interrupted": "orange"}
+STATUS_MARKS = {S.QUEUED: "⏳", S.RUNNING: "▶", S.DONE: "✔", S.FAILED: "✖", S.CANCELLED: "■", S.INTERRUPTED: "⏸"}
+STATUS_COLOURS = {S.QUEUED: "gray", S.RUNNING: "blue", S.DONE: "green", S.FAILED: "red", S.CANCELLED: "orange",
+                  S.INTERRUPTED: "orange"}
 
 
 def kind_text(kind: str) -> str:
