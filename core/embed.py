@@ -22,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from core import checkpoint, data, db, metrics, models, runtime, trainer, transforms
+from core import checkpoint, data, db, label_set, metrics, models, runtime, trainer, transforms
 
 log = logging.getLogger(__name__)
 PROBE_C = (0.02, 0.1, 0.5, 2.0)  # inverse regularisation strengths tried, in this order; cross-validation picks
@@ -267,7 +267,7 @@ def find_suspects(ws, top: int | None = None, arch: str = "efficientnet_lite0", 
     from core import store  # light; imported here so embed stays importable without a workspace
 
     images = [im for im in store.all_images(ws.conn) if im.label]
-    order = [lab.name for lab in store.list_labels(ws.conn)]
+    order = [lab.name for lab in label_set.list_labels(ws.conn)]
     names = [name for name in order if sum(im.label == name for im in images) >= 2]
     images = [im for im in images if im.label in names]
     if len(names) < 2:

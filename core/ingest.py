@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core import audit, auth, db, files, imaging, sources, splits, store
+from core import audit, auth, db, files, imaging, label_set, sources, splits, store
 from core.errors import RejectedFile, StorageError, ValidationError
 from core.i18n import t
 from core.workspace import Workspace
@@ -133,7 +133,7 @@ def import_sources(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Sou
                    label: str | None, split: str | None, image_source: str,
                    event_source: str) -> ImportReport:
     auth.require(actor, "upload")
-    store.check_label(ws.conn, label)
+    label_set.check_label(ws.conn, label)
     if split is not None and split not in store.SPLITS:
         raise ValidationError(f"split {split!r} is unknown; valid: {', '.join(store.SPLITS)}",
                               key="dataset.error_split", split=split, valid=", ".join(store.SPLITS))
@@ -216,7 +216,7 @@ def _refused(name: str, exc: RejectedFile) -> FileOutcome:
 def _folder_label_map(ws: Workspace) -> dict[str, str]:
     """Folder names that mean a label: the name itself and its English and Korean display names."""
     mapping: dict[str, str] = {}
-    for lab in store.list_labels(ws.conn):
+    for lab in label_set.list_labels(ws.conn):
         for alias in (lab.name, lab.display_en, lab.display_ko):
             mapping[alias.strip().lower()] = lab.name
     return mapping

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
-from core import audit, auth, db, store
+from core import audit, auth, db, label_set, store
 from core.config import TrainConfig
 from core.errors import NotFoundError, ValidationError
 
@@ -98,7 +98,7 @@ def plan_snapshot(conn: sqlite3.Connection, config: TrainConfig) -> tuple[tuple[
     """Classes (labels with train photos, in configured order) and each labelled photo's run split."""
     images = [im for im in store.all_images(conn) if im.label]
     train_labels = {im.label for im in images if (im.split or "train") == "train"}
-    classes = tuple(lab.name for lab in store.list_labels(conn) if lab.name in train_labels)
+    classes = tuple(lab.name for lab in label_set.list_labels(conn) if lab.name in train_labels)
     if len(classes) < 2:
         raise ValidationError(
             f"training needs photos of at least two labels in the train split; found {len(classes)}"

@@ -6,23 +6,12 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from core import audit, auth, db, splits
+from core import audit, auth, db, label_set, splits
 from core.errors import NotFoundError, ValidationError
 
 SPLITS = ("train", "val", "test")
 EVENT_SOURCES = ("upload", "manual", "review", "import", "diagnose")
 IMAGE_SOURCES = ("upload", "import", "demo", "diagnose")
-
-
-@dataclass(frozen=True)
-class Label:
-    name: str
-    position: int
-    display_en: str
-    display_ko: str
-
-    def display(self, lang: str) -> str:
-        return self.display_ko if lang == "ko" else self.display_en
 
 
 @dataclass(frozen=True)
@@ -75,24 +64,6 @@ class LabelEvent:
 # ---- labels and settings -------------------------------------------------------------------
 
 
-def list_labels(conn: sqlite3.Connection) -> list[Label]:
-    return [Label(**dict(row)) for row in conn.execute("SELECT * FROM labels ORDER BY position")]
-
-
-def add_label(conn: sqlite3.Connection, actor: auth.Actor, name: str, en: str, ko: str) -> Label:
-    auth.require(actor, "settings")
-    clean = name.strip().lower()
-    if not clean.isidentifier():
-        raise ValidationError(f"label name {name!r} must be letters, digits and _ (e.g. 'corroded')")
-    with db.transaction(conn):
-        if conn.execute("SELECT 1 FROM labels WHERE name = ?", (clean,)).fetchone():
-            raise ValidationError(f"label {clean!r} exists already")
-        pos = conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM labels").fetchone()[0]
-        conn.execute("INSERT INTO labels VALUES (?, ?, ?, ?)", (clean, pos, en.strip() or clean, ko.strip() or clean))
-        audit.record(conn, actor.name, "settings", "labels", added=clean, en=en.strip(), ko=ko.strip())
-    return Label(clean, pos, en.strip() or clean, ko.strip() or clean)
-
-
 def get_setting(conn: sqlite3.Connection, key: str, default: str) -> str:
     row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
     return row["value"] if row else default
@@ -104,18 +75,12 @@ def put_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
                  " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
 
-def check_label(conn: sqlite3.Connection, label: str | None) -> str | None:
-    """Return the label if it is configured; raise naming the valid ones otherwise."""
-    if label is None:
-        return None
-    names = [lab.name for lab in list_labels(conn)]
-    if label not in names:
-        raise ValidationError(f"label {label!r} is not configured; valid labels: {', '.join(names)}",
-                              key="dataset.error_label", label=label, valid=", ".join(names))
-    return label
-
-
 # ---- images ----------------------------------------------------------------------------------
+
+_PHOTO_COLUMNS = ("sha256", "ext", "display_name", "origin", "source", "width", "height", "bytes", "phash",
+                  "brightness", "sharpness", "label", "split")  # the Photo fields an images row keeps
+_INSERT_IMAGE = (f"INSERT INTO images ({', '.join(_PHOTO_COLUMNS)}, split_locked, added_by, added_at)"
+                 f" VALUES ({', '.join('?' * (len(_PHOTO_COLUMNS) + 3))}) ON CONFLICT(sha256) DO NOTHING")
 
 
 def _image(row: sqlite3.Row) -> Image:
@@ -150,17 +115,10 @@ def insert_images(conn: sqlite3.Connection, actor: auth.Actor, items: Sequence[N
     new: list[splits.SplitItem] = []  # the photos this call inserts, for the split plan
     with db.transaction(conn):
         for label in {item.label for item in items}:  # once a call, not once a photo
-            check_label(conn, label)
+            label_set.check_label(conn, label)
         for item in items:
-            cur = conn.execute(
-                "INSERT INTO images (sha256, ext, display_name, origin, source, width, height, bytes,"
-                " phash, brightness, sharpness, label, split, split_locked, added_by, added_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT(sha256) DO NOTHING",
-                (item.sha256, item.ext, item.display_name, item.origin, item.source, item.width,
-                 item.height, item.bytes, item.phash, item.brightness, item.sharpness, item.label,
-                 item.split, int(item.split is not None), actor.name, at),
-            )
+            values = [getattr(item, column) for column in _PHOTO_COLUMNS]
+            cur = conn.execute(_INSERT_IMAGE, (*values, int(item.split is not None), actor.name, at))
             if cur.rowcount == 0:
                 row = conn.execute("SELECT id FROM images WHERE sha256 = ?", (item.sha256,)).fetchone()
                 result[item.sha256] = (row["id"], False)
@@ -285,7 +243,7 @@ def label_split_counts(conn: sqlite3.Connection) -> dict[tuple[str | None, str |
 def stats(conn: sqlite3.Connection) -> dict[str, object]:
     """The CLI `stats` contract: total, by_label, by_split, unlabeled (trash excluded), from label_split_counts."""
     cells = label_split_counts(conn)
-    by_label, by_split = {lab.name: 0 for lab in list_labels(conn)}, {name: 0 for name in SPLITS}
+    by_label, by_split = {lab.name: 0 for lab in label_set.list_labels(conn)}, {name: 0 for name in SPLITS}
     for (label, split), n in cells.items():
         by_label[label], by_split[split] = by_label.get(label, 0) + n, by_split.get(split, 0) + n
     unlabeled, _ = by_label.pop(None, 0), by_split.pop(None, 0)  # no label, no split: not a column of either
@@ -308,7 +266,7 @@ def relabel(conn: sqlite3.Connection, actor: auth.Actor, image_ids: Iterable[int
     changed = 0
     at = db.now_iso()
     with db.transaction(conn):
-        check_label(conn, label)
+        label_set.check_label(conn, label)
         for image_id in wanted:
             row = conn.execute("SELECT label FROM images WHERE id = ? AND deleted_at IS NULL", (image_id,)).fetchone()
             if row is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import auth, csvfile, doctor, i18n, jobs, store
+from core import auth, csvfile, doctor, i18n, jobs, label_set, store
 from core.errors import CoreError
 from core.workspace import Workspace, open_workspace
 
@@ -98,7 +98,7 @@ def live(every: float) -> Callable[[Callable[..., None]], Callable[..., None]]:
 
 def label_names(ws: Workspace) -> dict[str, str]:
     """Label name -> display name in the current language, in configured order."""
-    return {lab.name: lab.display(lang()) for lab in store.list_labels(ws.conn)}
+    return {lab.name: lab.display(lang()) for lab in label_set.list_labels(ws.conn)}
 
 
 def label_text(ws: Workspace, label: str | None) -> str:

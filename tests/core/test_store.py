@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core import auth, db, store
+from core import auth, db, label_set, store
 from core.errors import NotFoundError, PermissionDenied, ValidationError
 from core.workspace import open_workspace
 from tests.conftest import ROOT
@@ -69,7 +69,7 @@ def test_schema_is_created_and_migrations_are_idempotent(ws_path, admin):
     second = open_workspace(ws_path)
     try:
         assert db.schema_version(second.conn) == len(db._MIGRATIONS)
-        assert [lab.name for lab in store.list_labels(second.conn)] == ["normal", "broken", "missing"]
+        assert [lab.name for lab in label_set.list_labels(second.conn)] == ["normal", "broken", "missing"]
         assert store.stats(second.conn)["total"] == 1
         assert event_count(second) == 1
         assert second.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -79,7 +79,7 @@ def test_schema_is_created_and_migrations_are_idempotent(ws_path, admin):
 
 
 def test_default_labels_have_korean_names(ws):
-    labels = store.list_labels(ws.conn)
+    labels = label_set.list_labels(ws.conn)
     assert [(lab.display("en"), lab.display("ko")) for lab in labels] == [
         ("normal", "정상"),
         ("broken", "파손"),
@@ -89,13 +89,13 @@ def test_default_labels_have_korean_names(ws):
 
 def test_add_label_is_admin_only_and_refuses_duplicates(ws, admin, labeler):
     with pytest.raises(PermissionDenied):
-        store.add_label(ws.conn, labeler, "rusty", "rusty", "녹")
-    label = store.add_label(ws.conn, admin, " Rusty ", "rusty", "녹")
+        label_set.add_label(ws.conn, labeler, "rusty", "rusty", "녹")
+    label = label_set.add_label(ws.conn, admin, " Rusty ", "rusty", "녹")
     assert (label.name, label.position, label.display_ko) == ("rusty", 3, "녹")
     with pytest.raises(ValidationError, match="exists already"):
-        store.add_label(ws.conn, admin, "rusty", "", "")
+        label_set.add_label(ws.conn, admin, "rusty", "", "")
     with pytest.raises(ValidationError, match="letters, digits"):
-        store.add_label(ws.conn, admin, "bad name!", "", "")
+        label_set.add_label(ws.conn, admin, "bad name!", "", "")
     [image_id] = add_images(ws, admin, [new_image(1)])
     assert store.relabel(ws.conn, admin, [image_id], "rusty") == 1
     assert store.stats(ws.conn)["by_label"]["rusty"] == 1
@@ -241,7 +241,7 @@ def test_stats_exclude_trash(ws, admin):
 def old_stats(conn) -> dict[str, object]:
     """store.stats as it was (four queries) before it came from label_split_counts (baseline b412fd3)."""
     live = "FROM images WHERE deleted_at IS NULL"
-    by_label = {lab.name: 0 for lab in store.list_labels(conn)}
+    by_label = {lab.name: 0 for lab in label_set.list_labels(conn)}
     by_label.update({r[0]: r[1] for r in conn.execute(f"SELECT label, COUNT(*) {live} AND label IS NOT NULL "
                                                        "GROUP BY label")})
     by_split = {name: 0 for name in store.SPLITS}

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from core import auth, demo, store
+from core import auth, demo, label_set
 from core.workspace import open_workspace
 from tests.pages.test_markdown_injection import LABEL_EN, PAYLOADS
 
@@ -41,7 +41,7 @@ def assert_nothing_of_theirs(page, url: str, requested: list[str]) -> None:
 def test_payload_names_are_text_in_gallery_and_photo_view(app_server, page, tmp_path):
     url, workspace = app_server
     ws = open_workspace(workspace)
-    store.add_label(ws.conn, auth.Actor("setup", "admin"), "rust", LABEL_EN, LABEL_EN)
+    label_set.add_label(ws.conn, auth.Actor("setup", "admin"), "rust", LABEL_EN, LABEL_EN)
     ws.close()
     archive = tmp_path / "photos.zip"
     archive.write_bytes(payload_zip())

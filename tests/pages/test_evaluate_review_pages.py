@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import auth, evaluation, i18n, jobs, review, runs, store
+from core import auth, evaluation, i18n, jobs, label_set, review, runs, store
 from tests.conftest import ROOT
 from tests.core.test_eval_promote import crafted_run, demo_test_split, safe_and_risky
 from tests.core.train_helpers import ADMIN, add_demo, run_job_here, tiny_config
@@ -167,7 +167,7 @@ def test_a_split_without_some_classes_says_which_and_scores_a_perfect_model_one(
     crafted_run(ws, ["normal"] * len(test))  # a perfect model on a test split of normal photos only
     at = open_page("pages/evaluate.py")
     assert next(m.value for m in at.metric if m.label == "Macro-F1") == "1.000"
-    names = {lab.name: lab for lab in store.list_labels(ws.conn)}
+    names = {lab.name: lab for lab in label_set.list_labels(ws.conn)}
     [note] = [i.value for i in at.info if "No photos of" in i.value]
     assert f"No photos of {names['broken'].display('en')}, {names['missing'].display('en')} in the test split" \
         in note and note.endswith(f": {names['normal'].display('en')}.")

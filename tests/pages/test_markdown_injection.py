@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import audit, auth, ingest, store
+from core import audit, auth, ingest, label_set, store
 from core.workspace import open_workspace
 from tests.conftest import ROOT
 
@@ -64,7 +64,7 @@ def hostile(ws_path):
     ws = open_workspace(ws_path)
     report = ingest.import_uploads(ws, SETUP, [("photos.zip", payload_zip())])
     assert report.count("imported") == len(PAYLOADS) + 1
-    store.add_label(ws.conn, SETUP, "rust", LABEL_EN, LABEL_KO)
+    label_set.add_label(ws.conn, SETUP, "rust", LABEL_EN, LABEL_KO)
     images = store.all_images(ws.conn)
     store.relabel(ws.conn, SETUP, [im.id for im in images[::2]], "rust", "manual")
     with ws.conn:  # a flagged suspect: the Review queue shows it without a trained model
@@ -167,7 +167,7 @@ def test_diagnose_results_and_refusals_name_the_files_as_plain_text(ws):
     from tests.core.train_helpers import promoted_tiny_run
 
     promoted_tiny_run(ws)
-    store.add_label(ws.conn, SETUP, "rust", LABEL_EN, LABEL_KO)
+    label_set.add_label(ws.conn, SETUP, "rust", LABEL_EN, LABEL_KO)
     bolts = demo.demo_set(4, seed=5)
     photos = [(f"{payload}.jpg", bolts[index].jpeg) for index, payload in enumerate(PAYLOADS[:4])]
     photos.append((f"{PAYLOADS[1]}.jpg", b"not a photo at all"))

@@ -9,7 +9,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import auth, i18n, jobs, runs, store
+from core import auth, i18n, jobs, label_set, runs, store
 from tests.conftest import ROOT
 from tests.core.train_helpers import ADMIN, add_demo, new_run, run_job_here, tiny_config
 
@@ -137,7 +137,7 @@ def test_label_is_right_confirms_the_given_label_and_records_the_decision(ws, qu
 
 
 def test_keys_follow_the_label_order_whatever_the_prediction(ws, queue):
-    store.add_label(ws.conn, ADMIN, "rusty", "rusty", "녹")
+    label_set.add_label(ws.conn, ADMIN, "rusty", "rusty", "녹")
     at = open_review()
     expected = {"enter": "review_confirm", "1": "review_set_normal", "2": "review_set_broken",
                 "3": "review_set_missing", "4": "review_set_rusty", "s": "review_skip"}
