@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from core import auth, errors, ingest, store
+from core import auth, dataset_export, errors, ingest, store
 from core.errors import CoreError, NotFoundError, PermissionDenied, ValidationError
 from core.workspace import Workspace, open_workspace, writable
 
@@ -41,7 +41,7 @@ def cmd_export(ws: Workspace, args: argparse.Namespace) -> int:
         card = export.export_run(ws, auth.local_actor(args.user), int(args.dir), args.format, Path(args.out))
         print_json({"out": args.out, "card": args.out + ".card.json", "max_abs_diff": card["check"]["max_abs_diff"]})
         return 0
-    counts = ingest.export_folder(ws, auth.local_actor(args.user), args.dir)
+    counts = dataset_export.export_folder(ws, auth.local_actor(args.user), args.dir)
     print_json({"dir": args.dir, "exported": sum(counts.values()), "by_split": counts})
     return 0
 

@@ -5,7 +5,7 @@ quarantine/, never deleted); rows whose original is missing (reported: only a ba
 missing or orphaned cache copies and thumbnails (rebuilt from the original / removed: they are derived);
 finished runs whose checkpoint is gone (reported); jobs whose worker died (marked interrupted).
 
-Which files no row claims is decided under the files lock (ingest.files_lock), exclusive: an import holds it
+Which files no row claims is decided under the files lock (files.files_lock), exclusive: an import holds it
 shared from writing a chunk's files until their rows commit, so files of photos still being imported are never
 taken for orphans. Young files are left alone as well (SETTLE_S), for writers that do not take the lock.
 A damaged database is reported (which file, which check, how to restore), never repaired from and never a crash.
@@ -19,7 +19,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 
-from core import audit, auth, db, files, imaging, ingest, jobs
+from core import audit, auth, db, files, imaging, jobs
 from core.errors import RejectedFile, StorageError
 from core.workspace import Workspace
 
@@ -110,7 +110,7 @@ def _damaged(ws: Workspace, report: Report, check: str, error: str) -> None:
 
 def _check_files(ws: Workspace, report: Report, repair: bool) -> None:
     layout = ws.layout
-    with ingest.files_lock(layout.root, exclusive=True, wait_s=LOCK_WAIT_S) as held:
+    with files.files_lock(layout.root, exclusive=True, wait_s=LOCK_WAIT_S) as held:
         rows = _rows(ws)
         if held:  # no import is between its files and its rows now
             _leftovers(ws, report, repair)

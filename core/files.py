@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -207,3 +209,47 @@ def _no_room(root: Path) -> bool:
         return free_mb(root) < 1
     except OSError:
         return False
+
+
+# ---- the settling lock: imports hold it shared, doctor exclusive ----------------------------
+
+FILES_LOCK = ".files.lock"  # in the workspace root: see files_lock
+
+
+@contextlib.contextmanager
+def files_lock(root: Path, exclusive: bool, wait_s: float | None = None) -> Iterator[bool]:
+    """An advisory lock (flock) on the workspace's stored files, across processes and threads.
+
+    An import holds it shared from writing a chunk's files until their rows are committed; `doctor` holds it
+    exclusive while it decides which files no row claims. So doctor never sees a chunk half-stored, however long
+    the chunk takes. Yields True when held, False when wait_s passed first (the caller then acts as if it could
+    not be sure). Where the lock file can be neither made nor opened (a read-only workspace), nothing can be
+    storing files either: it yields True.
+    """
+    try:
+        fd = os.open(root / FILES_LOCK, os.O_RDWR | os.O_CREAT, 0o664)
+    except OSError:
+        try:
+            fd = os.open(root / FILES_LOCK, os.O_RDONLY)
+        except OSError:
+            yield True
+            return
+    try:
+        yield _take(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, wait_s)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _take(fd: int, mode: int, wait_s: float | None) -> bool:
+    if wait_s is None:
+        fcntl.flock(fd, mode)
+        return True
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)

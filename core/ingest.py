@@ -1,70 +1,21 @@
-"""Import photos (hash, dedup, decode, derive, store) with a per-file outcome, and export them
-as an ImageFolder tree. Files are written before their rows, so a crash leaves no visible half."""
+"""Import photos (hash, dedup, decode, derive, store) with a per-file outcome. Files are written before their
+rows, so a crash leaves no visible half (the export as an ImageFolder tree: core.dataset_export)."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
-import re
-import shutil
-import time
-import uuid
-import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core import audit, auth, db, files, imaging, label_set, sources, splits, store
+from core import auth, files, imaging, label_set, sources, splits, store
 from core.errors import RejectedFile, StorageError, ValidationError
 from core.i18n import t
 from core.workspace import Workspace
 
 CHUNK = 16  # photos decoded in parallel and committed in one transaction
-FILES_LOCK = ".files.lock"  # in the workspace root: see files_lock
-
-
-@contextlib.contextmanager
-def files_lock(root: Path, exclusive: bool, wait_s: float | None = None) -> Iterator[bool]:
-    """An advisory lock (flock) on the workspace's stored files, across processes and threads.
-
-    An import holds it shared from writing a chunk's files until their rows are committed; `doctor` holds it
-    exclusive while it decides which files no row claims. So doctor never sees a chunk half-stored, however long
-    the chunk takes. Yields True when held, False when wait_s passed first (the caller then acts as if it could
-    not be sure). Where the lock file can be neither made nor opened (a read-only workspace), nothing can be
-    storing files either: it yields True.
-    """
-    try:
-        fd = os.open(root / FILES_LOCK, os.O_RDWR | os.O_CREAT, 0o664)
-    except OSError:
-        try:
-            fd = os.open(root / FILES_LOCK, os.O_RDONLY)
-        except OSError:
-            yield True
-            return
-    try:
-        yield _take(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, wait_s)
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _take(fd: int, mode: int, wait_s: float | None) -> bool:
-    if wait_s is None:
-        fcntl.flock(fd, mode)
-        return True
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            fcntl.flock(fd, mode | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
-
-
 @dataclass(frozen=True)
 class FileOutcome:
     file: str
@@ -255,7 +206,7 @@ def _flush(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
             batch_seen[sha] = src.name
             folder_label = batch.folder_labels.get((src.folder or "").strip().lower())
             todo.append((index, src, data, sha, batch.label or folder_label))
-    with files_lock(ws.layout.root, exclusive=False):  # files written, rows not yet: doctor must wait
+    with files.files_lock(ws.layout.root, exclusive=False):  # files written, rows not yet: doctor must wait
         stored, prepared = _store_chunk(ws, actor, pool, todo, batch)
     for (index, src, _data, sha, _label), prep in zip(todo, prepared, strict=True):
         if prep.error is not None:
@@ -316,65 +267,3 @@ def _prepare(ws: Workspace, job: tuple[sources.Source, bytes, str, str | None], 
         width=decoded.width, height=decoded.height, bytes=len(data), phash=derived.phash,
         brightness=derived.brightness, sharpness=derived.sharpness, label=label, split=split,
     ), None, tuple(wrote))
-
-
-# ---- export ----------------------------------------------------------------------------------
-
-_UNSAFE_CHARS = re.compile(r"[^\w.\-]+", re.UNICODE)
-
-
-def safe_filename(name: str) -> str:
-    """A file name that is safe on every OS: word characters (Korean too), '.', '-' and '_' only."""
-    stem, ext = os.path.splitext(sources.display_name(name))
-    stem = _UNSAFE_CHARS.sub("_", stem).strip("._")[:80] or "photo"
-    return f"{stem}{_UNSAFE_CHARS.sub('', ext)[:6].lower()}"
-
-
-def _export_plan(ws: Workspace) -> Iterator[tuple[Path, str]]:
-    """(stored original, relative destination) for every labelled photo not in the trash."""
-    for image in store.all_images(ws.conn):
-        if image.label is None or image.split is None:
-            continue
-        stem = os.path.splitext(safe_filename(image.display_name))[0]
-        rel = f"{image.split}/{image.label}/{image.id:06d}_{stem}{image.ext}"
-        yield ws.layout.original(image.sha256, image.ext), rel
-
-
-def export_folder(ws: Workspace, actor: auth.Actor, dest: str | os.PathLike[str]) -> dict[str, int]:
-    """Write split/label/file under dest (which must not exist or be empty), all or nothing."""
-    auth.require(actor, "export")
-    target = Path(dest).resolve()
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise ValidationError(f"export folder {target} exists and is not empty; choose a new folder")
-    counts: dict[str, int] = {}
-    with files.staged_dir(target, "export to") as staging:
-        for src, rel in _export_plan(ws):
-            out = staging / rel
-            out.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, out)
-            counts[rel.split("/")[0]] = counts.get(rel.split("/")[0], 0) + 1
-    audit.record_now(ws.conn, actor.name, "export", "dataset folder", dest=str(target), counts=counts)
-    return counts
-
-
-def export_zip(ws: Workspace, actor: auth.Actor) -> Path:
-    """The ImageFolder tree as one zip in the workspace's exports folder (atomic); returns its path."""
-    auth.require(actor, "export")
-    ws.layout.exports.mkdir(parents=True, exist_ok=True)
-    stamp = db.now_iso()[:19].replace(":", "")
-    final = ws.layout.exports / f"boltscope-imagefolder-{stamp}-{uuid.uuid4().hex[:6]}.zip"
-    tmp = final.with_name(files.TMP_PREFIX + final.name)
-    plan = list(_export_plan(ws))
-    files.check_room(ws.layout.root, sum(src.stat().st_size for src, _ in plan if src.exists()),
-                     ws.settings.min_free_mb)  # the zip lands in the workspace: keep the floor free
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-            for src, rel in plan:
-                archive.write(src, rel)  # JPEGs do not compress: store them
-        os.replace(tmp, final)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise StorageError(f"cannot write the export zip: {exc.strerror or exc}", key="dataset.error_export",
-                           detail=str(exc.strerror or exc)) from exc
-    audit.record_now(ws.conn, actor.name, "export", "dataset zip", file=final.name)
-    return final

@@ -9,7 +9,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from core import auth, demo, i18n, ingest, store
+from core import auth, dataset_export, demo, i18n, ingest, store
 from core.errors import CoreError
 from core.workspace import Workspace
 from pages import components as ui
@@ -147,7 +147,7 @@ def export_panel(ws: Workspace, me: auth.Actor) -> None:
     st.subheader(ui.tr("export.header"))
     st.caption(ui.tr("export.help"))
     if st.button(ui.tr("export.button"), disabled=not auth.can(me, "export"), key="export_go"):
-        st.session_state.export_path = str(ingest.export_zip(ws, me))
+        st.session_state.export_path = str(dataset_export.export_zip(ws, me))
     path = st.session_state.get("export_path")
     if path:
         with open(path, "rb") as handle:

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from core import doctor, ingest, store
+from core import doctor, files, ingest, store
 from core.workspace import open_workspace
 from tests.conftest import ROOT, make_image
 from tests.core.train_helpers import ADMIN
@@ -146,7 +146,7 @@ def test_doctor_skips_the_orphan_checks_when_an_import_keeps_the_lock(ws, monkey
     monkeypatch.setattr(doctor, "SETTLE_S", -1)
     monkeypatch.setattr(doctor, "LOCK_WAIT_S", 0.2)
     stray = _stray(ws.layout.thumb("c1" * 32))
-    with ingest.files_lock(ws.layout.root, exclusive=False) as held:
+    with files.files_lock(ws.layout.root, exclusive=False) as held:
         assert held
         report = doctor.run(ws, ADMIN)
     assert stray.exists() and report.orphan_derived_removed == 0
@@ -157,10 +157,10 @@ def test_doctor_skips_the_orphan_checks_when_an_import_keeps_the_lock(ws, monkey
 
 @pytest.mark.parametrize("exclusive", [False, True])
 def test_the_lock_waits_for_the_other_side(ws, exclusive):
-    with ingest.files_lock(ws.layout.root, exclusive=exclusive):
-        with ingest.files_lock(ws.layout.root, exclusive=True, wait_s=0.1) as other:
+    with files.files_lock(ws.layout.root, exclusive=exclusive):
+        with files.files_lock(ws.layout.root, exclusive=True, wait_s=0.1) as other:
             assert not other
-        with ingest.files_lock(ws.layout.root, exclusive=False, wait_s=0.1) as shared:
+        with files.files_lock(ws.layout.root, exclusive=False, wait_s=0.1) as shared:
             assert shared is not exclusive  # imports share the lock with each other, not with doctor
-    with ingest.files_lock(ws.layout.root, exclusive=True, wait_s=0.1) as after:
+    with files.files_lock(ws.layout.root, exclusive=True, wait_s=0.1) as after:
         assert after

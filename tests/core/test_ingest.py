@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from core import auth, files, ingest, store
+from core import auth, dataset_export, files, ingest, store
 from core.errors import PermissionDenied, StorageError, ValidationError
 from core.workspace import Workspace, open_workspace
 from tests.conftest import make_image
@@ -663,7 +663,7 @@ def test_failure_inside_the_insert_transaction_rolls_back(ws, admin, tmp_path, m
 def test_export_zip_has_split_label_layout(ws, admin, tmp_path):
     expected = make_imagefolder(tmp_path / "data")
     ingest.import_paths(ws, admin, [tmp_path / "data"])
-    path = ingest.export_zip(ws, admin)
+    path = dataset_export.export_zip(ws, admin)
     assert path.parent == ws.layout.exports and not path.name.startswith(files.TMP_PREFIX)
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
@@ -676,15 +676,15 @@ def test_export_zip_has_split_label_layout(ws, admin, tmp_path):
 
 def test_viewer_cannot_export(ws, viewer, tmp_path):
     with pytest.raises(PermissionDenied):
-        ingest.export_folder(ws, viewer, tmp_path / "out")
+        dataset_export.export_folder(ws, viewer, tmp_path / "out")
     with pytest.raises(PermissionDenied):
-        ingest.export_zip(ws, viewer)
+        dataset_export.export_zip(ws, viewer)
 
 
 def test_safe_filename():
-    assert ingest.safe_filename("볼트 사진 (1).JPG") == "볼트_사진_1.jpg"
-    assert ingest.safe_filename("../../etc/passwd") == "etc_passwd"
-    assert ingest.safe_filename("...") == "photo"
+    assert dataset_export.safe_filename("볼트 사진 (1).JPG") == "볼트_사진_1.jpg"
+    assert dataset_export.safe_filename("../../etc/passwd") == "etc_passwd"
+    assert dataset_export.safe_filename("...") == "photo"
 
 
 def test_trainer_may_import(ws, tmp_path):

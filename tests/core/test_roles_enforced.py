@@ -15,6 +15,7 @@ import core
 from core import (
     auth,
     backup,
+    dataset_export,
     demo,
     diagnosis,
     doctor,
@@ -55,8 +56,9 @@ CALLS = {
     "evaluation.store_operating_point": ("promote", lambda ws, a: evaluation.store_operating_point(ws.conn, a, 1)),
     "export.export_run": ("export", lambda ws, a: export.export_run(ws, a, 1, "onnx", ws.layout.exports / "m.onnx")),
     "export.export_to_workspace": ("export", lambda ws, a: export.export_to_workspace(ws, a, 1, "onnx")),
-    "ingest.export_folder": ("export", lambda ws, a: ingest.export_folder(ws, a, ws.layout.root.parent / "out")),
-    "ingest.export_zip": ("export", lambda ws, a: ingest.export_zip(ws, a)),
+    "dataset_export.export_folder": (
+        "export", lambda ws, a: dataset_export.export_folder(ws, a, ws.layout.root.parent / "out")),
+    "dataset_export.export_zip": ("export", lambda ws, a: dataset_export.export_zip(ws, a)),
     "ingest.import_paths": ("upload", lambda ws, a: ingest.import_paths(ws, a, [str(ws.layout.root)])),
     "ingest.import_sources": ("upload", lambda ws, a: ingest.import_sources(ws, a, [], None, None, "import",
                                                                             "import")),

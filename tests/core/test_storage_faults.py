@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from core import audit, backup, cli, doctor, files, i18n, ingest, store
+from core import audit, backup, cli, dataset_export, doctor, files, i18n, ingest, store
 from core.errors import StorageError
 from core.workspace import open_workspace
 from tests.conftest import ROOT, make_image
@@ -177,7 +177,7 @@ def test_an_export_zip_that_would_pass_the_floor_is_refused(small_disk, monkeypa
     ws = open_workspace(small_disk / "ws")
     try:
         with pytest.raises(StorageError) as caught:
-            ingest.export_zip(ws, ADMIN)
+            dataset_export.export_zip(ws, ADMIN)
         assert caught.value.key == "dataset.error_disk_floor" and "exports stop at 3 MB" in str(caught.value)
         assert not list(ws.layout.exports.glob("*"))
     finally:

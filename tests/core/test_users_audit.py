@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from core import audit, auth, export, ingest, jobs, signin, store, users
+from core import audit, auth, dataset_export, export, jobs, signin, store, users
 from core.errors import NotFoundError, PermissionDenied, ValidationError
 from tests.conftest import ROOT
 from tests.core.train_helpers import ADMIN, promoted_tiny_run, tiny_config
@@ -97,7 +97,7 @@ def test_each_listed_action_is_audited_with_user_and_time(ws, tmp_path, monkeypa
     jobs.cancel(ws.conn, trainer, job)
     jobs.resume(ws.conn, trainer, job)
     export.export_run(ws, trainer, run.id, "torchscript", tmp_path / "m.pt")
-    ingest.export_zip(ws, ADMIN)
+    dataset_export.export_zip(ws, ADMIN)
     users.add(ws.conn, ADMIN, "tara", "trainer", "long enough!")
     users.set_role(ws.conn, ADMIN, "tara", "labeler")
     users.set_password(ws.conn, ADMIN, "tara", "longer enough")
