@@ -22,7 +22,7 @@ from core.workspace import open_workspace  # noqa: E402
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
 # In a run that leaves slow tests out, an unmarked test (no slow, e2e or gpu mark) fails when its setup and call
 # take longer than this: the fast loop stays fast because a slow test must say so. 0 turns the guard off.
-LIMIT_S = float(os.environ.get("BOLTSCOPE_TEST_LIMIT_S", "10"))
+LIMIT_S = float(os.environ.get("BOLTSCOPE_TEST_LIMIT_S", "15"))
 LONG_MARKS = ("slow", "e2e", "gpu")
 
 
