@@ -102,17 +102,33 @@ def needs_confirmation(current: str | None, label: str | None) -> bool:
     return current is not None and current != evaluation.NORMAL and label == evaluation.NORMAL
 
 
+def _refuse_decided(conn: sqlite3.Connection, image_id: int) -> None:
+    """A photo leaves the queue with its first decision; one decided already is refused, not decided twice.
+
+    This catches a key pressed on a card the page is still replacing: the browser still holds the previous
+    photo's buttons, so the click would otherwise land on the photo just decided.
+    """
+    done = conn.execute("SELECT decision, user, at FROM review_decisions WHERE image_id = ? ORDER BY id DESC LIMIT 1",
+                        (image_id,)).fetchone()
+    if done is not None:
+        raise ValidationError(f"photo {image_id} was already reviewed ({done[0]} by {done[1]} at {done[2]}): "
+                              "nothing recorded", key="review.error.decided", id=image_id, decision=done[0],
+                              user=done[1], at=done[2])
+
+
 def record_decision(conn: sqlite3.Connection, actor: auth.Actor, item: Item, decision: str,
                     label: str | None = None, confirmed: bool = False) -> None:
     """Record a review decision; 'relabel' also sets the label (a label event with source 'review'),
     'confirm' records the current label as checked (also a 'review' label event), 'skip' only the decision.
 
-    A relabel from a defect class to normal is refused unless `confirmed`: the page asks the user first.
+    A relabel from a defect class to normal is refused unless `confirmed`: the page asks the user first. A photo
+    decided already is refused, nothing changed.
     """
     if decision not in DECISIONS:
         raise ValidationError(f"decision {decision!r} is not one of {DECISIONS}", key="review.error.decision",
                               decision=decision, options=", ".join(DECISIONS))
     auth.require(actor, "relabel", conn)
+    _refuse_decided(conn, item.image_id)
     if decision == "relabel":
         current = store.get_image(conn, item.image_id).label
         if needs_confirmation(current, label) and not confirmed:

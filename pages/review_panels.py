@@ -94,18 +94,15 @@ def _decisions(ws: Workspace, me: auth.Actor, item: review.Item, image: store.Im
 
 
 def card(ws: Workspace, me: auth.Actor, run_id: int | None, items: list[review.Item], names: dict[str, str]) -> None:
-    """The current photo (the queue's first), why it is here, what the model says, and the decisions."""
+    """The current photo (the queue's first), why it is here, what the model says, and the decisions.
+
+    The decisions are drawn before the photo and its heatmap: the buttons of the new card replace the previous
+    card's as early as the run can, so a key pressed at once reaches this photo (core refuses a photo decided
+    already, should a key still reach the previous one)."""
     item = items[0]
     image = store.get_image(ws.conn, item.image_id)
     with st.container(border=True, key="review_card"):
         left, right = st.columns([3, 2])
-        with left:
-            _media(ws, run_id, items, image)
-            if item.partner is not None:
-                partner = store.get_image(ws.conn, item.partner)
-                st.image(ui.picture(ws, partner), width=220,
-                         caption=ui.tr("review.partner", id=partner.id, label=ui.label_md(ws, partner.label),
-                                       split=ui.tr(f"split.{partner.split or 'train'}")))
         with right:
             st.markdown(f"#### #{image.id} · {ui.plain(image.display_name)}")
             st.markdown(ui.tr(f"review.why.{item.reason}", score=f"{item.score:.2f}"))
@@ -125,3 +122,10 @@ def card(ws: Workspace, me: auth.Actor, run_id: int | None, items: list[review.I
                     _decisions(ws, me, item, image, names)
             with st.expander(ui.tr("review.history")):
                 ui.history_table(ws, image.id)
+        with left:
+            _media(ws, run_id, items, image)
+            if item.partner is not None:
+                partner = store.get_image(ws.conn, item.partner)
+                st.image(ui.picture(ws, partner), width=220,
+                         caption=ui.tr("review.partner", id=partner.id, label=ui.label_md(ws, partner.label),
+                                       split=ui.tr(f"split.{partner.split or 'train'}")))

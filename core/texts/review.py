@@ -34,6 +34,8 @@ EN: dict[str, str] = {
     "review.to_normal.no": "Cancel, keep {label}",
     "review.error.to_normal": "Photo #{id} is labelled {old}: relabelling it {new} needs a confirmation.",
     "review.error.decision": "Decision {decision} is not one of: {options}.",
+    "review.error.decided": "Photo #{id} was already reviewed by {user} at {at}; nothing recorded. "
+    "The card now shows the next photo: decide it again if you meant it.",
     "review.heatmap.pending": "Preparing the heatmap…",
     "review.heatmap.failed": "No heatmap: {message}",
     "review.partner": "Its near-duplicate #{id}: {label}, {split}",
@@ -81,6 +83,8 @@ KO: dict[str, str] = {
     "review.to_normal.no": "취소, {label} 유지",
     "review.error.to_normal": "사진 #{id}의 라벨은 {old}입니다. {new}(으)로 바꾸려면 확인이 필요합니다.",
     "review.error.decision": "결정 {decision}은(는) 다음 중 하나가 아닙니다: {options}.",
+    "review.error.decided": "사진 #{id}은(는) {at}에 {user}님이 이미 검토했습니다. 아무것도 기록하지 않았습니다. "
+    "카드에는 이제 다음 사진이 보입니다. 의도한 결정이라면 다시 눌러 주세요.",
     "review.heatmap.pending": "히트맵을 준비하는 중…",
     "review.heatmap.failed": "히트맵 없음: {message}",
     "review.partner": "유사 중복 사진 #{id}: {label}, {split}",

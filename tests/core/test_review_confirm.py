@@ -77,3 +77,21 @@ def test_refusals_carry_translated_keys(ws, photos):
         assert key in i18n.EN and key in i18n.KO
     text = i18n.t("review.error.to_normal", "ko", id=3, old="파손", new="정상")
     assert "파손" in text and "정상" in text and "{" not in text
+
+
+@pytest.mark.parametrize("second", ["skip", "confirm", "relabel"])
+def test_a_decided_photo_is_refused_and_left_as_it_was(ws, photos, second):
+    """A key pressed while the page swaps cards reaches the previous photo's button: the photo already decided
+    must not be decided again (here a relabel to missing would otherwise land on the photo just confirmed)."""
+    broken = photos["broken"]
+    review.record_decision(ws.conn, ADMIN, item(broken, "broken", "normal"), "confirm")
+    events_before = store.history(ws.conn, broken)
+    with pytest.raises(ValidationError) as refused:
+        review.record_decision(ws.conn, ADMIN, item(broken, "broken", "normal"), second, "missing")
+    assert refused.value.key == "review.error.decided"
+    assert refused.value.detail["id"] == broken and refused.value.detail["user"] == ADMIN.name
+    assert store.get_image(ws.conn, broken).label == "broken"
+    assert store.history(ws.conn, broken) == events_before
+    assert decisions(ws) == [(broken, "confirm")]
+    text = i18n.t("review.error.decided", "ko", **refused.value.detail)
+    assert f"#{broken}" in text and "{" not in text

@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from core import store
 from core.workspace import open_workspace
@@ -48,8 +49,13 @@ def test_review_keys(app_server, page, tmp_path):
     page.get_by_text(f"Photo #{broken}: label broken confirmed.").wait_for()
     assert decisions(ws) == [(broken, "confirm")]
 
+    # the new card's buttons, not only its heading: a key on the previous card's buttons is refused by core
+    page.get_by_role("button", name="Label is right: missing").wait_for()
     page.locator("body").press("s")
     shows(normal)
+    # the key 3 (missing) was disabled on the previous card, the missing photo's: wait for this card's
+    page.get_by_role("button", name="Label is right: normal").wait_for()
+    expect(page.locator(".st-key-review_set_missing button").first).to_be_enabled()
     page.locator("body").press("3")  # normal -> missing: no question
     page.get_by_text(f"Photo #{normal} is now labelled missing.").wait_for()
     page.screenshot(path=str(tmp_path / "02-relabelled.png"))
