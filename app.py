@@ -41,17 +41,24 @@ def registered(me: auth.Actor | None) -> list[st.Page]:
     name (/diagnose, as an old bookmark has it) a hidden link that switches to it. At "/" the sign-in, or the
     first page (every role may view it), which also keeps its own URL (/photos): a default page answers "/" only."""
     first, title, icon = HERE / "pages" / PAGES[0][0], PAGES[0][1], PAGES[0][2]
-    pages = [st.Page(SIGNIN, title=ui.tr("page.signin"), icon=":material/login:", url_path=HOME, default=True)
-             if me is None else st.Page(first, title=ui.tr(title), icon=icon, url_path=HOME, default=True)]
+    pages = [
+        st.Page(SIGNIN, title=ui.tr("page.signin"), icon=":material/login:", url_path=HOME, default=True)
+        if me is None
+        else st.Page(first, title=ui.tr(title), icon=icon, url_path=HOME, default=True)
+    ]
     for file, title, icon, url, action in PAGES:
         if me is None:
             page = st.Page(SIGNIN, title=ui.tr("page.signin"), url_path=url, visibility="hidden")
         elif auth.can(me, action):
-            page = st.Page(HERE / "pages" / file, title=ui.tr(title), icon=icon, url_path=url,
-                           visibility="hidden" if file == first.name else "visible")
+            page = st.Page(
+                HERE / "pages" / file,
+                title=ui.tr(title),
+                icon=icon,
+                url_path=url,
+                visibility="hidden" if file == first.name else "visible",
+            )
         else:
-            page = st.Page(session.not_allowed(title, action), title=ui.tr(title), url_path=url,
-                           visibility="hidden")
+            page = st.Page(session.not_allowed(title, action), title=ui.tr(title), url_path=url, visibility="hidden")
         pages += [page, st.Page(_switch_to(page), title=ui.tr(title), url_path=Path(file).stem, visibility="hidden")]
     return pages
 
@@ -59,6 +66,7 @@ def registered(me: auth.Actor | None) -> list[st.Page]:
 def _switch_to(page: st.Page):
     def alias() -> None:
         st.switch_page(page)
+
     return alias
 
 

@@ -88,13 +88,17 @@ async def session_cookie(request: Request) -> Response:
         response.delete_cookie(sessions.COOKIE, path=path, httponly=True, samesite="strict")
         return response
     body = await request.body()
-    token, key = await run_in_threadpool(_redeem, body.decode("ascii", "replace").strip()) \
-        if len(body) <= MAX_BODY else (None, b"")
+    token, key = (
+        await run_in_threadpool(_redeem, body.decode("ascii", "replace").strip())
+        if len(body) <= MAX_BODY
+        else (None, b"")
+    )
     if token is None:
         return PlainTextResponse("unknown, used or expired code", status_code=403)
     secure = request.url.scheme == "https" or bool(st_config.get_option("server.sslCertFile"))
-    response.set_cookie(sessions.COOKIE, sessions.sign(key, token), path=path, httponly=True, samesite="strict",
-                        secure=secure)
+    response.set_cookie(
+        sessions.COOKIE, sessions.sign(key, token), path=path, httponly=True, samesite="strict", secure=secure
+    )
     return response
 
 
@@ -179,8 +183,13 @@ class BindSessions:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "websocket" and scope["path"] == self.path:
             cookie = HTTPConnection(scope).cookies.get(sessions.COOKIE)
-            bind = hashlib.sha256(cookie.encode()).hexdigest() if cookie else \
-                "" if self.auth_off() else secrets.token_hex(16)
+            bind = (
+                hashlib.sha256(cookie.encode()).hexdigest()
+                if cookie
+                else ""
+                if self.auth_off()
+                else secrets.token_hex(16)
+            )
             headers = [(k, v) for k, v in scope["headers"] if k.lower() != BIND_HEADER.encode()]
             scope = {**scope, "headers": [*headers, (BIND_HEADER.encode(), bind.encode())]}
         await self.app(scope, receive, send)
@@ -236,8 +245,10 @@ redact_session_ids()
 app = st.App(
     HERE / "app.py",
     lifespan=supervised,
-    middleware=[Middleware(MetricsGate, allowed=_admin_cookie), Middleware(BindSessions, auth_off=_auth_off),
-                Middleware(DropClearCache)],
-    routes=[Route(f"/{_BASE}/auth/session" if _BASE else "/auth/session", session_cookie,
-                  methods=["POST", "DELETE"])],
+    middleware=[
+        Middleware(MetricsGate, allowed=_admin_cookie),
+        Middleware(BindSessions, auth_off=_auth_off),
+        Middleware(DropClearCache),
+    ],
+    routes=[Route(f"/{_BASE}/auth/session" if _BASE else "/auth/session", session_cookie, methods=["POST", "DELETE"])],
 )

@@ -37,8 +37,13 @@ with torch.inference_mode():
 
 
 def run(variant: str, args: argparse.Namespace) -> float:
-    out = subprocess.run([sys.executable, "-c", CHILD, variant, str(args.images), str(args.size), str(args.batch)],
-                         cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, variant, str(args.images), str(args.size), str(args.batch)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
 
 

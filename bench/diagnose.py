@@ -79,22 +79,29 @@ def main() -> None:
     def cam_only() -> None:
         explain._fast(predictor, batch, "gradcam", None)
 
-    variants = {"plain": plain, "ours": ours, "library": library, "model forward": forward_only,
-                "model forward+CAM": cam_only}
+    variants = {
+        "plain": plain,
+        "ours": ours,
+        "library": library,
+        "model forward": forward_only,
+        "model forward+CAM": cam_only,
+    }
     times: dict[str, list[float]] = {name: [] for name in variants}
     for fn in variants.values():  # warm-up: first calls allocate and pick kernels
         fn(), fn()
     order = list(variants)
     for i in range(args.repeats):
-        for name in order[i % len(order):] + order[:i % len(order)]:
+        for name in order[i % len(order) :] + order[: i % len(order)]:
             sync()
             start = time.perf_counter()
             variants[name]()
             sync()
             times[name].append(time.perf_counter() - start)
     p = {name: percentiles(t) for name, t in times.items()}
-    print(f"# {machine()}; {args.arch} at {args.size} px on {args.device}; 12 MP JPEG ({len(data) / 1e6:.1f} MB); "
-          f"{args.repeats} repeats")
+    print(
+        f"# {machine()}; {args.arch} at {args.size} px on {args.device}; 12 MP JPEG ({len(data) / 1e6:.1f} MB); "
+        f"{args.repeats} repeats"
+    )
     for name, (p50, p95) in p.items():
         print(f"{name:>18}: p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
     result = {
@@ -105,8 +112,15 @@ def main() -> None:
     print(f"Grad-CAM overhead, end to end: ours / plain = {result['end_to_end_ours_over_plain']:.2f}× (bar ≤ 1.5×)")
     print(f"model alone: forward+backward+CAM / forward = {result['model_cam_over_forward']:.2f}×")
     print(f"pytorch-grad-cam default / ours = {result['end_to_end_library_over_ours']:.2f}× (bar > 1×)")
-    print(json.dumps({"bench": "diagnose", **{k: round(v, 3) for k, v in result.items()},
-                      **{f"{k}_p50_ms": round(v[0], 1) for k, v in p.items()}}))
+    print(
+        json.dumps(
+            {
+                "bench": "diagnose",
+                **{k: round(v, 3) for k, v in result.items()},
+                **{f"{k}_p50_ms": round(v[0], 1) for k, v in p.items()},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -78,10 +78,24 @@ def small_photos(folder: Path, n: int) -> Path:
 def stored_workspace(path: Path, n: int) -> None:
     """A workspace holding n photos' rows (fake hashes and names, the three labels), their splits settled."""
     ws = open_workspace(path)
-    rows = [store.NewImage(sha256=hashlib.sha256(f"stored {i}".encode()).hexdigest(), ext=".jpg",
-                           display_name=f"stored_{i:06d}.jpg", origin=f"/camera/{i:06d}.jpg", source="import",
-                           width=4000, height=3000, bytes=3_000_000, phash=f"{i:016x}", brightness=0.5,
-                           sharpness=0.5, label=LABELS[i % 3], split=None) for i in range(n)]
+    rows = [
+        store.NewImage(
+            sha256=hashlib.sha256(f"stored {i}".encode()).hexdigest(),
+            ext=".jpg",
+            display_name=f"stored_{i:06d}.jpg",
+            origin=f"/camera/{i:06d}.jpg",
+            source="import",
+            width=4000,
+            height=3000,
+            bytes=3_000_000,
+            phash=f"{i:016x}",
+            brightness=0.5,
+            sharpness=0.5,
+            label=LABELS[i % 3],
+            split=None,
+        )
+        for i in range(n)
+    ]
     store.insert_images(ws.conn, ACTOR, rows, "import", ws.settings.split_ratios)
     ws.close()
 
@@ -116,13 +130,26 @@ def scaling(scratch: Path, n: int, stored: int, repeat: int) -> None:
     cpu_ratio, wall_ratio = best["large"][1] / best["empty"][1], best["large"][0] / best["empty"][0]
     print(f"# {n} JPEGs of 64x48; {stored} stored photos made in {setup_s:.1f} s; best of {repeat}")
     for name, key, runs in (("an empty workspace", "empty", empty), (f"one with {stored} photos", "large", large)):
-        print(f"into {name}: CPU {best[key][1]:.1f} s, wall {best[key][0]:.1f} s"
-              f" (runs: {', '.join(f'{wall:.1f}/{cpu:.1f}' for wall, cpu in runs)} s wall/CPU)")
+        print(
+            f"into {name}: CPU {best[key][1]:.1f} s, wall {best[key][0]:.1f} s"
+            f" (runs: {', '.join(f'{wall:.1f}/{cpu:.1f}' for wall, cpu in runs)} s wall/CPU)"
+        )
     print(f"large / empty: CPU {cpu_ratio:.2f}×, wall {wall_ratio:.2f}× (bar ≤ 1.2×)")
-    print(json.dumps({"bench": "ingest_scaling", "n": n, "stored": stored, "empty_cpu_s": round(best["empty"][1], 2),
-                      "large_cpu_s": round(best["large"][1], 2), "ratio": round(cpu_ratio, 2),
-                      "empty_wall_s": round(best["empty"][0], 2), "large_wall_s": round(best["large"][0], 2),
-                      "wall_ratio": round(wall_ratio, 2)}))
+    print(
+        json.dumps(
+            {
+                "bench": "ingest_scaling",
+                "n": n,
+                "stored": stored,
+                "empty_cpu_s": round(best["empty"][1], 2),
+                "large_cpu_s": round(best["large"][1], 2),
+                "ratio": round(cpu_ratio, 2),
+                "empty_wall_s": round(best["empty"][0], 2),
+                "large_wall_s": round(best["large"][0], 2),
+                "wall_ratio": round(wall_ratio, 2),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -164,8 +191,17 @@ def throughput(args: argparse.Namespace) -> None:
     print(f"naive: {args.n / naive_s:6.2f} photos/s ({naive_s:.1f} s)")
     print(f" ours: {args.n / ours_s:6.2f} photos/s ({ours_s:.1f} s)")
     print(f"ours / naive throughput = {ratio:.2f}× (bar ≥ 3×)")
-    print(json.dumps({"bench": "ingest", "n": args.n, "naive_per_s": round(args.n / naive_s, 2),
-                      "ours_per_s": round(args.n / ours_s, 2), "ratio": round(ratio, 2)}))
+    print(
+        json.dumps(
+            {
+                "bench": "ingest",
+                "n": args.n,
+                "naive_per_s": round(args.n / naive_s, 2),
+                "ours_per_s": round(args.n / ours_s, 2),
+                "ratio": round(ratio, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

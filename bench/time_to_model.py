@@ -46,8 +46,13 @@ VARIANTS = {
 
 def core(workspace: Path, *args: str) -> dict:
     """One CLI step; its last stdout line is JSON."""
-    done = subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), *args], cwd=ROOT,
-                          capture_output=True, text=True, env={**os.environ, "BOLTSCOPE_USER": "bench"})
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "--workspace", str(workspace), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BOLTSCOPE_USER": "bench"},
+    )
     if done.returncode != 0:
         raise SystemExit(f"`core {' '.join(args)}` failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -64,8 +69,15 @@ def one(data: Path, variant: str) -> dict:
         result = core(ws, *command)
         total = time.perf_counter() - start
     f1 = (result.get("test") or {}).get("macro_f1", 0.0)
-    return {"variant": variant, "photos": train["imported"] + test["imported"], "import_s": imported,
-            "total_s": total, "test_macro_f1": f1, "bar_s": bar, "status": result.get("status")}
+    return {
+        "variant": variant,
+        "photos": train["imported"] + test["imported"],
+        "import_s": imported,
+        "total_s": total,
+        "test_macro_f1": f1,
+        "bar_s": bar,
+        "status": result.get("status"),
+    }
 
 
 def synthetic_embeddings(n: int, features: int = 2560, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -94,8 +106,9 @@ def baseline_fit(x: np.ndarray, y: np.ndarray, seed: int = 0):
     split = StratifiedKFold(min(5, int(np.bincount(y).min())), shuffle=True, random_state=seed)
     best = None
     for c in embed.PROBE_C:
-        oof = cross_val_predict(LogisticRegression(C=c, max_iter=3000, random_state=seed), z, y, cv=split,
-                                method="predict_proba")
+        oof = cross_val_predict(
+            LogisticRegression(C=c, max_iter=3000, random_state=seed), z, y, cv=split, method="predict_proba"
+        )
         loss = log_loss(y, oof)
         if best is None or loss < best[0]:
             best = (loss, c)
@@ -124,8 +137,13 @@ def fit_child(n: int, which: str) -> None:
 
 def fit_one(n: int, which: str, timeout: float) -> dict:
     try:
-        done = subprocess.run([sys.executable, __file__, "--child-fit", str(n), which], cwd=ROOT, text=True,
-                              capture_output=True, timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, __file__, "--child-fit", str(n), which],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return {"seconds": None, "cpu_s": None, "C": None, "accuracy": None}
     if done.returncode != 0:
@@ -136,8 +154,7 @@ def fit_one(n: int, which: str, timeout: float) -> dict:
 def _fit_text(name: str, r: dict, timeout: float) -> str:
     if r["seconds"] is None:
         return f"{name} > {timeout:.0f} s (stopped)"
-    return (f"{name} {r['seconds']:.1f} s wall / {r['cpu_s']:.1f} s CPU (C={r['C']:g}, held-out acc "
-            f"{r['accuracy']:.3f})")
+    return f"{name} {r['seconds']:.1f} s wall / {r['cpu_s']:.1f} s CPU (C={r['C']:g}, held-out acc {r['accuracy']:.3f})"
 
 
 def fit_part(sizes: list[int], baselines: list[str], timeout: float) -> list[dict]:
@@ -152,8 +169,12 @@ def fit_part(sizes: list[int], baselines: list[str], timeout: float) -> list[dic
             ratio = f", {base['seconds'] / ours['seconds']:.1f}x ours" if base["seconds"] else ""
             texts.append(_fit_text(name, base, timeout) + ratio)
         rows.append(row)
-        print(f"fit {n:6d} cached embeddings: " + "; ".join(texts)
-              + f"; bar {row['bar_s']:.0f} s{'' if ours['seconds'] <= row['bar_s'] else '  MISSED'}", flush=True)
+        print(
+            f"fit {n:6d} cached embeddings: "
+            + "; ".join(texts)
+            + f"; bar {row['bar_s']:.0f} s{'' if ours['seconds'] <= row['bar_s'] else '  MISSED'}",
+            flush=True,
+        )
     return rows
 
 
@@ -163,14 +184,20 @@ def _watch_job(workspace: Path, command: list[str]) -> dict:
     with sqlite3.connect(db_path) as conn:
         before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM jobs").fetchone()[0]
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "core", "--workspace", str(workspace), *command], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "BOLTSCOPE_USER": "bench"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core", "--workspace", str(workspace), *command],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "BOLTSCOPE_USER": "bench"},
+    )
     seen: dict[str, float] = {}
     with sqlite3.connect(db_path) as conn:
         while proc.poll() is None:
-            row = conn.execute("SELECT status, progress FROM jobs WHERE id > ? ORDER BY id DESC LIMIT 1",
-                               (before,)).fetchone()
+            row = conn.execute(
+                "SELECT status, progress FROM jobs WHERE id > ? ORDER BY id DESC LIMIT 1", (before,)
+            ).fetchone()
             if row and row[0] != "queued":
                 seen.setdefault("running_s", time.perf_counter() - start)
             if row and json.loads(row[1] or "{}").get("phase") == "fit":
@@ -187,9 +214,12 @@ def start_part(photos: int = 120) -> dict:
         core(ws, "demo", "--n", str(photos))
         _watch_job(ws, ["quick-model", "--wait"])  # computes and caches the embeddings
         timed = _watch_job(ws, ["quick-model", "--wait"])
-    print(f"start  quick-model --wait, {photos} photos, embeddings cached: job running after "
-          f"{timed['running_s']:.1f} s (bar 5 s{'' if timed['running_s'] <= 5 else ', MISSED'}), fit from "
-          f"{timed.get('fit_s', float('nan')):.1f} s, done after {timed['total_s']:.1f} s", flush=True)
+    print(
+        f"start  quick-model --wait, {photos} photos, embeddings cached: job running after "
+        f"{timed['running_s']:.1f} s (bar 5 s{'' if timed['running_s'] <= 5 else ', MISSED'}), fit from "
+        f"{timed.get('fit_s', float('nan')):.1f} s, done after {timed['total_s']:.1f} s",
+        flush=True,
+    )
     return {"part": "start", "photos": photos, **{k: v for k, v in timed.items() if k != "result"}}
 
 
@@ -200,10 +230,12 @@ def screws_part(data: Path, variants: list[str]) -> list[dict]:
     results = [one(data, v) for v in variants]
     for r in results:
         good = r["test_macro_f1"] >= 0.99
-        print(f"{r['variant']:9s} {r['photos']} photos: import {r['import_s']:.1f} s, total {r['total_s']:.1f} s, "
-              f"test macro-F1 {r['test_macro_f1']:.3f} ({'>=' if good else 'below'} 0.99); "
-              f"{r['total_s'] / r['bar_s']:.2f} of the {r['bar_s']:.0f} s bar"
-              f"{'' if good and r['total_s'] <= r['bar_s'] else '  MISSED'}")
+        print(
+            f"{r['variant']:9s} {r['photos']} photos: import {r['import_s']:.1f} s, total {r['total_s']:.1f} s, "
+            f"test macro-F1 {r['test_macro_f1']:.3f} ({'>=' if good else 'below'} 0.99); "
+            f"{r['total_s'] / r['bar_s']:.2f} of the {r['bar_s']:.0f} s bar"
+            f"{'' if good and r['total_s'] <= r['bar_s'] else '  MISSED'}"
+        )
     return results
 
 
@@ -216,11 +248,20 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--parts", nargs="+", choices=["screws", "fit", "start"], default=["screws", "fit", "start"])
     parser.add_argument("--fit-sizes", dest="fit_sizes", nargs="+", type=int, default=[1000, 10000])
-    parser.add_argument("--baselines", nargs="*", choices=["baseline", "baseline-1t"],
-                        default=["baseline", "baseline-1t"],
-                        help="baseline: the old search as it ran (default thread pools); baseline-1t: with one thread")
-    parser.add_argument("--baseline-timeout", dest="baseline_timeout", type=float, default=900.0,
-                        help="stop a fit (the old one at 10,000 can take many minutes) after this many seconds")
+    parser.add_argument(
+        "--baselines",
+        nargs="*",
+        choices=["baseline", "baseline-1t"],
+        default=["baseline", "baseline-1t"],
+        help="baseline: the old search as it ran (default thread pools); baseline-1t: with one thread",
+    )
+    parser.add_argument(
+        "--baseline-timeout",
+        dest="baseline_timeout",
+        type=float,
+        default=900.0,
+        help="stop a fit (the old one at 10,000 can take many minutes) after this many seconds",
+    )
     args = parser.parse_args()
     print(machine(), flush=True)
     results: list[dict] = []

@@ -50,8 +50,16 @@ def make_photos(root: Path, n: int, kind: str) -> list[tuple[Path, int]]:
 
 
 def context(args, n_classes: int) -> trainer.RunContext:
-    config = TrainConfig(arch=args.arch, image_size=args.size, batch_size=args.batch, epochs=args.epochs,
-                         augment="flip", pretrained=True, amp=not args.no_amp, channels_last=not args.no_amp)
+    config = TrainConfig(
+        arch=args.arch,
+        image_size=args.size,
+        batch_size=args.batch,
+        epochs=args.epochs,
+        augment="flip",
+        pretrained=True,
+        amp=not args.no_amp,
+        channels_last=not args.no_amp,
+    )
     return trainer.RunContext(config, demo.CLASSES[:n_classes], [], [], Path("."), Path("."))
 
 
@@ -88,28 +96,47 @@ def ours(ctx, args, samples):
             cache = trainer._on_device(cache, runtime.pick_device(), ctx.config)
             state["ds"] = data.CachedImages(cache, [t for _, t in samples])
         return trainer._train_loader(ctx, state["ds"], epoch)
+
     return run_epochs(ctx, args, loaders, transforms.BatchPrep("flip", pre))
 
 
 def baseline(ctx, args, root: Path, workers: int):
     pre = models.build(args.arch, N_CLASSES, pretrained=False, image_size=args.size).preprocess
-    tf = v2.Compose([v2.ToImage(), v2.Resize((pre.size, pre.size), antialias=True),
-                     v2.RandomHorizontalFlip(), v2.RandomVerticalFlip(),  # the `flip` preset, photo by photo
-                     v2.ToDtype(torch.float32, scale=True),
-                     v2.Normalize(list(pre.mean), list(pre.std))])
+    tf = v2.Compose(
+        [
+            v2.ToImage(),
+            v2.Resize((pre.size, pre.size), antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.RandomVerticalFlip(),  # the `flip` preset, photo by photo
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(list(pre.mean), list(pre.std)),
+        ]
+    )
     folder = datasets.ImageFolder(str(root), transform=tf)
-    return run_epochs(ctx, args, lambda epoch: DataLoader(
-        folder, batch_size=ctx.config.batch_size, shuffle=True, num_workers=workers,
-        pin_memory=torch.cuda.is_available()))
+    return run_epochs(
+        ctx,
+        args,
+        lambda epoch: DataLoader(
+            folder,
+            batch_size=ctx.config.batch_size,
+            shuffle=True,
+            num_workers=workers,
+            pin_memory=torch.cuda.is_available(),
+        ),
+    )
 
 
 def bound(ctx, args, n: int):
     """Random batches already where the model runs (GPU memory on a GPU)."""
     size, batch, device = args.size, ctx.config.batch_size, runtime.pick_device()
     gen = torch.Generator().manual_seed(0)
-    batches = [(torch.randn(min(batch, n - i), 3, size, size, generator=gen).to(device),
-                torch.randint(0, N_CLASSES, (min(batch, n - i),), generator=gen).to(device))
-               for i in range(0, n, batch)]
+    batches = [
+        (
+            torch.randn(min(batch, n - i), 3, size, size, generator=gen).to(device),
+            torch.randint(0, N_CLASSES, (min(batch, n - i),), generator=gen).to(device),
+        )
+        for i in range(0, n, batch)
+    ]
     return run_epochs(ctx, args, lambda epoch: batches)
 
 
@@ -128,9 +155,11 @@ def main() -> None:
     root = Path(args.folder or tempfile.mkdtemp(prefix="bench-train-")) / args.photos
     t0 = time.perf_counter()
     samples = make_photos(root, args.n, args.photos)
-    print(f"{machine()}\n{args.n} {args.photos} photos ready in {time.perf_counter() - t0:.0f} s; "
-          f"{args.arch} at {args.size} px, batch {args.batch}, {args.epochs} epochs each, "
-          f"on {runtime.pick_device()}")
+    print(
+        f"{machine()}\n{args.n} {args.photos} photos ready in {time.perf_counter() - t0:.0f} s; "
+        f"{args.arch} at {args.size} px, batch {args.batch}, {args.epochs} epochs each, "
+        f"on {runtime.pick_device()}"
+    )
     runtime.tune_allocator()  # as the training worker does
     ctx = context(args, N_CLASSES)
     warm = argparse.Namespace(**{**vars(args), "epochs": 1})  # first-use costs land in no variant's figures
@@ -149,8 +178,10 @@ def report(rates: dict[str, list[float]]) -> None:
         print(f"{k:12s} epoch 1 {v[0]:8.1f} img/s   later epochs {later[k]:8.1f} img/s")
     print(f"ours / baseline ({base}) after epoch 1: {later['ours'] / later[base]:.2f}x (bar >= 3x)")
     print(f"ours / compute bound: {100 * later['ours'] / later['bound']:.0f}% (bar >= 80% on CPU, 90% on GPU)")
-    print(f"baseline / compute bound: {100 * later[base] / later['bound']:.0f}%: no data path can beat the baseline "
-          f"by more than bound / baseline = {later['bound'] / later[base]:.2f}x here")
+    print(
+        f"baseline / compute bound: {100 * later[base] / later['bound']:.0f}%: no data path can beat the baseline "
+        f"by more than bound / baseline = {later['bound'] / later[base]:.2f}x here"
+    )
     print(json.dumps({"rates": rates, "later": later}))
 
 

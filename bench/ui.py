@@ -71,8 +71,7 @@ def build(folder: Path, n: int) -> None:
         _flush(ws, chunk)
     finally:
         ws.close()
-    cli(folder, "train", "--arch", "tiny_cnn", "--epochs", "1", "--image-size", "32", "--batch-size", "256",
-        "--wait")
+    cli(folder, "train", "--arch", "tiny_cnn", "--epochs", "1", "--image-size", "32", "--batch-size", "256", "--wait")
 
 
 def _flush(ws, chunk) -> None:
@@ -84,8 +83,13 @@ def _flush(ws, chunk) -> None:
 
 
 def cli(folder: Path, *args: str) -> dict:
-    done = subprocess.run([sys.executable, "-m", "core", "--workspace", str(folder), *args], cwd=ROOT,
-                          capture_output=True, text=True, env={**os.environ, "BOLTSCOPE_USER": "bench"})
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "--workspace", str(folder), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BOLTSCOPE_USER": "bench"},
+    )
     if done.returncode:
         raise SystemExit(f"core {' '.join(args)} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -96,13 +100,29 @@ class Server:
 
     def __init__(self, workspace: Path | None, log: Path, script: Path = ROOT / "serve.py") -> None:
         self.port, self.workspace = free_port(), workspace
-        env = {**os.environ, "BOLTSCOPE_WORKSPACE": str(workspace), "BOLTSCOPE_NO_AUTH": "1",
-               "BOLTSCOPE_USER": "bench"}
+        env = {**os.environ, "BOLTSCOPE_WORKSPACE": str(workspace), "BOLTSCOPE_NO_AUTH": "1", "BOLTSCOPE_USER": "bench"}
         self.log = open(log, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(self.port),
-             "--server.address", "127.0.0.1", "--browser.serverAddress", "127.0.0.1", "--server.headless", "true"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(script),
+                "--server.port",
+                str(self.port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.serverAddress",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         self.url = f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> Server:
@@ -183,6 +203,7 @@ def measure_app(browser, url: str, repeats: int, total: int) -> dict[str, list[f
             p.get_by_text(f"of {total:,}").first.wait_for()
             p.wait_for_function(THUMBS_SHOWN, arg=24)
             p.wait_for_function(IDLE)
+
         return wait
 
     _first_opens(browser, url, repeats, gallery_shown, times)
@@ -196,13 +217,19 @@ def measure_app(browser, url: str, repeats: int, total: int) -> dict[str, list[f
         label = demo.CLASSES[rep % len(demo.CLASSES)]
         if page.locator(f".st-key-open_set_{label} button").is_disabled():  # already so: take the next
             label = demo.CLASSES[(rep + 1) % len(demo.CLASSES)]
-        _timed(times, "relabel", page.locator(f".st-key-open_set_{label} button").click,
-               page.get_by_text(f"relabelled as {label}", exact=False).first.wait_for,
-               lambda p=page: p.wait_for_function(IDLE))
+        _timed(
+            times,
+            "relabel",
+            page.locator(f".st-key-open_set_{label} button").click,
+            page.get_by_text(f"relabelled as {label}", exact=False).first.wait_for,
+            lambda p=page: p.wait_for_function(IDLE),
+        )
         page.wait_for_timeout(3000)  # a user looks at the page before moving on
-        evaluate_drawn = (page.locator(f"[class*=st-key-eval_cm_] {CHART}").first.wait_for,
-                          page.locator("[data-testid=stMetricLabel]", has_text="Macro-F1").first.wait_for,
-                          lambda p=page: p.wait_for_function(IDLE))
+        evaluate_drawn = (
+            page.locator(f"[class*=st-key-eval_cm_] {CHART}").first.wait_for,
+            page.locator("[data-testid=stMetricLabel]", has_text="Macro-F1").first.wait_for,
+            lambda p=page: p.wait_for_function(IDLE),
+        )
         _timed(times, "evaluate", page.get_by_role("link", name="Evaluate", exact=True).click, *evaluate_drawn)
         _timed(times, "gallery", page.get_by_role("link", name="Dataset", exact=True).click, gallery_shown(page))
         _timed(times, "evaluate2", page.get_by_role("link", name="Evaluate", exact=True).click, *evaluate_drawn)
@@ -274,16 +301,20 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
-    med = {name: {k: statistics.median(v) for k, v in t.items()} for name, t in
-           (("floor", floor), ("small", small), ("big", big))}
+    med = {
+        name: {k: statistics.median(v) for k, v in t.items()}
+        for name, t in (("floor", floor), ("small", small), ("big", big))
+    }
     print(f"{'':11s}{'floor':>8s}{args.small:>8,}{args.n:>9,}  (median s; max at {args.n:,})")
     for what in ORDER:
         f = med["floor"].get(what)
         b = med["big"][what]
-        print(f"{what:11s}{(f'{f:.2f}' if f is not None else '-'):>8s}{med['small'][what]:8.2f}{b:9.2f}  "
-              f"(max {max(big[what]):.2f})  ×{b / med['small'][what]:.2f} for size"
-              f"{f'  +{b - f:.2f} s over the floor' if f is not None else ''}"
-              f"  {'ok' if b <= 1.0 else 'over 1.0 s'}")
+        print(
+            f"{what:11s}{(f'{f:.2f}' if f is not None else '-'):>8s}{med['small'][what]:8.2f}{b:9.2f}  "
+            f"(max {max(big[what]):.2f})  ×{b / med['small'][what]:.2f} for size"
+            f"{f'  +{b - f:.2f} s over the floor' if f is not None else ''}"
+            f"  {'ok' if b <= 1.0 else 'over 1.0 s'}"
+        )
     print(json.dumps({"floor": floor, "small": small, "big": big}))
 
 

@@ -10,9 +10,32 @@ from dataclasses import dataclass
 from core import db
 from core.errors import ValidationError
 
-ACTIONS = ("upload", "relabel", "delete", "restore", "split", "settings", "train", "cancel", "resume", "promote",
-           "export", "user.add", "user.role", "user.password", "user.disable", "user.enable", "sign_in",
-           "sign_in.failed", "sign_out", "backup", "restore_backup", "doctor", "refused", "review.skip")
+ACTIONS = (
+    "upload",
+    "relabel",
+    "delete",
+    "restore",
+    "split",
+    "settings",
+    "train",
+    "cancel",
+    "resume",
+    "promote",
+    "export",
+    "user.add",
+    "user.role",
+    "user.password",
+    "user.disable",
+    "user.enable",
+    "sign_in",
+    "sign_in.failed",
+    "sign_out",
+    "backup",
+    "restore_backup",
+    "doctor",
+    "refused",
+    "review.skip",
+)
 
 
 @dataclass(frozen=True)
@@ -28,11 +51,13 @@ class Entry:
 def record(conn: sqlite3.Connection, user: str, action: str, target: object = "", **details: object) -> None:
     """Append one entry; call it inside the transaction of the change it records."""
     if action not in ACTIONS:
-        raise ValidationError(f"audit action {action!r} is unknown; valid: {', '.join(ACTIONS)}",
-                              key="error.audit_action", action=action)
-    conn.execute("INSERT INTO audit (at, user, action, target, details) VALUES (?, ?, ?, ?, ?)",
-                 (db.now_iso(), user, action, str(target),
-                  json.dumps(details, ensure_ascii=False, default=str, sort_keys=True)))
+        raise ValidationError(
+            f"audit action {action!r} is unknown; valid: {', '.join(ACTIONS)}", key="error.audit_action", action=action
+        )
+    conn.execute(
+        "INSERT INTO audit (at, user, action, target, details) VALUES (?, ?, ?, ?, ?)",
+        (db.now_iso(), user, action, str(target), json.dumps(details, ensure_ascii=False, default=str, sort_keys=True)),
+    )
 
 
 def record_now(conn: sqlite3.Connection, user: str, action: str, target: object = "", **details: object) -> None:
@@ -41,9 +66,15 @@ def record_now(conn: sqlite3.Connection, user: str, action: str, target: object 
         record(conn, user, action, target, **details)
 
 
-def query(conn: sqlite3.Connection, user: str | None = None, actions: tuple[str, ...] | None = None,
-          since: str | None = None, until: str | None = None, text: str | None = None,
-          limit: int = 1000) -> list[Entry]:
+def query(
+    conn: sqlite3.Connection,
+    user: str | None = None,
+    actions: tuple[str, ...] | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    text: str | None = None,
+    limit: int = 1000,
+) -> list[Entry]:
     """Newest first. since/until: ISO dates or times (UTC); text: found in the target or the details."""
     where, args = [], []
     if user:
@@ -71,5 +102,6 @@ def users_seen(conn: sqlite3.Connection) -> list[str]:
 
 
 def count_since(conn: sqlite3.Connection, action: str, target: str, since: str) -> int:
-    return conn.execute("SELECT COUNT(*) FROM audit WHERE action = ? AND target = ? AND at >= ?",
-                        (action, target, since)).fetchone()[0]
+    return conn.execute(
+        "SELECT COUNT(*) FROM audit WHERE action = ? AND target = ? AND at >= ?", (action, target, since)
+    ).fetchone()[0]

@@ -51,8 +51,12 @@ class Actor:
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
-            raise ValidationError(f"role {self.role!r} is unknown; valid roles: {', '.join(ROLES)}",
-                                  key="error.role_unknown", role=self.role, valid=", ".join(ROLES))
+            raise ValidationError(
+                f"role {self.role!r} is unknown; valid roles: {', '.join(ROLES)}",
+                key="error.role_unknown",
+                role=self.role,
+                valid=", ".join(ROLES),
+            )
         if not self.name.strip():
             raise ValidationError("a user name may not be empty", key="error.name_empty")
 
@@ -60,8 +64,12 @@ class Actor:
 def can(actor: Actor, action: str) -> bool:
     """True when the actor's role reaches the role the action needs."""
     if action not in ACTION_MIN_ROLE:
-        raise ValidationError(f"action {action!r} is unknown; valid: {', '.join(ACTION_MIN_ROLE)}",
-                              key="error.action_unknown", action=action, valid=", ".join(ACTION_MIN_ROLE))
+        raise ValidationError(
+            f"action {action!r} is unknown; valid: {', '.join(ACTION_MIN_ROLE)}",
+            key="error.action_unknown",
+            action=action,
+            valid=", ".join(ACTION_MIN_ROLE),
+        )
     return ROLES.index(actor.role) >= ROLES.index(ACTION_MIN_ROLE[action])
 
 
@@ -95,7 +103,10 @@ def require(actor: Actor, action: str, conn: sqlite3.Connection | None = None) -
         _audit_refusal(conn if conn is not None else _REFUSALS_TO.get(), actor, action, need)
         raise PermissionDenied(
             f"user {actor.name!r} has role {actor.role!r}; {action!r} needs role {need!r} or higher",
-            key="error.permission", user=actor.name, role=actor.role, need=need,
+            key="error.permission",
+            user=actor.name,
+            role=actor.role,
+            need=need,
         )
 
 

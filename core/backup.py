@@ -63,13 +63,19 @@ def backup(ws: Workspace, actor: auth.Actor, dest: str | os.PathLike[str]) -> Ba
             manifest = _build(ws, actor, staging)
     except (sqlite3.Error, StorageError) as exc:  # a full or failing disk: one clear line, no half backup
         if files.is_disk_full(exc):
-            raise StorageError(f"the backup to {target} failed: its disk is full (No space left on device); "
-                               "nothing was left there: choose a disk with more room", key="dataset.error_backup_full",
-                               path=str(target)) from exc
-        reason = str(exc.detail.get("reason") if isinstance(exc, StorageError) and exc.detail.get("reason")
-                     else exc)
-        raise StorageError(f"the backup to {target} failed: {reason}; nothing was left there",
-                           key="dataset.error_backup_failed", path=str(target), reason=reason) from exc
+            raise StorageError(
+                f"the backup to {target} failed: its disk is full (No space left on device); "
+                "nothing was left there: choose a disk with more room",
+                key="dataset.error_backup_full",
+                path=str(target),
+            ) from exc
+        reason = str(exc.detail.get("reason") if isinstance(exc, StorageError) and exc.detail.get("reason") else exc)
+        raise StorageError(
+            f"the backup to {target} failed: {reason}; nothing was left there",
+            key="dataset.error_backup_failed",
+            path=str(target),
+            reason=reason,
+        ) from exc
     if not ws.read_only:  # a read-only workspace cannot keep an audit entry; the manifest says
         audit.record_now(ws.conn, actor.name, "backup", str(target), photos=manifest["photos"], runs=manifest["runs"])
     return BackupDone(dir=str(target), **manifest)
@@ -90,8 +96,15 @@ def _build(ws: Workspace, actor: auth.Actor, staging: Path) -> Manifest:
         if run_dir.is_dir() and run_dir.parent == ws.layout.runs:
             shutil.copytree(run_dir, staging / run_dir.relative_to(ws.layout.root), dirs_exist_ok=True)
             copied_runs += 1
-    manifest = Manifest(created_at=db.now_iso(), created_by=actor.name, schema_version=version,
-                        photos=len(photos), runs=copied_runs, source=str(ws.layout.root), audited=not ws.read_only)
+    manifest = Manifest(
+        created_at=db.now_iso(),
+        created_by=actor.name,
+        schema_version=version,
+        photos=len(photos),
+        runs=copied_runs,
+        source=str(ws.layout.root),
+        audited=not ws.read_only,
+    )
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return manifest
 
@@ -116,9 +129,14 @@ def _check_room(ws: Workspace, target: Path) -> None:
         return
     need = needed_bytes(ws)
     if need > free:
-        raise StorageError(f"the backup needs about {need / 2**20:.1f} MB but only {free / 2**20:.1f} MB are free "
-                           f"at {where}; choose a disk with more room", key="dataset.error_backup_space",
-                           need_mb=f"{need / 2**20:.1f}", free_mb=f"{free / 2**20:.1f}", path=str(where))
+        raise StorageError(
+            f"the backup needs about {need / 2**20:.1f} MB but only {free / 2**20:.1f} MB are free "
+            f"at {where}; choose a disk with more room",
+            key="dataset.error_backup_space",
+            need_mb=f"{need / 2**20:.1f}",
+            free_mb=f"{free / 2**20:.1f}",
+            path=str(where),
+        )
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -126,8 +144,9 @@ def _copy(src: Path, dst: Path) -> None:
     shutil.copyfile(src, dst)
 
 
-def restore(source: str | os.PathLike[str], workspace: str | os.PathLike[str], actor: auth.Actor,
-            force: bool = False) -> RestoreDone:
+def restore(
+    source: str | os.PathLike[str], workspace: str | os.PathLike[str], actor: auth.Actor, force: bool = False
+) -> RestoreDone:
     """Bring a backup back into `workspace` (stop the app and workers first). An existing workspace is kept
     beside it as `<name>.before-restore-<id>` when force is given, else refused."""
     auth.require(actor, "restore")
@@ -149,5 +168,6 @@ def restore(source: str | os.PathLike[str], workspace: str | os.PathLike[str], a
         shutil.copytree(src, staging, ignore=shutil.ignore_patterns(MANIFEST), dirs_exist_ok=True)
         if kept is not None:
             os.replace(target, kept)
-    return RestoreDone(workspace=str(target), kept_aside=str(kept) if kept else None,
-                       **json.loads(manifest_path.read_text()))
+    return RestoreDone(
+        workspace=str(target), kept_aside=str(kept) if kept else None, **json.loads(manifest_path.read_text())
+    )

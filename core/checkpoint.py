@@ -28,13 +28,31 @@ def save(path: Path, payload: dict[str, object]) -> None:
     write_atomic(path, buffer.getvalue())
 
 
-def write(path: Path, spec: ModelSpec, config: TrainConfig, class_names: Sequence[str], epoch: int,
-          metrics: dict[str, object], **extra: object) -> None:
+def write(
+    path: Path,
+    spec: ModelSpec,
+    config: TrainConfig,
+    class_names: Sequence[str],
+    epoch: int,
+    metrics: dict[str, object],
+    **extra: object,
+) -> None:
     """The one writer of our checkpoints (trainer and quick model): what describes the model, its weights on
     the CPU, then `extra` (last.pt's optimizer, scheduler, scaler and loop state; the quick model's probe C)."""
-    save(path, {"arch": config.arch, "class_names": list(class_names), "config": config.to_dict(),
-                "preprocess": spec.preprocess.to_dict(), "pooling": spec.pooling, "epoch": epoch, "metrics": metrics,
-                "model": {k: v.detach().cpu() for k, v in spec.model.state_dict().items()}, **extra})
+    save(
+        path,
+        {
+            "arch": config.arch,
+            "class_names": list(class_names),
+            "config": config.to_dict(),
+            "preprocess": spec.preprocess.to_dict(),
+            "pooling": spec.pooling,
+            "epoch": epoch,
+            "metrics": metrics,
+            "model": {k: v.detach().cpu() for k, v in spec.model.state_dict().items()},
+            **extra,
+        },
+    )
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, object]:

@@ -51,10 +51,10 @@ def cmd_demo(ws: Workspace, args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ValidationError(f"--n {args.n}: give at least 1 photo")
-    uploads = [(f"demo/{p.label}/demo_{args.seed}_{i:05d}.jpg", p.jpeg)
-               for i, p in enumerate(demo.demo_set(args.n, args.seed))]
-    report = ingest.import_uploads(ws, auth.local_actor(args.user), uploads, image_source="demo",
-                                   event_source="import")
+    uploads = [
+        (f"demo/{p.label}/demo_{args.seed}_{i:05d}.jpg", p.jpeg) for i, p in enumerate(demo.demo_set(args.n, args.seed))
+    ]
+    report = ingest.import_uploads(ws, auth.local_actor(args.user), uploads, image_source="demo", event_source="import")
     print_json(report.to_json())
     return 0
 
@@ -93,8 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", help="one label for every imported photo")
     p.add_argument("--split", choices=store.SPLITS, help="put every photo in this split (locked)")
     p.add_argument("--user", help="who is importing (default: $BOLTSCOPE_USER or the login name)")
-    p = add("export", cmd_export, "export labelled photos as split/label/file (ImageFolder), or with --format a "
-                                  "run's model (ONNX / TorchScript + model card)")
+    p = add(
+        "export",
+        cmd_export,
+        "export labelled photos as split/label/file (ImageFolder), or with --format a "
+        "run's model (ONNX / TorchScript + model card)",
+    )
     p.add_argument("dir", help="folder for the photos, or the run id with --format")
     p.add_argument("--format", choices=("onnx", "torchscript"))
     p.add_argument("--out", help="model file to write (with --format)")
@@ -138,8 +142,9 @@ def _run(args: argparse.Namespace, ws: Workspace | None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if getattr(args, "no_workspace", False):  # restore: opening the target would create it
         return _run(args, None)
     read_only = getattr(args, "read_only_ok", False)  # a command that only reads: a read-only disk will do

@@ -55,8 +55,15 @@ def cmd_user(ws: Workspace, args: argparse.Namespace) -> int:
 
 
 def cmd_audit(ws: Workspace, args: argparse.Namespace) -> int:
-    entries = audit.query(ws.conn, user=args.who, actions=tuple(args.action) if args.action else None,
-                          since=args.since, until=args.until, text=args.text, limit=args.limit)
+    entries = audit.query(
+        ws.conn,
+        user=args.who,
+        actions=tuple(args.action) if args.action else None,
+        since=args.since,
+        until=args.until,
+        text=args.text,
+        limit=args.limit,
+    )
     if args.csv:
         rows = ([e.id, e.at, e.user, e.action, e.target, json.dumps(e.details, ensure_ascii=False)] for e in entries)
         sys.stdout.write(csvfile.rows_text(["id", "at", "user", "action", "target", "details"], rows))

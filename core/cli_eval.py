@@ -23,15 +23,21 @@ def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
     out["n"] = result["n"]
     out["absent"] = result["absent"]  # classes with no photo in the split; the F1 averages cover "averaged"
     out["averaged"] = result["averaged"]
-    out["operating_point"] = {k: point[k] for k in ("threshold", "defect_recall", "false_alarm_rate")} \
-        if point else None
+    out["operating_point"] = (
+        {k: point[k] for k in ("threshold", "defect_recall", "false_alarm_rate")} if point else None
+    )
     if args.json:
         cli.print_json(out)
     else:
-        absent = f" (no photos of {', '.join(out['absent'])}: averaged over {', '.join(out['averaged'])})" \
-            if out["absent"] and out["n"] else ""
-        print(f"run {args.run}, {args.split} split, {out['n']} photos: accuracy {out['accuracy']:.4f}, "
-              f"macro-F1 {out['macro_f1']:.4f}{absent}")
+        absent = (
+            f" (no photos of {', '.join(out['absent'])}: averaged over {', '.join(out['averaged'])})"
+            if out["absent"] and out["n"]
+            else ""
+        )
+        print(
+            f"run {args.run}, {args.split} split, {out['n']} photos: accuracy {out['accuracy']:.4f}, "
+            f"macro-F1 {out['macro_f1']:.4f}{absent}"
+        )
     return 0
 
 
@@ -45,7 +51,7 @@ def cmd_suspects(ws: Workspace, args: argparse.Namespace) -> int:
         from core import review
 
         review.save_suspects(ws.conn, found, None)
-    found = found[:args.top] if args.top else found
+    found = found[: args.top] if args.top else found
     if args.json:
         cli.print_json([{k: s[k] for k in ("image", "given", "predicted", "score")} for s in found])
     else:
@@ -89,8 +95,16 @@ def cmd_predict(ws: Workspace, args: argparse.Namespace) -> int:
             cam_path = out_dir / _cam_name(path, index)
             write_atomic(cam_path, found.overlay_png())
             cam_png = str(cam_path)
-        cli.print_json({"file": name, "label": result.label, "probs": result.probs, "defect": result.defect,
-                "cam_png": cam_png, "ms": round(result.ms, 2)})
+        cli.print_json(
+            {
+                "file": name,
+                "label": result.label,
+                "probs": result.probs,
+                "defect": result.defect,
+                "cam_png": cam_png,
+                "ms": round(result.ms, 2),
+            }
+        )
     return 1 if failed == len(args.images) else 0
 
 
@@ -106,8 +120,10 @@ def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -
     p = add("predict", cmd_predict, "diagnose photos with the production model (or --run), one JSON line each")
     p.add_argument("images", nargs="+")
     p.add_argument("--run", type=int)
-    p.add_argument("--cam", help="also save a Grad-CAM overlay: gradcam, gradcam++, hirescam, scorecam, eigencam,"
-                                 " layercam, xgradcam")
+    p.add_argument(
+        "--cam",
+        help="also save a Grad-CAM overlay: gradcam, gradcam++, hirescam, scorecam, eigencam, layercam, xgradcam",
+    )
     p.add_argument("--out", help="folder for the overlays")
     p.add_argument("--json", action="store_true", help="JSON lines (the only output format)")
     p = add("promote", cmd_promote, "make a run the production model (refuses a worse one without --force)")

@@ -33,12 +33,14 @@ def result_json(ws: Workspace, job_id: int) -> WaitResult:
     """The --wait answer: run id, status, best epoch, validation and test figures."""
     job = jobs.get_job(ws.conn, job_id)
     run = runs.run_for_job(ws.conn, job_id)
-    out = WaitResult(job_id=job_id, run_id=run.id if run else None, status=job.status,
-                     best_epoch=run.best_epoch if run else None,
-                     val=SplitFigures(accuracy=run.val_accuracy if run else None,
-                                      macro_f1=run.val_macro_f1 if run else None),
-                     test=SplitFigures(accuracy=run.test_accuracy if run else None,
-                                       macro_f1=run.test_macro_f1 if run else None))
+    out = WaitResult(
+        job_id=job_id,
+        run_id=run.id if run else None,
+        status=job.status,
+        best_epoch=run.best_epoch if run else None,
+        val=SplitFigures(accuracy=run.val_accuracy if run else None, macro_f1=run.val_macro_f1 if run else None),
+        test=SplitFigures(accuracy=run.test_accuracy if run else None, macro_f1=run.test_macro_f1 if run else None),
+    )
     if job.error:
         out["error"] = job.error + (f" ({job.error_hint})" if job.error_hint else "")
     return out
@@ -71,8 +73,11 @@ def _finish(ws: Workspace, args: argparse.Namespace, job_id: int) -> int:
 
 
 def cmd_train(ws: Workspace, args: argparse.Namespace) -> int:
-    values = {k: getattr(args, k) for k in ("arch", "epochs", "batch_size", "lr", "optimizer", "augment", "seed",
-                                            "scheduler", "nproc", "balance") if getattr(args, k) is not None}
+    values = {
+        k: getattr(args, k)
+        for k in ("arch", "epochs", "batch_size", "lr", "optimizer", "augment", "seed", "scheduler", "nproc", "balance")
+        if getattr(args, k) is not None
+    }
     values["image_size"] = args.image_size or zoo.get_arch(args.arch).default_size
     values["pretrained"] = not args.no_pretrained
     cfg = config.TrainConfig(**values)
@@ -80,8 +85,14 @@ def cmd_train(ws: Workspace, args: argparse.Namespace) -> int:
 
 
 def cmd_quick(ws: Workspace, args: argparse.Namespace) -> int:
-    cfg = config.TrainConfig(arch=args.arch, kind="quick", epochs=1, warmup_epochs=0,
-                             image_size=args.image_size or config.QUICK_IMAGE_SIZE, seed=args.seed)
+    cfg = config.TrainConfig(
+        arch=args.arch,
+        kind="quick",
+        epochs=1,
+        warmup_epochs=0,
+        image_size=args.image_size or config.QUICK_IMAGE_SIZE,
+        seed=args.seed,
+    )
     return _finish(ws, args, jobs.submit(ws.conn, auth.local_actor(args.user), cfg))
 
 
@@ -106,10 +117,22 @@ class JobLine(TypedDict):
 
 def job_json(ws: Workspace, job: jobs.Job) -> JobLine:
     run = runs.run_for_job(ws.conn, job.id)
-    return JobLine(job_id=job.id, kind=job.kind, status=job.status, arch=job.config.arch,
-                   run_id=run.id if run else None, sweep=job.sweep, created_by=job.created_by,
-                   created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
-                   attempts=job.attempts, progress=job.progress, error=job.error, hint=job.error_hint)
+    return JobLine(
+        job_id=job.id,
+        kind=job.kind,
+        status=job.status,
+        arch=job.config.arch,
+        run_id=run.id if run else None,
+        sweep=job.sweep,
+        created_by=job.created_by,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        attempts=job.attempts,
+        progress=job.progress,
+        error=job.error,
+        hint=job.error_hint,
+    )
 
 
 def cmd_jobs(ws: Workspace, _args: argparse.Namespace) -> int:
@@ -174,14 +197,16 @@ def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -
     _common(p)
     p = add("worker", cmd_worker, "run queued jobs (the app starts one when needed)")
     p.add_argument("--once", action="store_true", help="run at most one job, then exit")
-    p.add_argument("--idle-exit", dest="idle_exit", type=float,
-                   default=float(os.environ.get("BOLTSCOPE_WORKER_IDLE_S", "60")),
-                   help="exit after this many idle seconds (0: never, for a service; default $BOLTSCOPE_WORKER_IDLE_S"
-                        " or 60)")
+    p.add_argument(
+        "--idle-exit",
+        dest="idle_exit",
+        type=float,
+        default=float(os.environ.get("BOLTSCOPE_WORKER_IDLE_S", "60")),
+        help="exit after this many idle seconds (0: never, for a service; default $BOLTSCOPE_WORKER_IDLE_S or 60)",
+    )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", action="store_true", help="run (or wait for) the job and print its result")
     p.add_argument("--no-start", dest="no_start", action="store_true", help="only queue; start no worker")
     p.add_argument("--user")
-

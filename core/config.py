@@ -25,7 +25,9 @@ def _env_int(name: str, default: int, minimum: int = 1) -> int:
     if value < minimum:  # minimum 1, or 0 where 0 means "off" (BOLTSCOPE_MIN_FREE_MB)
         raise ValidationError(
             f"{name}={raw!r} must be " + ("greater than 0" if minimum == 1 else f"{minimum} or more"),
-            key="error.setting_positive", name=name, value=raw,
+            key="error.setting_positive",
+            name=name,
+            value=raw,
         )
     return value
 
@@ -95,7 +97,10 @@ def _choice(name: str, value: object, options: tuple[str, ...]) -> None:
     if value not in options:
         raise ValidationError(
             f"{name} {value!r} is not one of: {', '.join(options)}",
-            key="train.error.choice", name=name, value=value, options=", ".join(options),
+            key="train.error.choice",
+            name=name,
+            value=value,
+            options=", ".join(options),
         )
 
 
@@ -103,7 +108,11 @@ def _within(name: str, value: float, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
         raise ValidationError(
             f"{name} {value!r} must be a number from {low:g} to {high:g}",
-            key="train.error.range", name=name, value=value, low=f"{low:g}", high=f"{high:g}",
+            key="train.error.range",
+            name=name,
+            value=value,
+            low=f"{low:g}",
+            high=f"{high:g}",
         )
 
 
@@ -156,28 +165,45 @@ class TrainConfig:
         _within("processes", self.nproc, 1, 64)
         _within("validation fraction", self.val_fraction, 0.01, 0.5)
         _within("data-loader workers", self.num_workers, 0, 64)
-        for name in ("epochs", "batch_size", "image_size", "warmup_epochs", "freeze_epochs", "early_stop",
-                     "seed", "nproc", "num_workers"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "image_size",
+            "warmup_epochs",
+            "freeze_epochs",
+            "early_stop",
+            "seed",
+            "nproc",
+            "num_workers",
+        ):
             if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
                 raise ValidationError(
                     f"{name.replace('_', ' ')} {getattr(self, name)!r} must be a whole number",
-                    key="train.error.whole", name=name.replace("_", " "), value=getattr(self, name),
+                    key="train.error.whole",
+                    name=name.replace("_", " "),
+                    value=getattr(self, name),
                 )
         if not 0 <= self.seed < 2**32:
             raise ValidationError(
-                f"seed {self.seed} must be from 0 to {2**32 - 1}", key="train.error.seed", value=self.seed,
+                f"seed {self.seed} must be from 0 to {2**32 - 1}",
+                key="train.error.seed",
+                value=self.seed,
                 high=2**32 - 1,
             )
         for name in ("nesterov", "pretrained", "amp", "channels_last"):
             if not isinstance(getattr(self, name), bool):
                 raise ValidationError(
                     f"{name.replace('_', ' ')} {getattr(self, name)!r} must be true or false",
-                    key="train.error.yes_no", name=name.replace("_", " "), value=getattr(self, name),
+                    key="train.error.yes_no",
+                    name=name.replace("_", " "),
+                    value=getattr(self, name),
                 )
         if self.batch_size % self.nproc:
             raise ValidationError(
                 f"batch size {self.batch_size} must divide evenly over {self.nproc} processes",
-                key="train.error.batch_nproc", batch=self.batch_size, nproc=self.nproc,
+                key="train.error.batch_nproc",
+                batch=self.batch_size,
+                nproc=self.nproc,
             )
 
     def to_dict(self) -> dict[str, object]:
@@ -189,6 +215,7 @@ class TrainConfig:
         if unknown:
             raise ValidationError(
                 f"unknown training settings: {', '.join(sorted(unknown))}",
-                key="train.error.unknown_settings", names=", ".join(sorted(unknown)),
+                key="train.error.unknown_settings",
+                names=", ".join(sorted(unknown)),
             )
         return cls(**values)

@@ -16,8 +16,9 @@ from core import imaging
 log = logging.getLogger(__name__)
 
 
-def decode_all(paths: Sequence[Path], size: int, threads: int | None = None,
-               progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+def decode_all(
+    paths: Sequence[Path], size: int, threads: int | None = None, progress: Callable[[int, int], None] | None = None
+) -> torch.Tensor:
     """N×3×size×size uint8: every photo decoded once (PIL releases the GIL, so threads help)."""
     out = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)
     workers = threads or max(1, min(4, os.cpu_count() or 1))

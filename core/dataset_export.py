@@ -59,8 +59,9 @@ def export_zip(ws: Workspace, actor: auth.Actor) -> Path:
     final = ws.layout.exports / f"boltscope-imagefolder-{stamp}-{uuid.uuid4().hex[:6]}.zip"
     tmp = final.with_name(files.TMP_PREFIX + final.name)
     plan = list(_export_plan(ws))
-    files.check_room(ws.layout.root, sum(src.stat().st_size for src, _ in plan if src.exists()),
-                     ws.settings.min_free_mb)  # the zip lands in the workspace: keep the floor free
+    files.check_room(
+        ws.layout.root, sum(src.stat().st_size for src, _ in plan if src.exists()), ws.settings.min_free_mb
+    )  # the zip lands in the workspace: keep the floor free
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
             for src, rel in plan:
@@ -68,7 +69,10 @@ def export_zip(ws: Workspace, actor: auth.Actor) -> Path:
         os.replace(tmp, final)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise StorageError(f"cannot write the export zip: {exc.strerror or exc}", key="dataset.error_export",
-                           detail=str(exc.strerror or exc)) from exc
+        raise StorageError(
+            f"cannot write the export zip: {exc.strerror or exc}",
+            key="dataset.error_export",
+            detail=str(exc.strerror or exc),
+        ) from exc
     audit.record_now(ws.conn, actor.name, "export", "dataset zip", file=final.name)
     return final

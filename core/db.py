@@ -242,8 +242,14 @@ def connect(db_path: Path, read_only: bool = False) -> sqlite3.Connection:
     the newest schema. A damaged file raises StorageError("error.workspace_corrupt") naming the way back.
     read_only (a workspace on a read-only disk): no migration, no cleanup, every write refused (query_only)."""
     try:
-        conn = sqlite3.connect(_read_only_uri(db_path) if read_only else db_path, timeout=30.0, uri=read_only,
-                               isolation_level=None, check_same_thread=False, factory=_CheckedConnection)
+        conn = sqlite3.connect(
+            _read_only_uri(db_path) if read_only else db_path,
+            timeout=30.0,
+            uri=read_only,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=_CheckedConnection,
+        )
         conn.db_path = db_path
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 30000")
@@ -255,17 +261,25 @@ def connect(db_path: Path, read_only: bool = False) -> sqlite3.Connection:
             migrate(conn)
         elif (version := schema_version(conn)) != len(_MIGRATIONS):  # a migration writes: not on a read-only disk
             conn.close()
-            raise sqlite3.OperationalError(f"schema {version} is older than {len(_MIGRATIONS)}; "
-                                           "open it once where it can be written")
+            raise sqlite3.OperationalError(
+                f"schema {version} is older than {len(_MIGRATIONS)}; open it once where it can be written"
+            )
     except sqlite3.DatabaseError as exc:
         if errors.is_corrupt(exc):
             raise errors.corrupt_error(db_path, str(exc)) from exc
         if isinstance(exc, sqlite3.OperationalError) and not read_only and not os.access(db_path.parent, os.W_OK):
-            raise StorageError(f"the workspace folder {db_path.parent} is read-only; boltscope needs to write there "
-                               "(mount it read-write, or point BOLTSCOPE_WORKSPACE elsewhere)",
-                               key="error.workspace_readonly", path=db_path.parent.name) from exc
-        raise StorageError(f"cannot open the workspace database {db_path}: {exc}", key="error.workspace_db",
-                           path=db_path.name, reason=str(exc)) from exc
+            raise StorageError(
+                f"the workspace folder {db_path.parent} is read-only; boltscope needs to write there "
+                "(mount it read-write, or point BOLTSCOPE_WORKSPACE elsewhere)",
+                key="error.workspace_readonly",
+                path=db_path.parent.name,
+            ) from exc
+        raise StorageError(
+            f"cannot open the workspace database {db_path}: {exc}",
+            key="error.workspace_db",
+            path=db_path.name,
+            reason=str(exc),
+        ) from exc
     return conn
 
 
@@ -351,8 +365,9 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     except sqlite3.OperationalError as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        raise StorageError(f"the workspace database refused the change: {exc}", key="error.workspace_db_refused",
-                           reason=str(exc)) from exc
+        raise StorageError(
+            f"the workspace database refused the change: {exc}", key="error.workspace_db_refused", reason=str(exc)
+        ) from exc
     except StorageError:
         if conn.in_transaction:  # a damaged page met inside the transaction (corrupt_error)
             with suppress(sqlite3.Error, StorageError):
@@ -379,5 +394,3 @@ def migrate(conn: sqlite3.Connection) -> None:
 
 def schema_version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
-
-

@@ -28,8 +28,11 @@ def main() -> int:
     args = parser.parse_args()
     runtime.tune_allocator()
     rank, world, local = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"])
-    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
-                        format=f"%(asctime)s rank{rank} %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.INFO if rank == 0 else logging.WARNING,
+        format=f"%(asctime)s rank{rank} %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
     cuda = torch.cuda.is_available()
     if cuda:
         torch.cuda.set_device(local)

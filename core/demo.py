@@ -91,8 +91,9 @@ def _fracture(rng: np.random.Generator, dx, dy, radius: float, light: float) -> 
     return 128 + 40 * grain / (np.abs(grain).max() + 1e-6) + 10 * beach + 18 * tilt
 
 
-def _bolt(rng: np.random.Generator, canvas: np.ndarray, label: str, cx: float, cy: float,
-          r: float, light: float) -> None:
+def _bolt(
+    rng: np.random.Generator, canvas: np.ndarray, label: str, cx: float, cy: float, r: float, light: float
+) -> None:
     """Draw the bolt (or its absence) into canvas, top view, supersampled coordinates."""
     size = canvas.shape[0]
     dx, dy, dist, ang = _polar(size, cx, cy)
@@ -112,8 +113,9 @@ def _bolt(rng: np.random.Generator, canvas: np.ndarray, label: str, cx: float, c
         _paint(canvas, side < r, metal * 0.6)
         top = dist < r
         rim = top & (dist > 0.86 * r)
-        spec = np.exp(-((dx - 0.35 * r * math.cos(light)) ** 2 + (dy - 0.35 * r * math.sin(light)) ** 2)
-                      / (0.18 * r * r))
+        spec = np.exp(
+            -((dx - 0.35 * r * math.cos(light)) ** 2 + (dy - 0.35 * r * math.sin(light)) ** 2) / (0.18 * r * r)
+        )
         _paint(canvas, top, metal + 10 * facing * dist / r + 55 * spec + 3 * rng.standard_normal(dist.shape))
         _paint(canvas, rim, metal + 45 * facing)
         h_r = r * rng.uniform(0.48, 0.56)
@@ -182,8 +184,9 @@ def render_crop(seed: int, label: str) -> DemoPhoto:
     return DemoPhoto(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), label, box, buf.getvalue())
 
 
-def _finish(rng: np.random.Generator, canvas: np.ndarray, out: int,
-            centre: tuple[float, float]) -> tuple[Image.Image, tuple[float, float], float]:
+def _finish(
+    rng: np.random.Generator, canvas: np.ndarray, out: int, centre: tuple[float, float]
+) -> tuple[Image.Image, tuple[float, float], float]:
     """Camera effects: light fall-off, tilt (foreshortening), exposure, blur, sensor noise.
 
     Returns the photo, where the bolt centre landed in it, and the pixel scale from the canvas.
@@ -202,9 +205,13 @@ def _finish(rng: np.random.Generator, canvas: np.ndarray, out: int,
     inv = np.linalg.inv(fwd)
     mid = size / 2
     shift = np.array([mid, mid]) - inv @ np.array([mid, mid])
-    img = img.transform(img.size, Image.Transform.AFFINE,
-                        (inv[0, 0], inv[0, 1], shift[0], inv[1, 0], inv[1, 1], shift[1]),
-                        resample=Image.Resampling.BICUBIC, fillcolor=(96, 96, 96))
+    img = img.transform(
+        img.size,
+        Image.Transform.AFFINE,
+        (inv[0, 0], inv[0, 1], shift[0], inv[1, 0], inv[1, 1], shift[1]),
+        resample=Image.Resampling.BICUBIC,
+        fillcolor=(96, 96, 96),
+    )
     moved = fwd @ (np.array(centre) - mid) + mid
     margin = 0.12
     crop = img.crop(_inner_box(img.size, margin))

@@ -41,10 +41,20 @@ class Diagnosis:
 
     def report(self) -> dict[str, object]:
         """The JSON report a user downloads: machine-readable keys and values, in every language."""
-        return {"file": self.name, "verdict": self.verdict, "label": self.result.label, "top": self.result.top,
-                "probs": self.result.probs, "defect": self.result.defect, "unfit": self.issues,
-                "ms": round(self.result.ms, 1), "timed": self.timed, "width": self.width, "height": self.height,
-                "cam": {"method": self.cam.method, "target": self.cam.target} if self.cam else None}
+        return {
+            "file": self.name,
+            "verdict": self.verdict,
+            "label": self.result.label,
+            "top": self.result.top,
+            "probs": self.result.probs,
+            "defect": self.result.defect,
+            "unfit": self.issues,
+            "ms": round(self.result.ms, 1),
+            "timed": self.timed,
+            "width": self.width,
+            "height": self.height,
+            "cam": {"method": self.cam.method, "target": self.cam.target} if self.cam else None,
+        }
 
     def report_json(self) -> bytes:
         return json.dumps(self.report(), ensure_ascii=False, indent=2).encode()
@@ -66,8 +76,14 @@ class CamSettings:
     colormap: str = "jet"
 
 
-def diagnose(ws: Workspace, predictor: predict.Predictor, name: str, data: bytes, tta: bool = False,
-             cam: CamSettings | None = None) -> Diagnosis:
+def diagnose(
+    ws: Workspace,
+    predictor: predict.Predictor,
+    name: str,
+    data: bytes,
+    tta: bool = False,
+    cam: CamSettings | None = None,
+) -> Diagnosis:
     """Decode with the import checks (raises RejectedFile with a reason), judge quality, predict and, when asked,
     explain. Grad-CAM and the probabilities come from one forward pass (the fast CAM methods without TTA).
 
@@ -95,17 +111,28 @@ def diagnose(ws: Workspace, predictor: predict.Predictor, name: str, data: bytes
     shown = None
     if cam is not None and mask is not None:
         shown = explain.from_mask(predictor, decoded.image, mask, target, cam.method, probs)
-    return Diagnosis(name, data, decoded.image, decoded.width, decoded.height, issues, result, shown,
-                     timed=timed, sha256=hashlib.sha256(data).hexdigest(),
-                     style=(look.opacity, look.colormap))
+    return Diagnosis(
+        name,
+        data,
+        decoded.image,
+        decoded.width,
+        decoded.height,
+        issues,
+        result,
+        shown,
+        timed=timed,
+        sha256=hashlib.sha256(data).hexdigest(),
+        style=(look.opacity, look.colormap),
+    )
 
 
 def restyle(diagnosis: Diagnosis, opacity: float, colormap: str) -> Diagnosis:
     """The same diagnosis with its heatmap blended in this style (opacity, colour map): one blend, no model call."""
     if diagnosis.cam is None:
         return diagnosis
-    return replace(diagnosis, cam=explain.blended(diagnosis.cam, diagnosis.image, opacity, colormap),
-                   style=(opacity, colormap))
+    return replace(
+        diagnosis, cam=explain.blended(diagnosis.cam, diagnosis.image, opacity, colormap), style=(opacity, colormap)
+    )
 
 
 def timed_text(timed: str, lang: str) -> str:
@@ -117,24 +144,27 @@ def timed_text(timed: str, lang: str) -> str:
 def table(results: list[Diagnosis], names: dict[str, str], lang: str) -> list[dict[str, object]]:
     """The results table in the user's language: headers and values translated, numbers rounded (ms to 0,
     probabilities to 3 decimals). The JSON report keeps the machine-readable keys."""
+
     def t(key: str, **values: object) -> str:
         return i18n.t(key, lang, **values)
 
     rows = []
     for found in results:
         result = found.result
-        rows.append({
-            t("diagnose.col.file"): found.name,
-            t("diagnose.col.verdict"): t(f"diagnose.verdict.{found.verdict}"),
-            t("diagnose.col.label"): names.get(result.label, result.label),
-            t("diagnose.col.top"): names.get(result.top, result.top),
-            t("diagnose.col.defect"): t("common.yes" if result.defect else "common.no"),
-            t("diagnose.col.unfit"): ", ".join(t(f"diagnose.issue.{i}") for i in found.issues) or t("common.none"),
-            **{t("diagnose.col.p", label=names.get(c, c)): round(p, 3) for c, p in result.probs.items()},
-            t("diagnose.col.ms"): round(result.ms),
-            t("diagnose.col.timed"): timed_text(found.timed, lang),
-            t("diagnose.col.size"): f"{found.width}×{found.height}",
-        })
+        rows.append(
+            {
+                t("diagnose.col.file"): found.name,
+                t("diagnose.col.verdict"): t(f"diagnose.verdict.{found.verdict}"),
+                t("diagnose.col.label"): names.get(result.label, result.label),
+                t("diagnose.col.top"): names.get(result.top, result.top),
+                t("diagnose.col.defect"): t("common.yes" if result.defect else "common.no"),
+                t("diagnose.col.unfit"): ", ".join(t(f"diagnose.issue.{i}") for i in found.issues) or t("common.none"),
+                **{t("diagnose.col.p", label=names.get(c, c)): round(p, 3) for c, p in result.probs.items()},
+                t("diagnose.col.ms"): round(result.ms),
+                t("diagnose.col.timed"): timed_text(found.timed, lang),
+                t("diagnose.col.size"): f"{found.width}×{found.height}",
+            }
+        )
     return rows
 
 
@@ -149,5 +179,6 @@ def save_with_label(ws: Workspace, actor: auth.Actor, diagnosis: Diagnosis, labe
     auth.require(actor, "upload")  # the role first: a viewer is refused whatever the label
     if not label:
         raise ValidationError("choose the right label before saving the photo", key="diagnose.error.no_label")
-    return ingest.import_uploads(ws, actor, [(diagnosis.name, diagnosis.data)], label=label,
-                                 image_source="diagnose", event_source="diagnose")
+    return ingest.import_uploads(
+        ws, actor, [(diagnosis.name, diagnosis.data)], label=label, image_source="diagnose", event_source="diagnose"
+    )

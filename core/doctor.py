@@ -26,8 +26,10 @@ from core.workspace import Workspace
 _STORED = re.compile(r"^([0-9a-f]{64})(\.[a-z0-9]{1,5})$")
 SETTLE_S = 600  # younger files may belong to a write or an import in progress: left alone
 LOCK_WAIT_S = 120.0  # how long doctor waits for imports to finish a chunk before it skips the orphan checks
-RESTORE_HINT = ("restore from the latest backup: stop the app and its workers, then "
-                "python -m core --workspace {workspace} restore DIR --force (the damaged workspace is kept aside)")
+RESTORE_HINT = (
+    "restore from the latest backup: stop the app and its workers, then "
+    "python -m core --workspace {workspace} restore DIR --force (the damaged workspace is kept aside)"
+)
 
 
 def _settled(path) -> bool:
@@ -53,8 +55,9 @@ class Report:
     @property
     def consistent(self) -> bool:
         """Nothing left that a repair could not fix (missing originals and checkpoints need a backup)."""
-        return (self.integrity == "ok" and not self.damaged and not self.missing_originals
-                and not self.missing_checkpoints)
+        return (
+            self.integrity == "ok" and not self.damaged and not self.missing_originals and not self.missing_checkpoints
+        )
 
     def to_json(self) -> dict[str, object]:
         return {**self.__dict__, "consistent": self.consistent}
@@ -81,14 +84,23 @@ def run(ws: Workspace, actor: auth.Actor, repair: bool = True) -> Report:
         if repair:
             report.interrupted_jobs = jobs.reconcile(ws.conn)
             with db.transaction(ws.conn):
-                audit.record(ws.conn, actor.name, "doctor", "workspace",
-                             **{k: v if isinstance(v, (str, int)) else len(v) for k, v in report.__dict__.items()})
+                audit.record(
+                    ws.conn,
+                    actor.name,
+                    "doctor",
+                    "workspace",
+                    **{k: v if isinstance(v, (str, int)) else len(v) for k, v in report.__dict__.items()},
+                )
     except (sqlite3.DatabaseError, StorageError) as exc:
         if not _corruption(exc):  # busy, locked, disk full, I/O: an error to retry, not a reason to restore
             if isinstance(exc, StorageError):
                 raise
-            raise StorageError(f"doctor could not use the workspace database {ws.layout.db_path} ({check}): {exc}",
-                               key="error.workspace_db", path=str(ws.layout.db_path), reason=str(exc)) from exc
+            raise StorageError(
+                f"doctor could not use the workspace database {ws.layout.db_path} ({check}): {exc}",
+                key="error.workspace_db",
+                path=str(ws.layout.db_path),
+                reason=str(exc),
+            ) from exc
         _damaged(ws, report, check, str(getattr(exc, "detail", {}).get("reason") or exc))
     return report
 
@@ -104,8 +116,12 @@ def _corruption(exc: Exception) -> bool:
 
 def _damaged(ws: Workspace, report: Report, check: str, error: str) -> None:
     report.integrity = error[:2000]
-    report.damaged = {"file": str(ws.layout.db_path), "check": check, "error": error[:2000],
-                      "advice": RESTORE_HINT.format(workspace=ws.layout.root)}
+    report.damaged = {
+        "file": str(ws.layout.db_path),
+        "check": check,
+        "error": error[:2000],
+        "advice": RESTORE_HINT.format(workspace=ws.layout.root),
+    }
 
 
 def _check_files(ws: Workspace, report: Report, repair: bool) -> None:
@@ -160,8 +176,11 @@ def _orphans(ws: Workspace, report: Report, rows: dict[str, tuple[int, str]], re
                 os.replace(path, target)
     for folder in (layout.cache / "images", layout.cache / "thumbs"):
         for path in _walk(folder):
-            if (path.name.removesuffix(".jpg") not in rows and not path.name.startswith(files.TMP_PREFIX)
-                    and _settled(path)):
+            if (
+                path.name.removesuffix(".jpg") not in rows
+                and not path.name.startswith(files.TMP_PREFIX)
+                and _settled(path)
+            ):
                 report.orphan_derived_removed += 1
                 if repair:
                     path.unlink(missing_ok=True)
@@ -185,4 +204,3 @@ def _rebuild(ws: Workspace, sha: str, data: bytes) -> None:
     derived = imaging.derive(decoded.image, ws.settings.thumb_px)
     files.write_atomic(ws.layout.cached(sha), derived.cached_jpeg)
     files.write_atomic(ws.layout.thumb(sha), derived.thumb_jpeg)
-

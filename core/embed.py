@@ -37,8 +37,15 @@ def model_key(spec: models.ModelSpec) -> str | None:
     return f"{spec.name}@{spec.preprocess.size}/{spec.pooling}:{Path(str(spec.weights.get('path'))).name}"
 
 
-def _features(spec: models.ModelSpec, images: torch.Tensor, device: torch.device, hooks: trainer.Hooks,
-              batch: int = 32, done: int = 0, total: int | None = None) -> np.ndarray:
+def _features(
+    spec: models.ModelSpec,
+    images: torch.Tensor,
+    device: torch.device,
+    hooks: trainer.Hooks,
+    batch: int = 32,
+    done: int = 0,
+    total: int | None = None,
+) -> np.ndarray:
     """Pooled backbone features (the head's input) for uint8 images, in eval mode. Progress counts
     embeddings of all `total` photos, `done` of which were already there (cached)."""
     total = len(images) + done if total is None else total
@@ -52,9 +59,13 @@ def _features(spec: models.ModelSpec, images: torch.Tensor, device: torch.device
         with torch.inference_mode():
             for start in range(0, len(images), batch):
                 if hooks.should_stop():
-                    raise trainer.Cancelled(f"stopped while embedding photo {start} of {len(images)}",
-                                            key="train.error.stopped_embedding", photo=start, photos=len(images))
-                chunk = torch.stack([tf(im) for im in images[start:start + batch]])
+                    raise trainer.Cancelled(
+                        f"stopped while embedding photo {start} of {len(images)}",
+                        key="train.error.stopped_embedding",
+                        photo=start,
+                        photos=len(images),
+                    )
+                chunk = torch.stack([tf(im) for im in images[start : start + batch]])
                 chunk = chunk.to(device).contiguous(memory_format=torch.channels_last)
                 out.append(spec.model(chunk).float().cpu().numpy())
                 hooks.progress({"phase": "embed", "step": done + min(start + batch, len(images)), "steps": total})
@@ -64,16 +75,24 @@ def _features(spec: models.ModelSpec, images: torch.Tensor, device: torch.device
     return np.concatenate(out) if out else np.zeros((0, head.in_features), dtype=np.float32)
 
 
-def embeddings(conn: sqlite3.Connection, spec: models.ModelSpec, shas: Sequence[str], paths: Sequence[Path],
-               device: torch.device, hooks: trainer.Hooks | None = None) -> np.ndarray:
+def embeddings(
+    conn: sqlite3.Connection,
+    spec: models.ModelSpec,
+    shas: Sequence[str],
+    paths: Sequence[Path],
+    device: torch.device,
+    hooks: trainer.Hooks | None = None,
+) -> np.ndarray:
     """Embeddings for the photos, computing and storing only those not cached for this model key."""
     hooks = hooks or trainer.Hooks()
     key = model_key(spec)
     cached: dict[str, np.ndarray] = {}
     for start in range(0, len(shas) if key else 0, 500):
-        chunk = list(shas[start:start + 500])
-        rows = conn.execute(f"SELECT sha256, vector FROM embeddings WHERE model_key = ? AND sha256 IN"
-                            f" ({','.join('?' * len(chunk))})", (key, *chunk)).fetchall()
+        chunk = list(shas[start : start + 500])
+        rows = conn.execute(
+            f"SELECT sha256, vector FROM embeddings WHERE model_key = ? AND sha256 IN ({','.join('?' * len(chunk))})",
+            (key, *chunk),
+        ).fetchall()
         cached.update({r[0]: np.frombuffer(r[1], dtype=np.float16).astype(np.float32) for r in rows})
     todo = [i for i, sha in enumerate(shas) if sha not in cached]
     hooks.progress({"phase": "embed", "step": len(shas) - len(todo), "steps": len(shas)})
@@ -83,9 +102,10 @@ def embeddings(conn: sqlite3.Connection, spec: models.ModelSpec, shas: Sequence[
         if key is None:
             return vectors
         with db.transaction(conn):
-            conn.executemany("INSERT OR REPLACE INTO embeddings (model_key, sha256, vector) VALUES (?, ?, ?)",
-                             [(key, shas[i], v.astype(np.float16).tobytes())
-                              for i, v in zip(todo, vectors, strict=True)])
+            conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (model_key, sha256, vector) VALUES (?, ?, ?)",
+                [(key, shas[i], v.astype(np.float16).tobytes()) for i, v in zip(todo, vectors, strict=True)],
+            )
         cached.update({shas[i]: v.astype(np.float16).astype(np.float32) for i, v in zip(todo, vectors, strict=True)})
     log.info("embeddings %s: %d cached, %d computed", key, len(shas) - len(todo), len(todo))
     return np.stack([cached[sha] for sha in shas]) if shas else np.zeros((0, 0), dtype=np.float32)
@@ -122,9 +142,9 @@ def probe_folds(n: int, smallest_class: int) -> int:
     return min(5 if n <= PROBE_LARGE else 3, smallest_class)
 
 
-def fit_probe(x: np.ndarray, y: np.ndarray, num_classes: int, seed: int = 0,
-              progress: Callable[[int, int], None] | None = None
-              ) -> tuple[StandardScaler, LogisticRegression, np.ndarray]:
+def fit_probe(
+    x: np.ndarray, y: np.ndarray, num_classes: int, seed: int = 0, progress: Callable[[int, int], None] | None = None
+) -> tuple[StandardScaler, LogisticRegression, np.ndarray]:
     """Standardise, pick C by cross-validated log-loss, refit on everything.
 
     Returns the scaler, the refitted probe and the out-of-fold probabilities of each row (what the
@@ -151,13 +171,19 @@ def fit_probe(x: np.ndarray, y: np.ndarray, num_classes: int, seed: int = 0,
     if basis is not None:  # back from row-space coordinates to the features
         clf.coef_ = (clf.coef_.astype(np.float64) @ basis.T).astype(np.float32)
         clf.n_features_in_ = z.shape[1]
-    log.info("probe: %d photos, %d folds, C=%g (cross-validated log-loss %s)", len(y), folds, best,
-             ", ".join(f"{c:g}: {loss:.4f}" for c, loss in losses.items()))
+    log.info(
+        "probe: %d photos, %d folds, C=%g (cross-validated log-loss %s)",
+        len(y),
+        folds,
+        best,
+        ", ".join(f"{c:g}: {loss:.4f}" for c, loss in losses.items()),
+    )
     return scaler, clf, oof[best]
 
 
-def _cross_validate(coords: np.ndarray, y: np.ndarray, folds: int, seed: int, report: Callable[[int, int], None]
-                    ) -> dict[float, np.ndarray]:
+def _cross_validate(
+    coords: np.ndarray, y: np.ndarray, folds: int, seed: int, report: Callable[[int, int], None]
+) -> dict[float, np.ndarray]:
     """Out-of-fold probabilities for every C, each fold walking the C path from strong to weak
     regularisation with warm starts."""
     split = StratifiedKFold(folds, shuffle=True, random_state=seed)
@@ -198,10 +224,16 @@ def _epoch_values(y: np.ndarray, probs: np.ndarray, split: np.ndarray, results: 
     tr, va, labels = split == "train", split == "val", list(range(n))
     train_fit = metrics.summary(y[tr].tolist(), probs[tr].argmax(axis=1).tolist(), n)
     val = results.get("val", {})
-    return {"train_loss": float(log_loss(y[tr], probs[tr], labels=labels)), "train_accuracy": train_fit["accuracy"],
-            "train_macro_f1": train_fit["macro_f1"],
-            "val_loss": float(log_loss(y[va], probs[va], labels=labels)) if va.any() else None,
-            "val_accuracy": val.get("accuracy"), "val_macro_f1": val.get("macro_f1"), "lr": None, "steps": 1}
+    return {
+        "train_loss": float(log_loss(y[tr], probs[tr], labels=labels)),
+        "train_accuracy": train_fit["accuracy"],
+        "train_macro_f1": train_fit["macro_f1"],
+        "val_loss": float(log_loss(y[va], probs[va], labels=labels)) if va.any() else None,
+        "val_accuracy": val.get("accuracy"),
+        "val_macro_f1": val.get("macro_f1"),
+        "lr": None,
+        "steps": 1,
+    }
 
 
 def run_quick(ctx: trainer.RunContext, conn: sqlite3.Connection) -> trainer.RunResult:
@@ -210,8 +242,9 @@ def run_quick(ctx: trainer.RunContext, conn: sqlite3.Connection) -> trainer.RunR
     device = runtime.pick_device(ctx.local_rank)
     pooling = "avgmax" if models.supports_avgmax(c.arch) else "avg"
     torch.manual_seed(c.seed)  # a backbone without pretrained weights is then the same for the same seed
-    spec = models.build(c.arch, n, pretrained=c.pretrained, image_size=c.image_size, weights_dir=ctx.weights_dir,
-                        pooling=pooling)
+    spec = models.build(
+        c.arch, n, pretrained=c.pretrained, image_size=c.image_size, weights_dir=ctx.weights_dir, pooling=pooling
+    )
     start = time.perf_counter()
     x = embeddings(conn, spec, [it.sha256 for it in ctx.items], ctx.image_paths, device, ctx.hooks)
     seconds = time.perf_counter() - start
@@ -222,8 +255,15 @@ def run_quick(ctx: trainer.RunContext, conn: sqlite3.Connection) -> trainer.RunR
     fit_rows = tr | va  # a probe has no epochs to pick: train and validation photos both fit it
     ctx.hooks.progress({"phase": "fit", "step": 0, "steps": 0, "photos": int(fit_rows.sum())})
     fit_start = time.perf_counter()
-    scaler, clf, oof = fit_probe(x[fit_rows], y[fit_rows], n, c.seed, progress=lambda done, total: ctx.hooks.progress(
-        {"phase": "fit", "step": done, "steps": total, "photos": int(fit_rows.sum())}))
+    scaler, clf, oof = fit_probe(
+        x[fit_rows],
+        y[fit_rows],
+        n,
+        c.seed,
+        progress=lambda done, total: ctx.hooks.progress(
+            {"phase": "fit", "step": done, "steps": total, "photos": int(fit_rows.sum())}
+        ),
+    )
     fit_seconds = time.perf_counter() - fit_start
     weight, bias = fold_head(scaler, clf, n)
     with torch.no_grad():
@@ -232,18 +272,35 @@ def run_quick(ctx: trainer.RunContext, conn: sqlite3.Connection) -> trainer.RunR
     probs = torch.softmax(torch.from_numpy(x) @ weight.T + bias, dim=1).numpy()
     probs[fit_rows] = _expand(oof, clf.classes_, n)  # fitted photos: judged out of fold
     predicted = probs.argmax(axis=1)
-    results = {s: metrics.summary(y[split == s].tolist(), predicted[split == s].tolist(), n)
-               for s in ("val", "test") if (split == s).any()}
+    results = {
+        s: metrics.summary(y[split == s].tolist(), predicted[split == s].tolist(), n)
+        for s in ("val", "test")
+        if (split == s).any()
+    }
     values = _epoch_values(y, probs, split, results, n)
     values.update(seconds=seconds, images_per_s=len(x) / max(seconds, 1e-9))
     checkpoint.write(ctx.run_dir / checkpoint.BEST, spec, c, ctx.class_names, 1, values, probe_c=float(clf.C))
     ctx.hooks.epoch_done(1, values)
-    log.info("quick model: C=%g, fitted in %.1f s, val macro-F1 %s, test macro-F1 %s", clf.C, fit_seconds,
-             results.get("val", {}).get("macro_f1"), results.get("test", {}).get("macro_f1"))
-    preds = [(it.image_id, it.split, ctx.class_names[int(predicted[i])], probs[i].tolist())
-             for i, it in enumerate(ctx.items)]
-    return trainer.RunResult(1, results, preds, checkpoint.BEST, str(device), spec.weights, 1,
-                             runtime.measure_cpu_ms(spec.model, spec.preprocess.size))
+    log.info(
+        "quick model: C=%g, fitted in %.1f s, val macro-F1 %s, test macro-F1 %s",
+        clf.C,
+        fit_seconds,
+        results.get("val", {}).get("macro_f1"),
+        results.get("test", {}).get("macro_f1"),
+    )
+    preds = [
+        (it.image_id, it.split, ctx.class_names[int(predicted[i])], probs[i].tolist()) for i, it in enumerate(ctx.items)
+    ]
+    return trainer.RunResult(
+        1,
+        results,
+        preds,
+        checkpoint.BEST,
+        str(device),
+        spec.weights,
+        1,
+        runtime.measure_cpu_ms(spec.model, spec.preprocess.size),
+    )
 
 
 class Suspect(TypedDict):
@@ -256,8 +313,9 @@ class Suspect(TypedDict):
     flagged: bool
 
 
-def find_suspects(ws, top: int | None = None, arch: str = "efficientnet_lite0", seed: int = 0,
-                  hooks: trainer.Hooks | None = None) -> list[Suspect]:
+def find_suspects(
+    ws, top: int | None = None, arch: str = "efficientnet_lite0", seed: int = 0, hooks: trainer.Hooks | None = None
+) -> list[Suspect]:
     """Photos whose label looks wrong, most suspect first: confident learning (Northcutt et al.) on
     out-of-fold probabilities of the quick-model probe over cached embeddings of every labelled photo.
 
@@ -275,16 +333,23 @@ def find_suspects(ws, top: int | None = None, arch: str = "efficientnet_lite0", 
     torch.manual_seed(seed)
     pooling = "avgmax" if models.supports_avgmax(arch) else "avg"
     spec = models.build(arch, len(names), image_size=256, weights_dir=ws.layout.weights, pooling=pooling)
-    x = embeddings(ws.conn, spec, [im.sha256 for im in images], [ws.layout.cached(im.sha256) for im in images],
-                   runtime.pick_device(), hooks)
+    x = embeddings(
+        ws.conn,
+        spec,
+        [im.sha256 for im in images],
+        [ws.layout.cached(im.sha256) for im in images],
+        runtime.pick_device(),
+        hooks,
+    )
     y = np.array([names.index(im.label) for im in images])
     folds = StratifiedKFold(min(5, int(np.bincount(y).min())), shuffle=True, random_state=seed)
     z = StandardScaler().fit_transform(x)
     if hooks is not None:
         hooks.progress({"phase": "fit", "step": 0, "steps": 0, "photos": len(y)})
     with threadpool_limits(limits=1):  # see fit_probe
-        oof = cross_val_predict(LogisticRegression(C=0.5, max_iter=3000, random_state=seed), z, y, cv=folds,
-                                method="predict_proba")
+        oof = cross_val_predict(
+            LogisticRegression(C=0.5, max_iter=3000, random_state=seed), z, y, cv=folds, method="predict_proba"
+        )
     probs = _expand(oof, np.arange(len(names)), len(names))
     thresholds = np.array([probs[y == j, j].mean() for j in range(len(names))])
     others = probs.copy()
@@ -293,7 +358,14 @@ def find_suspects(ws, top: int | None = None, arch: str = "efficientnet_lite0", 
     score = others.max(axis=1) - probs[np.arange(len(y)), y]
     flagged = (others >= thresholds[None, :]).any(axis=1)
     ranked = sorted(range(len(images)), key=lambda i: (not flagged[i], -score[i]))
-    out = [Suspect(image=images[i].id, given=images[i].label,
-                   predicted=names[int(rival[i])] if score[i] > 0 else images[i].label,
-                   score=round(float(score[i]), 6), flagged=bool(flagged[i])) for i in ranked]
+    out = [
+        Suspect(
+            image=images[i].id,
+            given=images[i].label,
+            predicted=names[int(rival[i])] if score[i] > 0 else images[i].label,
+            score=round(float(score[i]), 6),
+            flagged=bool(flagged[i]),
+        )
+        for i in ranked
+    ]
     return out[:top] if top else out

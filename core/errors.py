@@ -78,4 +78,8 @@ def corrupt_error(db_path: Path, reason: str) -> StorageError:
         f"restored from the latest backup: stop the app and its workers, then run "
         f"`python -m core --workspace {root} restore BACKUP_DIR --force` (the damaged workspace is kept aside "
         f"as {root.name}.before-restore-…)",
-        key="error.workspace_corrupt", file=db_path.name, workspace=root.name, reason=reason)
+        key="error.workspace_corrupt",
+        file=db_path.name,
+        workspace=root.name,
+        reason=reason,
+    )

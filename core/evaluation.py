@@ -14,8 +14,9 @@ from core.errors import ValidationError
 NORMAL = "normal"  # the one class that is not a defect; every other class is
 
 
-def _arrays(conn: sqlite3.Connection, run: runs.Run,
-            split: str) -> tuple[np.ndarray, np.ndarray, list[runs.StoredPrediction]]:
+def _arrays(
+    conn: sqlite3.Connection, run: runs.Run, split: str
+) -> tuple[np.ndarray, np.ndarray, list[runs.StoredPrediction]]:
     rows = runs.predictions(conn, run.id, split)
     index = {name: i for i, name in enumerate(run.class_names)}
     truth = np.array([index[r["label"]] for r in rows], dtype=int)
@@ -26,13 +27,17 @@ def _arrays(conn: sqlite3.Connection, run: runs.Run,
 def finished_run(conn: sqlite3.Connection, run_id: int) -> runs.Run:
     run = runs.get_run(conn, run_id)
     if not run.finished:
-        raise ValidationError(f"run {run_id} has not finished; it has no predictions to evaluate yet",
-                              key="evaluate.unfinished", run=run_id)
+        raise ValidationError(
+            f"run {run_id} has not finished; it has no predictions to evaluate yet",
+            key="evaluate.unfinished",
+            run=run_id,
+        )
     return run
 
 
-def operating_point(conn: sqlite3.Connection, run: runs.Run, target_recall: float | None = None,
-                    costs: list[list[float]] | None = None) -> metrics.OperatingPoint | None:
+def operating_point(
+    conn: sqlite3.Connection, run: runs.Run, target_recall: float | None = None, costs: list[list[float]] | None = None
+) -> metrics.OperatingPoint | None:
     """Chosen on the validation split; None when the run has no 'normal' class or no validation photos."""
     if NORMAL not in run.class_names:
         return None
@@ -45,22 +50,36 @@ def operating_point(conn: sqlite3.Connection, run: runs.Run, target_recall: floa
             return metrics.OperatingPoint(**stored)
         target_recall = metrics.DEFAULT_TARGET_RECALL
     if costs is not None and (len(costs) != len(run.class_names) or any(len(r) != len(costs) for r in costs)):
-        raise ValidationError(f"the cost matrix must be {len(run.class_names)}×{len(run.class_names)}",
-                              key="evaluate.cost_shape", n=len(run.class_names))
+        raise ValidationError(
+            f"the cost matrix must be {len(run.class_names)}×{len(run.class_names)}",
+            key="evaluate.cost_shape",
+            n=len(run.class_names),
+        )
     return metrics.choose_operating_point(truth, probs, run.class_names.index(NORMAL), target_recall, costs)
 
 
-def store_operating_point(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, target_recall: float | None = None,
-                          costs: list[list[float]] | None = None) -> metrics.OperatingPoint:
+def store_operating_point(
+    conn: sqlite3.Connection,
+    actor: auth.Actor,
+    run_id: int,
+    target_recall: float | None = None,
+    costs: list[list[float]] | None = None,
+) -> metrics.OperatingPoint:
     auth.require(actor, "promote")
     if target_recall is not None and not 0.5 <= target_recall <= 1.0:
-        raise ValidationError(f"target defect recall {target_recall} must be between 0.5 and 1",
-                              key="evaluate.target_range", target=target_recall)
+        raise ValidationError(
+            f"target defect recall {target_recall} must be between 0.5 and 1",
+            key="evaluate.target_range",
+            target=target_recall,
+        )
     run = finished_run(conn, run_id)
     point = operating_point(conn, run, target_recall or (None if costs else metrics.DEFAULT_TARGET_RECALL), costs)
     if point is None:
-        raise ValidationError(f"run {run_id} has no '{NORMAL}' class or no validation photos, so there is no "
-                              "defect threshold to choose", key="evaluate.no_threshold", run=run_id)
+        raise ValidationError(
+            f"run {run_id} has no '{NORMAL}' class or no validation photos, so there is no defect threshold to choose",
+            key="evaluate.no_threshold",
+            run=run_id,
+        )
     runs.set_operating_point(conn, actor, run_id, point.to_json())
     return point
 
@@ -85,8 +104,9 @@ def _effect(run: runs.Run, truth: np.ndarray, probs: np.ndarray, point: metrics.
     return OperatingEffect(point.threshold, len(truth), recall, false_alarm, matrix)
 
 
-def operating_effect(conn: sqlite3.Connection, run: runs.Run, point: metrics.OperatingPoint,
-                     split: str = "test") -> OperatingEffect:
+def operating_effect(
+    conn: sqlite3.Connection, run: runs.Run, point: metrics.OperatingPoint, split: str = "test"
+) -> OperatingEffect:
     """The effect of a threshold on P(normal) (chosen on validation) on another split's stored predictions."""
     truth, probs, _ = _arrays(conn, run, split)
     return _effect(run, truth, probs, point)
@@ -115,14 +135,23 @@ def summarize_run(conn: sqlite3.Connection, run_id: int, split: str = "test") ->
     """Every figure of the Evaluate page and `evaluate --json` for one split of a finished run."""
     run = finished_run(conn, run_id)
     truth, probs, rows = _arrays(conn, run, split)
-    out = RunSummary(**metrics.compute_metrics(truth, probs, run.class_names), run_id=run.id, split=split,
-                     image_ids=[r["image_id"] for r in rows], operating_point=None)
+    out = RunSummary(
+        **metrics.compute_metrics(truth, probs, run.class_names),
+        run_id=run.id,
+        split=split,
+        image_ids=[r["image_id"] for r in rows],
+        operating_point=None,
+    )
     point = operating_point(conn, run)
     if point is not None:
         effect = _effect(run, truth, probs, point)
         out["operating_point"] = OperatingFigures(
-            threshold=point.threshold, defect_recall=effect.defect_recall, false_alarm_rate=effect.false_alarm_rate,
-            target_recall=point.target_recall, confusion_matrix=effect.confusion_matrix)
+            threshold=point.threshold,
+            defect_recall=effect.defect_recall,
+            false_alarm_rate=effect.false_alarm_rate,
+            target_recall=point.target_recall,
+            confusion_matrix=effect.confusion_matrix,
+        )
     return out
 
 
@@ -156,31 +185,52 @@ def promotion_refusal(run_id: int, current_id: int, new: Standing, old: Standing
     if new.photos != old.photos:
         return ValidationError(
             f"run {run_id} was tested on other photos than production run {current_id}; lock the test split so "
-            "runs compare, or promote with --force", key="evaluate.promote_refused_photos", run=run_id,
-            production=current_id)
-    if new.defect_recall is not None and old.defect_recall is not None and \
-            new.defect_recall < old.defect_recall - 1e-12:
+            "runs compare, or promote with --force",
+            key="evaluate.promote_refused_photos",
+            run=run_id,
+            production=current_id,
+        )
+    if (
+        new.defect_recall is not None
+        and old.defect_recall is not None
+        and new.defect_recall < old.defect_recall - 1e-12
+    ):
         shown_new, shown_old = _apart(new.defect_recall, old.defect_recall)
         return ValidationError(
             f"run {run_id} misses more defects than production run {current_id}: test defect recall at its "
             f"operating point {new.defect_recall:.4f}, below {old.defect_recall:.4f} (macro-F1 {new.macro_f1:.4f} vs "
-            f"{old.macro_f1:.4f}); promote with --force to override", key="evaluate.promote_refused_recall",
-            run=run_id, production=current_id, new=shown_new, old=shown_old,
-            new_f1=f"{new.macro_f1:.3f}", old_f1=f"{old.macro_f1:.3f}")
+            f"{old.macro_f1:.4f}); promote with --force to override",
+            key="evaluate.promote_refused_recall",
+            run=run_id,
+            production=current_id,
+            new=shown_new,
+            old=shown_old,
+            new_f1=f"{new.macro_f1:.3f}",
+            old_f1=f"{old.macro_f1:.3f}",
+        )
     if new.macro_f1 < old.macro_f1:
         shown_new, shown_old = _apart(new.macro_f1, old.macro_f1)
         return ValidationError(
             f"run {run_id} has test macro-F1 {new.macro_f1:.4f}, below production run {current_id}'s "
-            f"{old.macro_f1:.4f}; promote with --force to override", key="evaluate.promote_refused_f1",
-            run=run_id, production=current_id, new=shown_new, old=shown_old)
+            f"{old.macro_f1:.4f}; promote with --force to override",
+            key="evaluate.promote_refused_f1",
+            run=run_id,
+            production=current_id,
+            new=shown_new,
+            old=shown_old,
+        )
     return None
 
 
 def _reason(current_id: int, new: Standing, old: Standing, forced: bool) -> str:
-    recall = "" if new.defect_recall is None or old.defect_recall is None else \
-        f"test defect recall {new.defect_recall:.4f} vs {old.defect_recall:.4f}, "
-    return f"{recall}test macro-F1 {new.macro_f1:.4f} vs {old.macro_f1:.4f} (run {current_id})" + \
-        (", forced by the user" if forced else "")
+    recall = (
+        ""
+        if new.defect_recall is None or old.defect_recall is None
+        else f"test defect recall {new.defect_recall:.4f} vs {old.defect_recall:.4f}, "
+    )
+    return f"{recall}test macro-F1 {new.macro_f1:.4f} vs {old.macro_f1:.4f} (run {current_id})" + (
+        ", forced by the user" if forced else ""
+    )
 
 
 class Promotion(TypedDict):
@@ -201,10 +251,17 @@ def promote(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, force: boo
     run = finished_run(conn, run_id)
     current_id = runs.production_run_id(conn)
     if current_id == run_id:
-        raise ValidationError(f"run {run_id} is already the production model", key="evaluate.already_production",
-                              run=run_id)
-    out = Promotion(run_id=run_id, previous_run_id=current_id, forced=force, overridden=False,
-                    reason="first production model", figures=None)
+        raise ValidationError(
+            f"run {run_id} is already the production model", key="evaluate.already_production", run=run_id
+        )
+    out = Promotion(
+        run_id=run_id,
+        previous_run_id=current_id,
+        forced=force,
+        overridden=False,
+        reason="first production model",
+        figures=None,
+    )
     if current_id is not None:
         new, old = standing(conn, run), standing(conn, runs.get_run(conn, current_id))
         refused = promotion_refusal(run_id, current_id, new, old)
@@ -212,8 +269,10 @@ def promote(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, force: boo
             raise refused
         out["overridden"] = refused is not None  # forced past a refusal: the reason says so
         out["reason"] = _reason(current_id, new, old, refused is not None)
-        out["figures"] = {"defect_recall": [new.defect_recall, old.defect_recall],
-                          "macro_f1": [new.macro_f1, old.macro_f1]}
+        out["figures"] = {
+            "defect_recall": [new.defect_recall, old.defect_recall],
+            "macro_f1": [new.macro_f1, old.macro_f1],
+        }
     runs.record_promotion(conn, actor, run_id, force, out["reason"])
     return out
 
@@ -249,26 +308,37 @@ def compare_runs(conn: sqlite3.Connection) -> list[RunRow]:
         arch = zoo.ARCHES[run.arch]
         result = summarize_run(conn, run.id) if run.test_macro_f1 is not None else None
         point = result["operating_point"] if result else None
-        rows.append(RunRow(
-            run_id=run.id, kind=run.kind, arch=run.arch, pretrained=bool(run.weights.get("used")),
-            params_m=arch.params_m, gflops=arch.gflops(run.config.image_size),
-            image_size=run.config.image_size, epochs=len(history),
-            train_s=sum(e.seconds or 0 for e in history),
-            images_per_s=float(np.mean([e.images_per_s for e in history if e.images_per_s])) if history else None,
-            # recomputed from the stored predictions, as promotion does (a run stored before macro-F1 averaged
-            # over the classes present keeps no stale figure here)
-            accuracy=result["accuracy"] if result else None, macro_f1=result["macro_f1"] if result else None,
-            defect_recall=point["defect_recall"] if point else None, cpu_ms=run.cpu_ms,
-            production=run.id == production,
-        ))
+        rows.append(
+            RunRow(
+                run_id=run.id,
+                kind=run.kind,
+                arch=run.arch,
+                pretrained=bool(run.weights.get("used")),
+                params_m=arch.params_m,
+                gflops=arch.gflops(run.config.image_size),
+                image_size=run.config.image_size,
+                epochs=len(history),
+                train_s=sum(e.seconds or 0 for e in history),
+                images_per_s=float(np.mean([e.images_per_s for e in history if e.images_per_s])) if history else None,
+                # recomputed from the stored predictions, as promotion does (a run stored before macro-F1 averaged
+                # over the classes present keeps no stale figure here)
+                accuracy=result["accuracy"] if result else None,
+                macro_f1=result["macro_f1"] if result else None,
+                defect_recall=point["defect_recall"] if point else None,
+                cpu_ms=run.cpu_ms,
+                production=run.id == production,
+            )
+        )
     return rows
 
 
-def cell_photos(conn: sqlite3.Connection, run_id: int, split: str, given: str,
-                predicted: str) -> list[runs.StoredPrediction]:
+def cell_photos(
+    conn: sqlite3.Connection, run_id: int, split: str, given: str, predicted: str
+) -> list[runs.StoredPrediction]:
     """The stored predictions in one confusion-matrix cell: given (snapshot) label and predicted label."""
-    return [row for row in runs.predictions(conn, run_id, split)
-            if row["label"] == given and row["predicted"] == predicted]
+    return [
+        row for row in runs.predictions(conn, run_id, split) if row["label"] == given and row["predicted"] == predicted
+    ]
 
 
 class Curves(TypedDict):

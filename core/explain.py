@@ -25,12 +25,30 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from core import predict
 from core.errors import ValidationError
 
-METHODS = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "hirescam": HiResCAM, "scorecam": ScoreCAM,
-           "eigencam": EigenCAM, "layercam": LayerCAM, "xgradcam": XGradCAM}
-NAMES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "hirescam": "HiResCAM", "scorecam": "Score-CAM",
-         "eigencam": "Eigen-CAM", "layercam": "LayerCAM", "xgradcam": "XGrad-CAM"}  # proper names, every language
-COLORMAPS = {"jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO, "inferno": cv2.COLORMAP_INFERNO,
-             "viridis": cv2.COLORMAP_VIRIDIS}
+METHODS = {
+    "gradcam": GradCAM,
+    "gradcam++": GradCAMPlusPlus,
+    "hirescam": HiResCAM,
+    "scorecam": ScoreCAM,
+    "eigencam": EigenCAM,
+    "layercam": LayerCAM,
+    "xgradcam": XGradCAM,
+}
+NAMES = {
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "hirescam": "HiResCAM",
+    "scorecam": "Score-CAM",
+    "eigencam": "Eigen-CAM",
+    "layercam": "LayerCAM",
+    "xgradcam": "XGrad-CAM",
+}  # proper names, every language
+COLORMAPS = {
+    "jet": cv2.COLORMAP_JET,
+    "turbo": cv2.COLORMAP_TURBO,
+    "inferno": cv2.COLORMAP_INFERNO,
+    "viridis": cv2.COLORMAP_VIRIDIS,
+}
 
 
 # methods computed from one forward and one backward of the CAM layer alone (ours; pytorch-grad-cam's formulas)
@@ -114,8 +132,9 @@ def _normalise(cam: np.ndarray) -> np.ndarray:
     return cam / (1e-7 + cam.max())
 
 
-def _fast(predictor: predict.Predictor, batch: torch.Tensor, method: str,
-          target: int | None) -> tuple[np.ndarray, int, np.ndarray]:
+def _fast(
+    predictor: predict.Predictor, batch: torch.Tensor, method: str, target: int | None
+) -> tuple[np.ndarray, int, np.ndarray]:
     layers = predictor.spec.cam_target_layers
     logits, activation = _capture(layers[-1]).run(predictor.spec.model, batch)
     probs = torch.softmax(logits.detach().float(), dim=1)[0].cpu().numpy()
@@ -132,12 +151,17 @@ def _fast(predictor: predict.Predictor, batch: torch.Tensor, method: str,
 def _check_target(predictor: predict.Predictor, target: int) -> None:
     n = len(predictor.class_names)
     if not 0 <= target < n:  # pytorch-grad-cam would print and swallow the IndexError: refuse first
-        raise ValidationError(f"target class {target} is out of range; the model has classes 0..{n - 1}",
-                              key="diagnose.error.target", target=target, last=n - 1)
+        raise ValidationError(
+            f"target class {target} is out of range; the model has classes 0..{n - 1}",
+            key="diagnose.error.target",
+            target=target,
+            last=n - 1,
+        )
 
 
-def _library(predictor: predict.Predictor, batch: torch.Tensor, method: str,
-             target: int | None) -> tuple[np.ndarray, int]:
+def _library(
+    predictor: predict.Predictor, batch: torch.Tensor, method: str, target: int | None
+) -> tuple[np.ndarray, int]:
     """pytorch-grad-cam for the methods it alone has (ScoreCAM: one forward per channel, no gradients)."""
     if target is None:
         with torch.inference_mode():
@@ -149,13 +173,18 @@ def _library(predictor: predict.Predictor, batch: torch.Tensor, method: str,
     return grayscale, target
 
 
-def compute(predictor: predict.Predictor, photo: predict.PhotoInput, method: str = "gradcam",
-            target: int | None = None) -> tuple[np.ndarray, int, np.ndarray | None]:
+def compute(
+    predictor: predict.Predictor, photo: predict.PhotoInput, method: str = "gradcam", target: int | None = None
+) -> tuple[np.ndarray, int, np.ndarray | None]:
     """The model-input-sized mask in [0, 1] for the target class (default: the likeliest), that class, and the
     class probabilities when the same forward pass gave them."""
     if method not in METHODS:
-        raise ValidationError(f"CAM method {method!r} is unknown; valid: {', '.join(METHODS)}",
-                              key="diagnose.error.method", method=method, valid=", ".join(NAMES.values()))
+        raise ValidationError(
+            f"CAM method {method!r} is unknown; valid: {', '.join(METHODS)}",
+            key="diagnose.error.method",
+            method=method,
+            valid=", ".join(NAMES.values()),
+        )
     batch = predict.prepare(predictor, [photo])
     probs = None
     if method in FAST:
@@ -165,8 +194,9 @@ def compute(predictor: predict.Predictor, photo: predict.PhotoInput, method: str
     return np.clip(np.nan_to_num(mask.astype(np.float32)), 0.0, 1.0), target, probs
 
 
-def cam_mask(predictor: predict.Predictor, photo: predict.PhotoInput, method: str = "gradcam",
-             target: int | None = None) -> tuple[np.ndarray, int]:
+def cam_mask(
+    predictor: predict.Predictor, photo: predict.PhotoInput, method: str = "gradcam", target: int | None = None
+) -> tuple[np.ndarray, int]:
     """The model-input-sized mask in [0, 1] for the target class (default: the likeliest), and that class."""
     mask, target, _ = compute(predictor, photo, method, target)
     return mask, target
@@ -175,26 +205,41 @@ def cam_mask(predictor: predict.Predictor, photo: predict.PhotoInput, method: st
 def check_style(opacity: float, colormap: str) -> None:
     """Refuse an overlay style before any work is done for it."""
     if colormap not in COLORMAPS:
-        raise ValidationError(f"colour map {colormap!r} is unknown; valid: {', '.join(COLORMAPS)}",
-                              key="diagnose.error.colormap", colormap=colormap, valid=", ".join(COLORMAPS))
+        raise ValidationError(
+            f"colour map {colormap!r} is unknown; valid: {', '.join(COLORMAPS)}",
+            key="diagnose.error.colormap",
+            colormap=colormap,
+            valid=", ".join(COLORMAPS),
+        )
     if not 0.0 <= opacity <= 1.0:
-        raise ValidationError(f"opacity {opacity} must be between 0 and 1", key="diagnose.error.opacity",
-                              opacity=opacity)
+        raise ValidationError(
+            f"opacity {opacity} must be between 0 and 1", key="diagnose.error.opacity", opacity=opacity
+        )
 
 
 def overlay(image: Image.Image, mask: np.ndarray, opacity: float = 0.45, colormap: str = "jet") -> Image.Image:
     """Blend the colour-mapped mask over the photo at the photo's own size and aspect."""
     check_style(opacity, colormap)
     rgb = np.asarray(image.convert("RGB"))
-    full = mask if mask.shape == rgb.shape[:2] else cv2.resize(mask.astype(np.float32), (rgb.shape[1], rgb.shape[0]),
-                                                               interpolation=cv2.INTER_LINEAR)
+    full = (
+        mask
+        if mask.shape == rgb.shape[:2]
+        else cv2.resize(mask.astype(np.float32), (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+    )
     heat = cv2.applyColorMap(np.uint8(255 * np.clip(full, 0, 1)), COLORMAPS[colormap])
     heat = cv2.cvtColor(heat, cv2.COLOR_BGR2RGB)
     return Image.fromarray(cv2.addWeighted(rgb, 1.0 - opacity, heat, opacity, 0.0))
 
 
-def explain(predictor: predict.Predictor, image: Image.Image, method: str = "gradcam", target: int | None = None,
-            opacity: float = 0.45, colormap: str = "jet", stored: bytes | None = None) -> Explanation:
+def explain(
+    predictor: predict.Predictor,
+    image: Image.Image,
+    method: str = "gradcam",
+    target: int | None = None,
+    opacity: float = 0.45,
+    colormap: str = "jet",
+    stored: bytes | None = None,
+) -> Explanation:
     """Mask and overlay at the photo's own size for the target class (default: the likeliest).
 
     stored: the photo's working copy when the caller has made it already (the model reads that)."""
@@ -202,8 +247,14 @@ def explain(predictor: predict.Predictor, image: Image.Image, method: str = "gra
     return blended(from_mask(predictor, image, mask, chosen, method, probs), image, opacity, colormap)
 
 
-def from_mask(predictor: predict.Predictor, image: Image.Image, mask: np.ndarray, target: int, method: str,
-              probs: np.ndarray | None = None) -> Explanation:
+def from_mask(
+    predictor: predict.Predictor,
+    image: Image.Image,
+    mask: np.ndarray,
+    target: int,
+    method: str,
+    probs: np.ndarray | None = None,
+) -> Explanation:
     """A model-input-sized mask from compute → the Explanation at the photo's own size, not blended yet (no
     model call): a caller that lets the user restyle the heatmap blends it once, in the style shown."""
     full = np.clip(cv2.resize(mask, image.size, interpolation=cv2.INTER_LINEAR), 0.0, 1.0)  # once, at photo size
@@ -230,6 +281,7 @@ def faithfulness(predictor: predict.Predictor, image: predict.PhotoInput, mask: 
     metric = ROADCombined(percentiles=[20, 40, 60, 80])
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the library hands tensors to numpy the old way
-        score = metric(batch, mask[None, :, :].astype(np.float32), [ClassifierOutputSoftmaxTarget(target)],
-                       predictor.spec.model)
+        score = metric(
+            batch, mask[None, :, :].astype(np.float32), [ClassifierOutputSoftmaxTarget(target)], predictor.spec.model
+        )
     return float(np.asarray(score).ravel()[0])

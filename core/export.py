@@ -34,8 +34,16 @@ def _onnx(model: torch.nn.Module, sample: torch.Tensor, path: Path) -> np.ndarra
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript-based exporter announces its deprecation
-        torch.onnx.export(model, (sample[:1],), str(path), dynamo=False, opset_version=17, input_names=["image"],
-                          output_names=["logits"], dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
+        torch.onnx.export(
+            model,
+            (sample[:1],),
+            str(path),
+            dynamo=False,
+            opset_version=17,
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+        )
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return session.run(None, {"image": sample.numpy()})[0]
 
@@ -72,21 +80,40 @@ def export_run(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str, out: Pat
         tmp.unlink(missing_ok=True)
     run = predictor.run
     card = {
-        "format": fmt, "file": out.name, "run_id": run.id, "arch": run.arch, "classes": list(predictor.class_names),
-        "input": {"size": pre.size, "mean": list(pre.mean), "std": list(pre.std), "layout": "NCHW float32 RGB",
-                  "preprocessing": f"decode upright (EXIF), longest side at most {ws.settings.cache_px} px, "
-                                   f"JPEG quality {imaging.CACHE_QUALITY} working copy, resize the whole photo "
-                                   f"to {pre.size}x{pre.size} (bilinear), scale to 0..1, subtract mean and divide "
-                                   "by std per channel"},
+        "format": fmt,
+        "file": out.name,
+        "run_id": run.id,
+        "arch": run.arch,
+        "classes": list(predictor.class_names),
+        "input": {
+            "size": pre.size,
+            "mean": list(pre.mean),
+            "std": list(pre.std),
+            "layout": "NCHW float32 RGB",
+            "preprocessing": f"decode upright (EXIF), longest side at most {ws.settings.cache_px} px, "
+            f"JPEG quality {imaging.CACHE_QUALITY} working copy, resize the whole photo "
+            f"to {pre.size}x{pre.size} (bilinear), scale to 0..1, subtract mean and divide "
+            "by std per channel",
+        },
         "output": "logits; softmax gives the class probabilities in the order of classes",
-        "metrics": {"val": {"accuracy": run.val_accuracy, "macro_f1": run.val_macro_f1},
-                    "test": {"accuracy": run.test_accuracy, "macro_f1": run.test_macro_f1}},
-        "operating_point": ({"class": evaluation.NORMAL, "threshold": predictor.threshold,
-                             "rule": "normal only when P(normal) >= threshold, else the likeliest defect class"}
-                            if predictor.threshold is not None else None),
+        "metrics": {
+            "val": {"accuracy": run.val_accuracy, "macro_f1": run.val_macro_f1},
+            "test": {"accuracy": run.test_accuracy, "macro_f1": run.test_macro_f1},
+        },
+        "operating_point": (
+            {
+                "class": evaluation.NORMAL,
+                "threshold": predictor.threshold,
+                "rule": "normal only when P(normal) >= threshold, else the likeliest defect class",
+            }
+            if predictor.threshold is not None
+            else None
+        ),
         "dataset_snapshot": {"id": _snapshot_id(ws, run.id), "photos": len(runs.snapshot(ws.conn, run.id))},
         "check": {"max_abs_diff": diff, "tolerance": TOLERANCE, "samples": int(sample.shape[0])},
-        "versions": run.versions, "exported_by": actor.name, "exported_at": db.now_iso(),
+        "versions": run.versions,
+        "exported_by": actor.name,
+        "exported_at": db.now_iso(),
     }
     write_atomic(out.with_name(out.name + ".card.json"), json.dumps(card, indent=2, ensure_ascii=False).encode())
     audit.record_now(ws.conn, actor.name, "export", f"run {run.id}", format=fmt, file=out.name, max_abs_diff=diff)

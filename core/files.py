@@ -38,19 +38,30 @@ class Layout:
 
     def ensure(self) -> None:
         try:
-            for folder in (self.root, self.originals, self.cache / "images", self.cache / "thumbs", self.runs,
-                           self.logs, self.weights):
+            for folder in (
+                self.root,
+                self.originals,
+                self.cache / "images",
+                self.cache / "thumbs",
+                self.runs,
+                self.logs,
+                self.weights,
+            ):
                 folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageError(f"cannot create workspace folders under {self.root}: {exc}",
-                               key="error.workspace_folders", path=str(self.root),
-                               reason=exc.strerror or str(exc)) from exc
+            raise StorageError(
+                f"cannot create workspace folders under {self.root}: {exc}",
+                key="error.workspace_folders",
+                path=str(self.root),
+                reason=exc.strerror or str(exc),
+            ) from exc
 
     def original(self, sha256: str, ext: str) -> Path:
         _check_sha(sha256)
         if not _EXT_RE.match(ext):
-            raise ValidationError(f"file extension {ext!r} is not a stored image extension", key="error.file_extension",
-                                  ext=ext)
+            raise ValidationError(
+                f"file extension {ext!r} is not a stored image extension", key="error.file_extension", ext=ext
+            )
         return self.originals / sha256[:2] / f"{sha256}{ext}"
 
     def cached(self, sha256: str) -> Path:
@@ -86,8 +97,12 @@ def write_atomic(path: Path, data: bytes) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):  # the folder itself may be what is missing
             tmp.unlink(missing_ok=True)
-        raise StorageError(f"cannot write {path.name} in the workspace: {exc.strerror or exc}",
-                           key="error.workspace_write", name=path.name, reason=exc.strerror or str(exc)) from exc
+        raise StorageError(
+            f"cannot write {path.name} in the workspace: {exc.strerror or exc}",
+            key="error.workspace_write",
+            name=path.name,
+            reason=exc.strerror or str(exc),
+        ) from exc
 
 
 @contextmanager
@@ -103,8 +118,12 @@ def staged_dir(target: Path, what: str) -> Iterator[Path]:
         os.replace(staging, target)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise StorageError(f"{what} {target} failed: {exc.strerror or exc}", key="error.workspace_staged",
-                           path=str(target), reason=exc.strerror or str(exc)) from exc
+        raise StorageError(
+            f"{what} {target} failed: {exc.strerror or exc}",
+            key="error.workspace_staged",
+            path=str(target),
+            reason=exc.strerror or str(exc),
+        ) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -133,10 +152,14 @@ def check_room(root: Path, need_bytes: int, floor_mb: int) -> None:
     except OSError:
         return  # cannot tell: the write itself will say
     if free - need_bytes / 2**20 < floor_mb:
-        raise StorageError(f"only {free:.0f} MB are free on the workspace's disk; imports and exports stop at "
-                           f"{floor_mb} MB (BOLTSCOPE_MIN_FREE_MB) so that sign-in and the database keep room: free "
-                           "space first",
-                           key="dataset.error_disk_floor", free_mb=f"{free:.0f}", floor_mb=floor_mb)
+        raise StorageError(
+            f"only {free:.0f} MB are free on the workspace's disk; imports and exports stop at "
+            f"{floor_mb} MB (BOLTSCOPE_MIN_FREE_MB) so that sign-in and the database keep room: free "
+            "space first",
+            key="dataset.error_disk_floor",
+            free_mb=f"{free:.0f}",
+            floor_mb=floor_mb,
+        )
 
 
 def ensure_reserve(root: Path, reserve_mb: int, floor_mb: int) -> bool:

@@ -33,8 +33,15 @@ class HealthReport:
 
     @property
     def problems(self) -> int:
-        return (len(self.unlabeled) + len(self.identical_groups) + len(self.near_pairs) + len(self.tiny)
-                + len(self.dark) + len(self.blurred) + len(self.few_classes))
+        return (
+            len(self.unlabeled)
+            + len(self.identical_groups)
+            + len(self.near_pairs)
+            + len(self.tiny)
+            + len(self.dark)
+            + len(self.blurred)
+            + len(self.few_classes)
+        )
 
 
 def near_duplicate_pairs(hashes: list[str], max_bits: int = NEAR_BITS) -> list[tuple[int, int, int]]:
@@ -54,8 +61,9 @@ def near_duplicate_pairs(hashes: list[str], max_bits: int = NEAR_BITS) -> list[t
     return pairs
 
 
-def check(images: list[Image], labels: list[str], min_class_images: int,
-          kept: frozenset[tuple[int, int]] = frozenset()) -> HealthReport:
+def check(
+    images: list[Image], labels: list[str], min_class_images: int, kept: frozenset[tuple[int, int]] = frozenset()
+) -> HealthReport:
     """The health report of the live (not trashed) images; near-duplicate pairs in `kept` are left out."""
     report = HealthReport()
     by_hash: dict[str, list[int]] = defaultdict(list)
@@ -75,7 +83,8 @@ def check(images: list[Image], labels: list[str], min_class_images: int,
     report.identical_groups = [ids for ids in by_hash.values() if len(ids) > 1]
     ids = [image.id for image in images]
     report.near_pairs = [
-        (ids[i], ids[j], bits) for i, j, bits in near_duplicate_pairs([im.phash for im in images])
+        (ids[i], ids[j], bits)
+        for i, j, bits in near_duplicate_pairs([im.phash for im in images])
         if bits > 0 and (min(ids[i], ids[j]), max(ids[i], ids[j])) not in kept
     ]
     report.few_classes = {name: n for name, n in counts.items() if n < min_class_images}

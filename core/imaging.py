@@ -27,8 +27,15 @@ MIN_SIDE = 16
 CACHE_QUALITY = 92
 _ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 _T = Image.Transpose
-_TRANSPOSE = {2: _T.FLIP_LEFT_RIGHT, 3: _T.ROTATE_180, 4: _T.FLIP_TOP_BOTTOM, 5: _T.TRANSPOSE,
-              6: _T.ROTATE_270, 7: _T.TRANSVERSE, 8: _T.ROTATE_90}  # as ImageOps.exif_transpose
+_TRANSPOSE = {
+    2: _T.FLIP_LEFT_RIGHT,
+    3: _T.ROTATE_180,
+    4: _T.FLIP_TOP_BOTTOM,
+    5: _T.TRANSPOSE,
+    6: _T.ROTATE_270,
+    7: _T.TRANSVERSE,
+    8: _T.ROTATE_90,
+}  # as ImageOps.exif_transpose
 _DEEP = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 # Bytes per pixel Pillow holds for a decoded image of each mode (RGB is stored padded to 4).
 _HELD = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
@@ -45,8 +52,10 @@ def _trimmer() -> Callable[[], None]:
         trim = libc.malloc_trim
     except (OSError, AttributeError):  # not glibc: nothing to trim
         return lambda: None
+
     def run() -> None:
         trim(0)
+
     return run
 
 
@@ -118,8 +127,9 @@ def decode(data: bytes, max_pixels: int, working_px: int, budget_mb: int | None 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img, fmt, width, height, orientation = _decode_within(Image.open(io.BytesIO(data)), max_pixels,
-                                                                  working_px, budget)
+            img, fmt, width, height, orientation = _decode_within(
+                Image.open(io.BytesIO(data)), max_pixels, working_px, budget
+            )
     except RejectedFile:
         raise
     except UnidentifiedImageError as exc:
@@ -135,8 +145,9 @@ def decode(data: bytes, max_pixels: int, working_px: int, budget_mb: int | None 
     return Decoded(img, fmt, ACCEPTED[fmt], width, height)
 
 
-def _decode_within(img: Image.Image, max_pixels: int, working_px: int,
-                   budget: int) -> tuple[Image.Image, str, int, int, int]:
+def _decode_within(
+    img: Image.Image, max_pixels: int, working_px: int, budget: int
+) -> tuple[Image.Image, str, int, int, int]:
     """The header checked, the memory the decode needs refused over `budget` or reserved in the gate, then the
     pixels decoded (reduced while decoding), RGB and upright; with the format, the stored size and orientation."""
     fmt, width, height = _check_header(img, max_pixels, working_px)
@@ -159,8 +170,7 @@ def _check_header(img: Image.Image, max_pixels: int, working_px: int) -> tuple[s
         raise reject("reject.format", format=fmt)
     width, height = img.size
     if width * height > max_pixels:
-        raise reject("reject.pixels", width=width, height=height,
-                     mp=width * height / 1e6, limit_mp=max_pixels / 1e6)
+        raise reject("reject.pixels", width=width, height=height, mp=width * height / 1e6, limit_mp=max_pixels / 1e6)
     if min(width, height) < MIN_SIDE:
         raise reject("reject.too_small", width=width, height=height, min=MIN_SIDE)
     if fmt in ("JPEG", "MPO"):
@@ -217,7 +227,7 @@ def _sixteen_to_l(img: Image.Image, scale: int) -> Image.Image:
     out = np.empty((height, width), dtype=np.uint8)
     for top in range(0, height, _STRIP):
         strip = np.asarray(img.crop((0, top, width, min(height, top + _STRIP))), dtype=np.uint16)
-        out[top:top + strip.shape[0]] = np.minimum(strip // scale, 255)
+        out[top : top + strip.shape[0]] = np.minimum(strip // scale, 255)
     return Image.fromarray(out, "L")
 
 
@@ -289,6 +299,5 @@ def laplacian_variance(gray: np.ndarray) -> float:
     """Variance of the 4-neighbour Laplacian: low on blurred photos, high on sharp ones."""
     if gray.shape[0] < 3 or gray.shape[1] < 3:
         return 0.0
-    lap = (gray[1:-1, :-2] + gray[1:-1, 2:] + gray[:-2, 1:-1] + gray[2:, 1:-1]
-           - 4.0 * gray[1:-1, 1:-1])
+    lap = gray[1:-1, :-2] + gray[1:-1, 2:] + gray[:-2, 1:-1] + gray[2:, 1:-1] - 4.0 * gray[1:-1, 1:-1]
     return float(lap.var())

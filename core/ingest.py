@@ -16,6 +16,8 @@ from core.i18n import t
 from core.workspace import Workspace
 
 CHUNK = 16  # photos decoded in parallel and committed in one transaction
+
+
 @dataclass(frozen=True)
 class FileOutcome:
     file: str
@@ -51,21 +53,32 @@ class ImportReport:
         }
 
 
-def import_paths(ws: Workspace, actor: auth.Actor, paths: Iterable[str | os.PathLike[str]],
-                 label: str | None = None, split: str | None = None,
-                 image_source: str = "import") -> ImportReport:
+def import_paths(
+    ws: Workspace,
+    actor: auth.Actor,
+    paths: Iterable[str | os.PathLike[str]],
+    label: str | None = None,
+    split: str | None = None,
+    image_source: str = "import",
+) -> ImportReport:
     """Import files, folders (class subfolders as labels) and zip archives from disk."""
-    return import_sources(ws, actor, sources.iter_paths(paths, ws.settings), label, split,
-                          image_source, "import")
+    return import_sources(ws, actor, sources.iter_paths(paths, ws.settings), label, split, image_source, "import")
 
 
-def import_uploads(ws: Workspace, actor: auth.Actor, uploads: Iterable[tuple[str, bytes]],
-                   label: str | None = None, image_source: str = "upload",
-                   event_source: str = "upload", split: str | None = None) -> ImportReport:
+def import_uploads(
+    ws: Workspace,
+    actor: auth.Actor,
+    uploads: Iterable[tuple[str, bytes]],
+    label: str | None = None,
+    image_source: str = "upload",
+    event_source: str = "upload",
+    split: str | None = None,
+) -> ImportReport:
     """Import browser uploads given as (file name, bytes); zips are opened, folders kept as labels.
     A split given here is kept (locked), as with `import --split`: a hand-picked test set stays whole."""
-    return import_sources(ws, actor, sources.iter_uploads(uploads, ws.settings), label, split,
-                          image_source, event_source)
+    return import_sources(
+        ws, actor, sources.iter_uploads(uploads, ws.settings), label, split, image_source, event_source
+    )
 
 
 @dataclass(frozen=True)
@@ -80,14 +93,24 @@ class _Batch:
     book: splits.Book = field(default_factory=splits.Book)  # split counts kept across chunks (see splits.Book)
 
 
-def import_sources(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Source | sources.Refusal | sources.Skip],
-                   label: str | None, split: str | None, image_source: str,
-                   event_source: str) -> ImportReport:
+def import_sources(
+    ws: Workspace,
+    actor: auth.Actor,
+    items: Iterable[sources.Source | sources.Refusal | sources.Skip],
+    label: str | None,
+    split: str | None,
+    image_source: str,
+    event_source: str,
+) -> ImportReport:
     auth.require(actor, "upload")
     label_set.check_label(ws.conn, label)
     if split is not None and split not in store.SPLITS:
-        raise ValidationError(f"split {split!r} is unknown; valid: {', '.join(store.SPLITS)}",
-                              key="dataset.error_split", split=split, valid=", ".join(store.SPLITS))
+        raise ValidationError(
+            f"split {split!r} is unknown; valid: {', '.join(store.SPLITS)}",
+            key="dataset.error_split",
+            split=split,
+            valid=", ".join(store.SPLITS),
+        )
     if image_source not in store.IMAGE_SOURCES:
         raise ValidationError(f"image source {image_source!r} is unknown; valid: {store.IMAGE_SOURCES}")
     batch = _Batch(label, split, image_source, event_source, _folder_label_map(ws))
@@ -108,19 +131,34 @@ def stopped_error(exc: StorageError, stored: list[str]) -> StorageError:
     error as it was."""
     if not stored or exc.key == "error.workspace_corrupt":
         return exc
-    names = ", ".join(stored[:SHOWN_NAMES]) + (f", … (+{len(stored) - SHOWN_NAMES})"
-                                               if len(stored) > SHOWN_NAMES else "")
+    names = ", ".join(stored[:SHOWN_NAMES]) + (
+        f", … (+{len(stored) - SHOWN_NAMES})" if len(stored) > SHOWN_NAMES else ""
+    )
     if exc.key == "dataset.error_disk_floor":
-        return StorageError(f"{exc}. {len(stored)} photo(s) of this import were stored before it stopped: {names}",
-                            key="dataset.error_floor_stored", count=len(stored), names=names, **exc.detail)
+        return StorageError(
+            f"{exc}. {len(stored)} photo(s) of this import were stored before it stopped: {names}",
+            key="dataset.error_floor_stored",
+            count=len(stored),
+            names=names,
+            **exc.detail,
+        )
     reason = str(exc.detail.get("reason") or exc)
-    return StorageError(f"the import stopped: {exc}. {len(stored)} photo(s) of this import were stored before it "
-                        f"stopped: {names}", key="dataset.error_import_stopped", reason=reason, count=len(stored),
-                        names=names)
+    return StorageError(
+        f"the import stopped: {exc}. {len(stored)} photo(s) of this import were stored before it stopped: {names}",
+        key="dataset.error_import_stopped",
+        reason=reason,
+        count=len(stored),
+        names=names,
+    )
 
 
-def _import_all(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Source | sources.Refusal | sources.Skip],
-                batch: _Batch, slots: list[FileOutcome | None]) -> None:
+def _import_all(
+    ws: Workspace,
+    actor: auth.Actor,
+    items: Iterable[sources.Source | sources.Refusal | sources.Skip],
+    batch: _Batch,
+    slots: list[FileOutcome | None],
+) -> None:
     """Read, check and store the files chunk by chunk, filling slots; earlier chunks stay stored if one fails."""
     batch_seen: dict[str, str] = {}
     pending: list[tuple[int, sources.Source, bytes]] = []
@@ -128,8 +166,9 @@ def _import_all(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Source
         for index, item in enumerate(items):
             slots.append(None)
             if index >= ws.settings.max_batch_files:
-                slots[index] = FileOutcome("…", "rejected", key="reject.too_many",
-                                           detail={"limit": ws.settings.max_batch_files})
+                slots[index] = FileOutcome(
+                    "…", "rejected", key="reject.too_many", detail={"limit": ws.settings.max_batch_files}
+                )
                 break
             if isinstance(item, sources.Refusal):
                 slots[index] = FileOutcome(item.name, "rejected", key=item.key, detail=item.detail)
@@ -142,8 +181,9 @@ def _import_all(ws: Workspace, actor: auth.Actor, items: Iterable[sources.Source
             except RejectedFile as exc:
                 slots[index] = _refused(item.name, exc)
             except OSError as exc:
-                slots[index] = FileOutcome(item.name, "rejected", key="reject.unreadable",
-                                           detail={"detail": exc.strerror or str(exc)})
+                slots[index] = FileOutcome(
+                    item.name, "rejected", key="reject.unreadable", detail={"detail": exc.strerror or str(exc)}
+                )
             if len(pending) >= CHUNK:
                 _flush(ws, actor, pool, pending, batch_seen, slots, batch)
                 pending = []
@@ -187,9 +227,15 @@ def _discard(prepared: list[_Prepared]) -> None:
             path.unlink(missing_ok=True)
 
 
-def _flush(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
-           pending: list[tuple[int, sources.Source, bytes]], batch_seen: dict[str, str],
-           slots: list[FileOutcome | None], batch: _Batch) -> None:
+def _flush(
+    ws: Workspace,
+    actor: auth.Actor,
+    pool: ThreadPoolExecutor,
+    pending: list[tuple[int, sources.Source, bytes]],
+    batch_seen: dict[str, str],
+    slots: list[FileOutcome | None],
+    batch: _Batch,
+) -> None:
     """Dedup, decode and store one chunk; fill each file's slot with its outcome."""
     if not pending:
         return
@@ -213,13 +259,20 @@ def _flush(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
             slots[index] = _refused(src.name, prep.error)
             continue
         image_id, inserted = stored[sha]
-        slots[index] = (FileOutcome(src.name, "imported", image_id) if inserted
-                        else FileOutcome(src.name, "duplicate", image_id, "dup.existing", {"id": image_id}))
+        slots[index] = (
+            FileOutcome(src.name, "imported", image_id)
+            if inserted
+            else FileOutcome(src.name, "duplicate", image_id, "dup.existing", {"id": image_id})
+        )
 
 
-def _store_chunk(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
-                 todo: list[tuple[int, sources.Source, bytes, str, str | None]],
-                 batch: _Batch) -> tuple[dict[str, tuple[int, bool]], list[_Prepared]]:
+def _store_chunk(
+    ws: Workspace,
+    actor: auth.Actor,
+    pool: ThreadPoolExecutor,
+    todo: list[tuple[int, sources.Source, bytes, str, str | None]],
+    batch: _Batch,
+) -> tuple[dict[str, tuple[int, bool]], list[_Prepared]]:
     """Write the files of a chunk's new photos, then their rows in one transaction. A chunk that would leave
     less than the free-space floor is refused before anything is written."""
     if todo:  # the original, and up to as much again (at most 512 KB) for the cache copy, thumbnail and rows
@@ -231,8 +284,11 @@ def _store_chunk(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
     try:  # all of a chunk or none of it: no file stays behind without its row
         if failure is not None:
             raise failure
-        stored = store.insert_images(ws.conn, actor, ready, batch.event_source, ws.settings.split_ratios,
-                                     batch.book) if ready else {}
+        stored = (
+            store.insert_images(ws.conn, actor, ready, batch.event_source, ws.settings.split_ratios, batch.book)
+            if ready
+            else {}
+        )
     except BaseException:
         _discard(prepared)
         batch.book.forget()  # it may count the photos of the chunk just rolled back
@@ -240,8 +296,9 @@ def _store_chunk(ws: Workspace, actor: auth.Actor, pool: ThreadPoolExecutor,
     return stored, prepared
 
 
-def _prepare(ws: Workspace, job: tuple[sources.Source, bytes, str, str | None], split: str | None,
-             image_source: str) -> _Prepared:
+def _prepare(
+    ws: Workspace, job: tuple[sources.Source, bytes, str, str | None], split: str | None, image_source: str
+) -> _Prepared:
     """Decode, derive and write the files of one new photo (runs in a worker thread)."""
     src, data, sha, label = job
     try:
@@ -253,8 +310,11 @@ def _prepare(ws: Workspace, job: tuple[sources.Source, bytes, str, str | None], 
     original = layout.original(sha, decoded.ext)
     wrote: list[Path] = []
     try:
-        for path, content in ((original, data), (layout.cached(sha), derived.cached_jpeg),
-                              (layout.thumb(sha), derived.thumb_jpeg)):
+        for path, content in (
+            (original, data),
+            (layout.cached(sha), derived.cached_jpeg),
+            (layout.thumb(sha), derived.thumb_jpeg),
+        ):
             if path is original and original.exists():
                 continue  # stored before (a photo in the trash, say): never rewritten, never removed
             files.write_atomic(path, content)
@@ -262,8 +322,22 @@ def _prepare(ws: Workspace, job: tuple[sources.Source, bytes, str, str | None], 
     except StorageError as exc:
         _discard([_Prepared(None, None, tuple(wrote))])
         return _Prepared(None, None, failure=exc)
-    return _Prepared(store.NewImage(
-        sha256=sha, ext=decoded.ext, display_name=src.name, origin=src.origin[:500], source=image_source,
-        width=decoded.width, height=decoded.height, bytes=len(data), phash=derived.phash,
-        brightness=derived.brightness, sharpness=derived.sharpness, label=label, split=split,
-    ), None, tuple(wrote))
+    return _Prepared(
+        store.NewImage(
+            sha256=sha,
+            ext=decoded.ext,
+            display_name=src.name,
+            origin=src.origin[:500],
+            source=image_source,
+            width=decoded.width,
+            height=decoded.height,
+            bytes=len(data),
+            phash=derived.phash,
+            brightness=derived.brightness,
+            sharpness=derived.sharpness,
+            label=label,
+            split=split,
+        ),
+        None,
+        tuple(wrote),
+    )

@@ -97,22 +97,28 @@ def submit(conn: sqlite3.Connection, actor: auth.Actor, config: TrainConfig, swe
     with db.transaction(conn):
         cur = conn.execute(
             "INSERT INTO jobs (kind, status, config, sweep, created_by, created_at) VALUES (?, 'queued', ?, ?, ?, ?)",
-            (config.kind, json.dumps(config.to_dict()), sweep, actor.name, db.now_iso()))
-        audit.record(conn, actor.name, "train", f"job {cur.lastrowid}", kind=config.kind, arch=config.arch,
-                     sweep=sweep)
+            (config.kind, json.dumps(config.to_dict()), sweep, actor.name, db.now_iso()),
+        )
+        audit.record(conn, actor.name, "train", f"job {cur.lastrowid}", kind=config.kind, arch=config.arch, sweep=sweep)
     log.info("job %s queued by %s: %s", cur.lastrowid, actor.name, config.arch)
     return int(cur.lastrowid)
 
 
-def submit_sweep(conn: sqlite3.Connection, actor: auth.Actor, base: TrainConfig, batch_sizes: list[int],
-                 lrs: list[float]) -> list[int]:
+def submit_sweep(
+    conn: sqlite3.Connection, actor: auth.Actor, base: TrainConfig, batch_sizes: list[int], lrs: list[float]
+) -> list[int]:
     """Queue one job per (batch size, learning rate) pair, tagged with a common sweep name."""
     if not batch_sizes or not lrs:
-        raise ValidationError("a sweep needs at least one batch size and one learning rate",
-                              key="train.error.sweep_empty")
+        raise ValidationError(
+            "a sweep needs at least one batch size and one learning rate", key="train.error.sweep_empty"
+        )
     if len(batch_sizes) * len(lrs) > 36:
-        raise ValidationError(f"a sweep of {len(batch_sizes) * len(lrs)} runs is too large; at most 36",
-                              key="train.error.sweep_large", n=len(batch_sizes) * len(lrs), most=36)
+        raise ValidationError(
+            f"a sweep of {len(batch_sizes) * len(lrs)} runs is too large; at most 36",
+            key="train.error.sweep_large",
+            n=len(batch_sizes) * len(lrs),
+            most=36,
+        )
     configs = [TrainConfig.from_dict({**base.to_dict(), "batch_size": b, "lr": lr}) for b in batch_sizes for lr in lrs]
     name = f"sweep-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     return [submit(conn, actor, cfg, sweep=name) for cfg in configs]
@@ -141,7 +147,8 @@ def claim(conn: sqlite3.Connection, job_id: int | None = None) -> Job | None:
             "UPDATE jobs SET status = 'running', worker_pid = ?, worker_host = ?, heartbeat_at = ?,"
             " started_at = COALESCE(started_at, ?), attempts = attempts + 1, error = NULL, error_hint = NULL,"
             " progress = '{}' WHERE id = ?",
-            (os.getpid(), socket.gethostname(), now, now, row["id"]))
+            (os.getpid(), socket.gethostname(), now, now, row["id"]),
+        )
     return get_job(conn, row["id"])
 
 
@@ -151,14 +158,22 @@ def heartbeat(conn: sqlite3.Connection, job_id: int, progress: dict[str, object]
         if progress is None:
             conn.execute("UPDATE jobs SET heartbeat_at = ? WHERE id = ?", (db.now_iso(), job_id))
         else:
-            conn.execute("UPDATE jobs SET heartbeat_at = ?, progress = ? WHERE id = ?",
-                         (db.now_iso(), json.dumps(progress), job_id))
+            conn.execute(
+                "UPDATE jobs SET heartbeat_at = ?, progress = ? WHERE id = ?",
+                (db.now_iso(), json.dumps(progress), job_id),
+            )
         row = conn.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
     return bool(row and row[0])
 
 
-def finish(conn: sqlite3.Connection, job_id: int, status: str, error: str | None = None,
-           hint: str | None = None, keys: dict[str, object] | None = None) -> None:
+def finish(
+    conn: sqlite3.Connection,
+    job_id: int,
+    status: str,
+    error: str | None = None,
+    hint: str | None = None,
+    keys: dict[str, object] | None = None,
+) -> None:
     """Record how a job ended. keys: the error and hint as text keys and values (error_key, error_detail,
     hint_key, hint_detail), kept with the job's last progress so the page shows them translated."""
     if status not in TERMINAL:
@@ -168,8 +183,10 @@ def finish(conn: sqlite3.Connection, job_id: int, status: str, error: str | None
             row = conn.execute("SELECT progress FROM jobs WHERE id = ?", (job_id,)).fetchone()
             progress = {**json.loads((row and row[0]) or "{}"), **keys}
             conn.execute("UPDATE jobs SET progress = ? WHERE id = ?", (json.dumps(progress, default=str), job_id))
-        conn.execute("UPDATE jobs SET status = ?, finished_at = ?, error = ?, error_hint = ?, cancel_requested = 0"
-                     " WHERE id = ?", (status, db.now_iso(), error, hint, job_id))
+        conn.execute(
+            "UPDATE jobs SET status = ?, finished_at = ?, error = ?, error_hint = ?, cancel_requested = 0 WHERE id = ?",
+            (status, db.now_iso(), error, hint, job_id),
+        )
 
 
 def cancel(conn: sqlite3.Connection, actor: auth.Actor, job_id: int) -> str:
@@ -182,8 +199,11 @@ def cancel(conn: sqlite3.Connection, actor: auth.Actor, job_id: int) -> str:
             audit.record(conn, actor.name, "cancel", f"job {job_id}", was="queued")
             return "cancelled"
         if job.status != "running":
-            raise ValidationError(f"job {job_id} is {job.status}; only queued or running jobs can be cancelled",
-                                  key="train.error.not_cancellable", id=job_id)
+            raise ValidationError(
+                f"job {job_id} is {job.status}; only queued or running jobs can be cancelled",
+                key="train.error.not_cancellable",
+                id=job_id,
+            )
         conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
         audit.record(conn, actor.name, "cancel", f"job {job_id}", was="running")
     log.info("job %s: cancel requested by %s", job_id, actor.name)
@@ -197,10 +217,14 @@ def resume(conn: sqlite3.Connection, actor: auth.Actor, job_id: int) -> None:
         job = get_job(conn, job_id)
         if job.status not in RESUMABLE:
             key = "train.error.resume_done" if job.status == "done" else "train.error.resume_active"
-            raise ValidationError(f"job {job_id} is {job.status}; only {', '.join(RESUMABLE)} jobs can be resumed",
-                                  key=key, id=job_id)
-        conn.execute("UPDATE jobs SET status = 'queued', finished_at = NULL, cancel_requested = 0, error = NULL,"
-                     " error_hint = NULL WHERE id = ?", (job_id,))
+            raise ValidationError(
+                f"job {job_id} is {job.status}; only {', '.join(RESUMABLE)} jobs can be resumed", key=key, id=job_id
+            )
+        conn.execute(
+            "UPDATE jobs SET status = 'queued', finished_at = NULL, cancel_requested = 0, error = NULL,"
+            " error_hint = NULL WHERE id = ?",
+            (job_id,),
+        )
         audit.record(conn, actor.name, "resume", f"job {job_id}", was=job.status)
     log.info("job %s: resumed by %s", job_id, actor.name)
 
@@ -225,8 +249,11 @@ def process_alive(pid: int | None) -> bool:
 def reconcile(conn: sqlite3.Connection) -> list[int]:
     """Mark running jobs whose worker is gone as interrupted; returns their ids."""
     host = socket.gethostname()
-    rows = conn.execute("SELECT id, worker_pid, worker_host, heartbeat_at FROM jobs WHERE status = 'running'"
-                        " AND (heartbeat_at IS NULL OR heartbeat_at < ?)", (_ago(STALE_S),)).fetchall()
+    rows = conn.execute(
+        "SELECT id, worker_pid, worker_host, heartbeat_at FROM jobs WHERE status = 'running'"
+        " AND (heartbeat_at IS NULL OR heartbeat_at < ?)",
+        (_ago(STALE_S),),
+    ).fetchall()
     gone = []
     for row in rows:
         local = row["worker_host"] == host
@@ -238,7 +265,8 @@ def reconcile(conn: sqlite3.Connection) -> list[int]:
                 "UPDATE jobs SET status = 'interrupted', finished_at = ?, error = ?,"
                 " progress = json_set(COALESCE(progress, '{}'), '$.error_key', 'train.error.worker_gone')"
                 " WHERE id = ? AND status = 'running'",
-                (db.now_iso(), "the worker process stopped without finishing (killed or crashed)", job_id))
+                (db.now_iso(), "the worker process stopped without finishing (killed or crashed)", job_id),
+            )
         log.warning("job %s: worker gone, marked interrupted", job_id)
     return gone
 
@@ -264,12 +292,14 @@ def supervise(ws_path: str | os.PathLike[str] | None, stop: threading.Event, int
             ws.close()
 
 
-def start_supervisor(ws_path: str | os.PathLike[str] | None,
-                     interval: float = SUPERVISE_S) -> tuple[threading.Thread, threading.Event]:
+def start_supervisor(
+    ws_path: str | os.PathLike[str] | None, interval: float = SUPERVISE_S
+) -> tuple[threading.Thread, threading.Event]:
     """The supervisor as a daemon thread; set the returned event (then join) to stop it."""
     stop = threading.Event()
-    thread = threading.Thread(target=supervise, args=(ws_path, stop, interval), name="boltscope-job-supervisor",
-                              daemon=True)
+    thread = threading.Thread(
+        target=supervise, args=(ws_path, stop, interval), name="boltscope-job-supervisor", daemon=True
+    )
     thread.start()
     return thread, stop
 
@@ -280,9 +310,11 @@ def start_supervisor(ws_path: str | os.PathLike[str] | None,
 def worker_beat(conn: sqlite3.Connection) -> None:
     now = db.now_iso()
     with db.transaction(conn):
-        conn.execute("INSERT INTO workers (host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?)"
-                     " ON CONFLICT (host, pid) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
-                     (socket.gethostname(), os.getpid(), now, now))
+        conn.execute(
+            "INSERT INTO workers (host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (host, pid) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+            (socket.gethostname(), os.getpid(), now, now),
+        )
 
 
 def worker_gone(conn: sqlite3.Connection) -> None:
@@ -319,8 +351,11 @@ def ensure_worker(ws: Workspace) -> bool:
         last = ws.conn.execute("SELECT value FROM settings WHERE key = 'worker_launched_at'").fetchone()
         if last and last[0] > _ago(LAUNCH_GRACE_S):
             return False
-        ws.conn.execute("INSERT INTO settings (key, value) VALUES ('worker_launched_at', ?)"
-                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (db.now_iso(),))
+        ws.conn.execute(
+            "INSERT INTO settings (key, value) VALUES ('worker_launched_at', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (db.now_iso(),),
+        )
     launch_worker(ws.settings.workspace, ws.layout.logs / "worker.log")
     return True
 
@@ -331,8 +366,13 @@ def launch_worker(workspace: Path, log_file: Path) -> subprocess.Popen[bytes]:
     with open(log_file, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "core", "--workspace", str(workspace), "worker"],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            close_fds=True, cwd=str(Path(__file__).resolve().parent.parent))
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            cwd=str(Path(__file__).resolve().parent.parent),
+        )
     log.info("started worker pid %s for %s", proc.pid, workspace)
     return proc
 

@@ -45,6 +45,10 @@ def check_label(conn: sqlite3.Connection, label: str | None) -> str | None:
         return None
     names = [lab.name for lab in list_labels(conn)]
     if label not in names:
-        raise ValidationError(f"label {label!r} is not configured; valid labels: {', '.join(names)}",
-                              key="dataset.error_label", label=label, valid=", ".join(names))
+        raise ValidationError(
+            f"label {label!r} is not configured; valid labels: {', '.join(names)}",
+            key="dataset.error_label",
+            label=label,
+            valid=", ".join(names),
+        )
     return label

@@ -35,8 +35,9 @@ def summary(targets: Sequence[int], predicted: Sequence[int], num_classes: int) 
         return {"accuracy": 0.0, "macro_f1": 0.0, "n": 0}
     return {
         "accuracy": float(accuracy_score(targets, predicted)),
-        "macro_f1": float(f1_score(targets, predicted, labels=present(targets, predicted), average="macro",
-                                   zero_division=0)),
+        "macro_f1": float(
+            f1_score(targets, predicted, labels=present(targets, predicted), average="macro", zero_division=0)
+        ),
         "n": len(targets),
     }
 
@@ -64,8 +65,9 @@ class Metrics(TypedDict):
     averaged: list[str]  # the classes the F1 averages cover
 
 
-def compute_metrics(truth: Sequence[int], probs: np.ndarray, labels: Sequence[str],
-                    predicted: Sequence[int] | None = None) -> Metrics:
+def compute_metrics(
+    truth: Sequence[int], probs: np.ndarray, labels: Sequence[str], predicted: Sequence[int] | None = None
+) -> Metrics:
     """Confusion matrix, accuracy, macro/micro/weighted F1, per-class P/R/F1/support and top-2 accuracy.
 
     predicted defaults to the arg-max of probs; pass the operating point's decisions to evaluate those.
@@ -78,23 +80,40 @@ def compute_metrics(truth: Sequence[int], probs: np.ndarray, labels: Sequence[st
     probs = np.asarray(probs, dtype=float).reshape(len(truth), n)
     pred = probs.argmax(axis=1) if predicted is None else np.asarray(predicted, dtype=int)
     if len(truth) == 0:  # an empty split: zeros in every shape, not scikit-learn's ValueError
-        return Metrics(labels=list(labels), n=0, confusion_matrix=[[0] * n for _ in range(n)], accuracy=0.0,
-                       top2_accuracy=0.0, macro_f1=0.0, micro_f1=0.0, weighted_f1=0.0,
-                       per_class={name: ClassFigures(precision=0.0, recall=0.0, f1=0.0, support=0) for name in labels},
-                       absent=list(labels), averaged=[])
+        return Metrics(
+            labels=list(labels),
+            n=0,
+            confusion_matrix=[[0] * n for _ in range(n)],
+            accuracy=0.0,
+            top2_accuracy=0.0,
+            macro_f1=0.0,
+            micro_f1=0.0,
+            weighted_f1=0.0,
+            per_class={name: ClassFigures(precision=0.0, recall=0.0, f1=0.0, support=0) for name in labels},
+            absent=list(labels),
+            averaged=[],
+        )
     precision, recall, f1, support = precision_recall_fscore_support(truth, pred, labels=index, zero_division=0)
     averaged = present(truth, pred)
-    f1s = {average: float(f1_score(truth, pred, labels=averaged, average=average, zero_division=0))
-           for average in ("macro", "micro", "weighted")}
+    f1s = {
+        average: float(f1_score(truth, pred, labels=averaged, average=average, zero_division=0))
+        for average in ("macro", "micro", "weighted")
+    }
     return Metrics(
         labels=list(labels),
         n=int(len(truth)),
         confusion_matrix=confusion_matrix(truth, pred, labels=index).tolist(),
         accuracy=float(accuracy_score(truth, pred)),
         top2_accuracy=_top2(truth, probs),
-        macro_f1=f1s["macro"], micro_f1=f1s["micro"], weighted_f1=f1s["weighted"],
-        per_class={name: ClassFigures(precision=float(precision[i]), recall=float(recall[i]), f1=float(f1[i]),
-                                      support=int(support[i])) for i, name in enumerate(labels)},
+        macro_f1=f1s["macro"],
+        micro_f1=f1s["micro"],
+        weighted_f1=f1s["weighted"],
+        per_class={
+            name: ClassFigures(
+                precision=float(precision[i]), recall=float(recall[i]), f1=float(f1[i]), support=int(support[i])
+            )
+            for i, name in enumerate(labels)
+        },
         absent=[name for i, name in enumerate(labels) if not support[i]],
         averaged=[labels[i] for i in averaged],
     )
@@ -146,9 +165,13 @@ def _candidates(p_normal: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate([[0.0], middles, [1.0 + 1e-9]]))
 
 
-def choose_operating_point(truth: Sequence[int], probs: np.ndarray, normal: int,
-                           target_recall: float | None = DEFAULT_TARGET_RECALL,
-                           costs: Sequence[Sequence[float]] | None = None) -> OperatingPoint:
+def choose_operating_point(
+    truth: Sequence[int],
+    probs: np.ndarray,
+    normal: int,
+    target_recall: float | None = DEFAULT_TARGET_RECALL,
+    costs: Sequence[Sequence[float]] | None = None,
+) -> OperatingPoint:
     """On validation predictions: the threshold on P(normal) that reaches the target defect recall with
     the fewest false alarms, or (given costs[true][predicted]) the one with the lowest total cost."""
     truth = np.asarray(truth, dtype=int)
@@ -171,8 +194,13 @@ def choose_operating_point(truth: Sequence[int], probs: np.ndarray, normal: int,
         recall, false_alarm = defect_rates(truth, decisions, normal)
         best = (None, 1.0 + 1e-9, recall, false_alarm)
     _, threshold, recall, false_alarm = best
-    return OperatingPoint(min(threshold, 1.0 + 1e-9), None if costs is not None else target_recall,
-                          [list(map(float, row)) for row in costs] if costs is not None else None, recall, false_alarm)
+    return OperatingPoint(
+        min(threshold, 1.0 + 1e-9),
+        None if costs is not None else target_recall,
+        [list(map(float, row)) for row in costs] if costs is not None else None,
+        recall,
+        false_alarm,
+    )
 
 
 class PrCurve(TypedDict):
@@ -191,8 +219,11 @@ def pr_curves(truth: Sequence[int], probs: np.ndarray, labels: Sequence[str]) ->
         positive = truth == i
         if positive.any() and (~positive).any():
             precision, recall, _ = precision_recall_curve(positive, probs[:, i])
-            out[name] = PrCurve(precision=precision.tolist(), recall=recall.tolist(),
-                                ap=float(average_precision_score(positive, probs[:, i])))
+            out[name] = PrCurve(
+                precision=precision.tolist(),
+                recall=recall.tolist(),
+                ap=float(average_precision_score(positive, probs[:, i])),
+            )
     return out
 
 
@@ -223,6 +254,13 @@ def reliability(truth: Sequence[int], probs: np.ndarray, bins: int = 10) -> Reli
         if members.any():
             conf, acc = float(confidence[members].mean()), float(correct[members].mean())
             ece += members.mean() * abs(acc - conf)
-            rows.append(ReliabilityBin(low=float(edges[b]), high=float(edges[b + 1]), confidence=conf, accuracy=acc,
-                                       count=int(members.sum())))
+            rows.append(
+                ReliabilityBin(
+                    low=float(edges[b]),
+                    high=float(edges[b + 1]),
+                    confidence=conf,
+                    accuracy=acc,
+                    count=int(members.sum()),
+                )
+            )
     return Reliability(bins=rows, ece=float(ece))

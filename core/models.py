@@ -82,6 +82,7 @@ REGISTRY: dict[str, Builder] = {}
 
 def register(name: str) -> Callable[[Builder], Builder]:
     """Add a builder; a second builder under one name is a bug, so it raises."""
+
     def decorate(builder: Builder) -> Builder:
         if name in REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
@@ -89,6 +90,7 @@ def register(name: str) -> Callable[[Builder], Builder]:
             raise ValueError(f"model {name!r} has no entry in core.zoo")
         REGISTRY[name] = builder
         return builder
+
     return decorate
 
 
@@ -103,10 +105,12 @@ def _lite0(n: int) -> Network:
 
 def _torchvision(name: str, cam: Callable[[nn.Module], list[nn.Module]], head: str, pool: str | None) -> None:
     """Register a torchvision classifier, built without weights and with our number of classes."""
+
     def builder(n: int) -> Network:
         from torchvision.models import get_model
 
         return Network(get_model(name, weights=None, num_classes=n), cam, head, pool, IMAGENET_MEAN, IMAGENET_STD)
+
     register(name)(builder)
 
 
@@ -129,8 +133,13 @@ class TinyCNN(nn.Module):
         layers: list[nn.Module] = []
         channels = 3
         for width in (8, 16, 32):
-            layers.append(nn.Sequential(nn.Conv2d(channels, width, 3, stride=2, padding=1, bias=False),
-                                        nn.BatchNorm2d(width), nn.ReLU(inplace=True)))
+            layers.append(
+                nn.Sequential(
+                    nn.Conv2d(channels, width, 3, stride=2, padding=1, bias=False),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(inplace=True),
+                )
+            )
             channels = width
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -145,8 +154,14 @@ def _tiny(n: int) -> Network:
     return Network(TinyCNN(n), lambda m: [m.features[-1]], "fc", "pool", IMAGENET_MEAN, IMAGENET_STD)
 
 
-def build(name: str, num_classes: int, pretrained: bool = True, image_size: int | None = None,
-          weights_dir: Path | None = None, pooling: str = "avg") -> ModelSpec:
+def build(
+    name: str,
+    num_classes: int,
+    pretrained: bool = True,
+    image_size: int | None = None,
+    weights_dir: Path | None = None,
+    pooling: str = "avg",
+) -> ModelSpec:
     """The model with a fresh head for num_classes, pretrained backbone when a weights file is found.
 
     pooling="avgmax" (models whose pool feeds the head directly) doubles the head's input with a max pool.
@@ -155,8 +170,14 @@ def build(name: str, num_classes: int, pretrained: bool = True, image_size: int 
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
     net = REGISTRY[name](num_classes)
-    spec = ModelSpec(name, net.model, net.cam_layers(net.model),
-                     Preprocess(image_size or arch.default_size, net.mean, net.std), net.head_path, net.pool_path)
+    spec = ModelSpec(
+        name,
+        net.model,
+        net.cam_layers(net.model),
+        Preprocess(image_size or arch.default_size, net.mean, net.std),
+        net.head_path,
+        net.pool_path,
+    )
     if pooling != "avg":
         _set_pooling(spec, pooling, num_classes)
     if not pretrained:

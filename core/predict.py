@@ -47,16 +47,27 @@ def load_predictor(ws: Workspace, run_id: int | None = None, device: str | None 
     runtime.tune_allocator()
     run_id = run_id or runs.production_run_id(ws.conn)
     if run_id is None:
-        raise NotFoundError("there is no production model yet: train one (or a quick model) on the Train page "
-                            "and promote it on the Evaluate page, or pass --run", key="diagnose.no_model")
+        raise NotFoundError(
+            "there is no production model yet: train one (or a quick model) on the Train page "
+            "and promote it on the Evaluate page, or pass --run",
+            key="diagnose.no_model",
+        )
     run = runs.get_run(ws.conn, run_id)
     if not run.finished or not run.checkpoint:
-        raise ValidationError(f"run {run_id} has not finished; it has no model to predict with",
-                              key="diagnose.error.unfinished", run=run_id)
+        raise ValidationError(
+            f"run {run_id} has not finished; it has no model to predict with",
+            key="diagnose.error.unfinished",
+            run=run_id,
+        )
     saved = checkpoint.load(ws.settings.workspace / run.checkpoint)
     pre = saved["preprocess"]
-    spec = models.build(saved["arch"], len(saved["class_names"]), pretrained=False, image_size=pre["size"],
-                        pooling=saved.get("pooling", "avg"))
+    spec = models.build(
+        saved["arch"],
+        len(saved["class_names"]),
+        pretrained=False,
+        image_size=pre["size"],
+        pooling=saved.get("pooling", "avg"),
+    )
     spec.model.load_state_dict(saved["model"])
     chosen = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     spec.model.eval().requires_grad_(False).to(chosen)  # inference only: Grad-CAM differentiates activations
@@ -80,8 +91,10 @@ def prepare(predictor: Predictor, photos: list[PhotoInput]) -> torch.Tensor:
     the workspace would store (imaging.stored_copy), so a photo gets the same answer before and after import."""
     size = predictor.spec.preprocess.size
     tf = transforms.eval_transform(predictor.spec.preprocess)
-    arrays = [imaging.model_input(imaging.stored_copy(p.convert("RGB")) if isinstance(p, Image.Image) else p, size)
-              for p in photos]
+    arrays = [
+        imaging.model_input(imaging.stored_copy(p.convert("RGB")) if isinstance(p, Image.Image) else p, size)
+        for p in photos
+    ]
     return torch.stack([tf(torch.from_numpy(a)) for a in arrays]).to(predictor.device)
 
 
@@ -91,9 +104,13 @@ def make_prediction(predictor: Predictor, probs: np.ndarray, ms: float) -> Predi
     decision = top
     if predictor.normal is not None and predictor.threshold is not None:
         decision = int(metrics.apply_threshold(probs[None, :], predictor.normal, predictor.threshold)[0])
-    return Prediction(predictor.class_names[decision], predictor.class_names[top],
-                      {c: round(float(p), 6) for c, p in zip(predictor.class_names, probs, strict=True)},
-                      predictor.normal is not None and decision != predictor.normal, ms)
+    return Prediction(
+        predictor.class_names[decision],
+        predictor.class_names[top],
+        {c: round(float(p), 6) for c, p in zip(predictor.class_names, probs, strict=True)},
+        predictor.normal is not None and decision != predictor.normal,
+        ms,
+    )
 
 
 def predict(predictor: Predictor, photos: list[PhotoInput], tta: bool = False) -> list[Prediction]:

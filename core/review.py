@@ -38,7 +38,8 @@ def save_suspects(conn: sqlite3.Connection, rows: Sequence[dict[str, object]], j
         conn.executemany(
             "INSERT INTO suspects (image_id, given, predicted, score, flagged, job_id, at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(r["image"], r["given"], r["predicted"], r["score"], int(bool(r["flagged"])), job_id, now) for r in rows])
+            [(r["image"], r["given"], r["predicted"], r["score"], int(bool(r["flagged"])), job_id, now) for r in rows],
+        )
 
 
 def list_suspects(conn: sqlite3.Connection, flagged_only: bool = True) -> list[Item]:
@@ -59,8 +60,7 @@ def misclassified(conn: sqlite3.Connection, run_id: int) -> list[Item]:
         for p in runs.predictions(conn, run_id, split):
             if p["label"] != p["predicted"]:  # score: how sure the model is that the label is wrong
                 score = max(p["probs"]) - p["probs"][classes.index(p["label"])]
-                items.append(Item(p["image_id"], "misclassified", p["label"], p["predicted"], score,
-                                  tuple(p["probs"])))
+                items.append(Item(p["image_id"], "misclassified", p["label"], p["predicted"], score, tuple(p["probs"])))
     return sorted(items, key=lambda it: -it.score)
 
 
@@ -108,16 +108,28 @@ def _refuse_decided(conn: sqlite3.Connection, image_id: int) -> None:
     This catches a key pressed on a card the page is still replacing: the browser still holds the previous
     photo's buttons, so the click would otherwise land on the photo just decided.
     """
-    done = conn.execute("SELECT decision, user, at FROM review_decisions WHERE image_id = ? ORDER BY id DESC LIMIT 1",
-                        (image_id,)).fetchone()
+    done = conn.execute(
+        "SELECT decision, user, at FROM review_decisions WHERE image_id = ? ORDER BY id DESC LIMIT 1", (image_id,)
+    ).fetchone()
     if done is not None:
-        raise ValidationError(f"photo {image_id} was already reviewed ({done[0]} by {done[1]} at {done[2]}): "
-                              "nothing recorded", key="review.error.decided", id=image_id, decision=done[0],
-                              user=done[1], at=done[2])
+        raise ValidationError(
+            f"photo {image_id} was already reviewed ({done[0]} by {done[1]} at {done[2]}): nothing recorded",
+            key="review.error.decided",
+            id=image_id,
+            decision=done[0],
+            user=done[1],
+            at=done[2],
+        )
 
 
-def record_decision(conn: sqlite3.Connection, actor: auth.Actor, item: Item, decision: str,
-                    label: str | None = None, confirmed: bool = False) -> None:
+def record_decision(
+    conn: sqlite3.Connection,
+    actor: auth.Actor,
+    item: Item,
+    decision: str,
+    label: str | None = None,
+    confirmed: bool = False,
+) -> None:
     """Record a review decision; 'relabel' also sets the label (a label event with source 'review'),
     'confirm' records the current label as checked (also a 'review' label event), 'skip' only the decision.
 
@@ -125,22 +137,33 @@ def record_decision(conn: sqlite3.Connection, actor: auth.Actor, item: Item, dec
     decided already is refused, nothing changed.
     """
     if decision not in DECISIONS:
-        raise ValidationError(f"decision {decision!r} is not one of {DECISIONS}", key="review.error.decision",
-                              decision=decision, options=", ".join(DECISIONS))
+        raise ValidationError(
+            f"decision {decision!r} is not one of {DECISIONS}",
+            key="review.error.decision",
+            decision=decision,
+            options=", ".join(DECISIONS),
+        )
     auth.require(actor, "relabel", conn)
     _refuse_decided(conn, item.image_id)
     if decision == "relabel":
         current = store.get_image(conn, item.image_id).label
         if needs_confirmation(current, label) and not confirmed:
-            raise ValidationError(f"photo {item.image_id} is labelled {current!r}: relabelling it {label!r} needs a "
-                                  "confirmation (confirmed=True)", key="review.error.to_normal",
-                                  id=item.image_id, old=current, new=label)
+            raise ValidationError(
+                f"photo {item.image_id} is labelled {current!r}: relabelling it {label!r} needs a "
+                "confirmation (confirmed=True)",
+                key="review.error.to_normal",
+                id=item.image_id,
+                old=current,
+                new=label,
+            )
         store.relabel(conn, actor, [item.image_id], label, "review")
     elif decision == "confirm":
         current = store.get_image(conn, item.image_id).label
         store.relabel(conn, actor, [item.image_id], current, "review", record_unchanged=True)
     with db.transaction(conn):
-        conn.execute("INSERT INTO review_decisions (image_id, reason, decision, user, at) VALUES (?, ?, ?, ?, ?)",
-                     (item.image_id, item.reason, decision, actor.name, db.now_iso()))
+        conn.execute(
+            "INSERT INTO review_decisions (image_id, reason, decision, user, at) VALUES (?, ?, ?, ?, ?)",
+            (item.image_id, item.reason, decision, actor.name, db.now_iso()),
+        )
         if decision == "skip":  # relabel and confirm are audited by store.relabel; a skip changes no label
             audit.record(conn, actor.name, "review.skip", f"#{item.image_id}", reason=item.reason)

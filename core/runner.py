@@ -107,19 +107,32 @@ class DbHooks(trainer.Hooks):
 def context(ws: Workspace, run: runs.Run, hooks: trainer.Hooks, **dist: int) -> trainer.RunContext:
     """The trainer's view of a run: its frozen snapshot, the cached photos, its folder (dist: rank, world, …)."""
     items = runs.snapshot(ws.conn, run.id)
-    return trainer.RunContext(run.config, run.class_names, items, [ws.layout.cached(it.sha256) for it in items],
-                              ws.layout.run_dir(run.id), ws.layout.weights, hooks, **dist)
+    return trainer.RunContext(
+        run.config,
+        run.class_names,
+        items,
+        [ws.layout.cached(it.sha256) for it in items],
+        ws.layout.run_dir(run.id),
+        ws.layout.weights,
+        hooks,
+        **dist,
+    )
 
 
 def record_run(ws: Workspace, run: runs.Run, result: trainer.RunResult) -> None:
     """Store a finished run: best epoch, val/test figures, its checkpoint (relative to the workspace), predictions."""
     checkpoint = ws.layout.run_dir(run.id).relative_to(ws.settings.workspace) / result.checkpoint
-    runs.finish_run(ws.conn, run.id, result.best_epoch, result.results, str(checkpoint), result.predictions,
-                    result.cpu_ms)
+    runs.finish_run(
+        ws.conn, run.id, result.best_epoch, result.results, str(checkpoint), result.predictions, result.cpu_ms
+    )
 
 
-def run_here(ws: Workspace, run: runs.Run, hooks: DbHooks,
-             fit: Callable[[trainer.RunContext], trainer.RunResult] = trainer.run_training) -> None:
+def run_here(
+    ws: Workspace,
+    run: runs.Run,
+    hooks: DbHooks,
+    fit: Callable[[trainer.RunContext], trainer.RunResult] = trainer.run_training,
+) -> None:
     """Train in this process (fit: the trainer, or the quick model's probe), then record the finished run."""
     result = fit(context(ws, run, hooks))
     runs.set_device(ws.conn, run.id, runtime.describe_device(), {**run.weights, **result.weights})
@@ -129,8 +142,11 @@ def run_here(ws: Workspace, run: runs.Run, hooks: DbHooks,
 def outcome_of(exc: BaseException, hooks: DbHooks, config_batch: int) -> Outcome:
     """How a job that ended with an exception ended: status, plain-words cause, hint."""
     if isinstance(exc, trainer.Cancelled):
-        return Outcome("interrupted", "the worker was asked to shut down") if hooks.sigterm else \
-            Outcome("cancelled", str(exc))
+        return (
+            Outcome("interrupted", "the worker was asked to shut down")
+            if hooks.sigterm
+            else Outcome("cancelled", str(exc))
+        )
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         smaller = max(1, config_batch // 2)
         return Outcome("failed", "the GPU ran out of memory", f"try batch size {smaller} (or a smaller image size)")
@@ -144,7 +160,10 @@ def outcome_keys(exc: BaseException, hooks: DbHooks, config_batch: int) -> dict[
     if isinstance(exc, trainer.Cancelled) and hooks.sigterm:
         return {"error_key": "train.error.shutdown"}
     if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return {"error_key": "train.error.gpu_memory", "hint_key": "train.hint.smaller_batch",
-                "hint_detail": {"batch": max(1, config_batch // 2)}}
+        return {
+            "error_key": "train.error.gpu_memory",
+            "hint_key": "train.hint.smaller_batch",
+            "hint_detail": {"batch": max(1, config_batch // 2)},
+        }
     key = getattr(exc, "key", None)
     return {"error_key": key, "error_detail": dict(getattr(exc, "detail", {}))} if key else {}

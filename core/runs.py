@@ -103,30 +103,46 @@ def plan_snapshot(conn: sqlite3.Connection, config: TrainConfig) -> tuple[tuple[
         raise ValidationError(
             f"training needs photos of at least two labels in the train split; found {len(classes)}"
             f" ({', '.join(classes) or 'none'}). Label more photos on the Dataset page.",
-            key="evaluate.need_two_labels", n=len(classes), found=", ".join(classes) or "—")
+            key="evaluate.need_two_labels",
+            n=len(classes),
+            found=", ".join(classes) or "—",
+        )
     images = [im for im in images if im.label in classes]
     train = [im for im in images if (im.split or "train") == "train"]
     has_val = any(im.split == "val" for im in images)
     held = set() if has_val else _held_out(train, config.val_fraction, config.seed)
-    items = [SnapshotItem(im.id, im.sha256, im.label, "val" if im.id in held else (im.split or "train"),
-                          im.id in held) for im in images]
+    items = [
+        SnapshotItem(im.id, im.sha256, im.label, "val" if im.id in held else (im.split or "train"), im.id in held)
+        for im in images
+    ]
     return classes, items
 
 
-def create_run(conn: sqlite3.Connection, job_id: int, config: TrainConfig, weights: dict[str, object],
-               versions: dict[str, str]) -> Run:
+def create_run(
+    conn: sqlite3.Connection, job_id: int, config: TrainConfig, weights: dict[str, object], versions: dict[str, str]
+) -> Run:
     """Freeze the labelled photos, their splits and the config into a new run (one transaction)."""
     with db.transaction(conn):
         classes, items = plan_snapshot(conn, config)
         cur = conn.execute(
             "INSERT INTO runs (job_id, kind, arch, config, class_names, weights, versions, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (job_id, config.kind, config.arch, json.dumps(config.to_dict()), json.dumps(classes),
-             json.dumps(weights), json.dumps(versions), db.now_iso()))
+            (
+                job_id,
+                config.kind,
+                config.arch,
+                json.dumps(config.to_dict()),
+                json.dumps(classes),
+                json.dumps(weights),
+                json.dumps(versions),
+                db.now_iso(),
+            ),
+        )
         run_id = cur.lastrowid
         conn.executemany(
             "INSERT INTO run_images (run_id, image_id, label, split, held_out) VALUES (?, ?, ?, ?, ?)",
-            [(run_id, it.image_id, it.label, it.split, int(it.held_out)) for it in items])
+            [(run_id, it.image_id, it.label, it.split, int(it.held_out)) for it in items],
+        )
     return get_run(conn, run_id)
 
 
@@ -149,7 +165,9 @@ def list_runs(conn: sqlite3.Connection) -> list[Run]:
 def snapshot(conn: sqlite3.Connection, run_id: int) -> list[SnapshotItem]:
     rows = conn.execute(
         "SELECT r.image_id, i.sha256, r.label, r.split, r.held_out FROM run_images r"
-        " JOIN images i ON i.id = r.image_id WHERE r.run_id = ? ORDER BY r.image_id", (run_id,)).fetchall()
+        " JOIN images i ON i.id = r.image_id WHERE r.run_id = ? ORDER BY r.image_id",
+        (run_id,),
+    ).fetchall()
     return [SnapshotItem(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows]
 
 
@@ -165,7 +183,8 @@ def record_epoch(conn: sqlite3.Connection, run_id: int, epoch: int, values: dict
         conn.execute(
             f"INSERT OR REPLACE INTO epochs (run_id, epoch, at, {', '.join(columns)})"
             f" VALUES (?, ?, ?, {', '.join('?' for _ in columns)})",
-            (run_id, epoch, db.now_iso(), *(values.get(c) for c in columns)))
+            (run_id, epoch, db.now_iso(), *(values.get(c) for c in columns)),
+        )
 
 
 def epochs(conn: sqlite3.Connection, run_id: int) -> list[Epoch]:
@@ -173,22 +192,41 @@ def epochs(conn: sqlite3.Connection, run_id: int) -> list[Epoch]:
     return [Epoch(**{k: row[k] for k in row.keys() if k != "run_id"}) for row in rows]
 
 
-def finish_run(conn: sqlite3.Connection, run_id: int, best_epoch: int | None, results: dict[str, dict[str, float]],
-               checkpoint: str | None, predictions: Sequence[tuple[int, str, str, Sequence[float]]],
-               cpu_ms: float | None = None) -> None:
+def finish_run(
+    conn: sqlite3.Connection,
+    run_id: int,
+    best_epoch: int | None,
+    results: dict[str, dict[str, float]],
+    checkpoint: str | None,
+    predictions: Sequence[tuple[int, str, str, Sequence[float]]],
+    cpu_ms: float | None = None,
+) -> None:
     """Store the best epoch, its val/test figures and per-photo predictions (id, split, label, probs)."""
     val, test = results.get("val", {}), results.get("test", {})
     with db.transaction(conn):
         conn.execute(
             "UPDATE runs SET finished_at = ?, best_epoch = ?, val_accuracy = ?, val_macro_f1 = ?,"
             " test_accuracy = ?, test_macro_f1 = ?, checkpoint = ?, cpu_ms = ? WHERE id = ?",
-            (db.now_iso(), best_epoch, val.get("accuracy"), val.get("macro_f1"), test.get("accuracy"),
-             test.get("macro_f1"), checkpoint, cpu_ms, run_id))
+            (
+                db.now_iso(),
+                best_epoch,
+                val.get("accuracy"),
+                val.get("macro_f1"),
+                test.get("accuracy"),
+                test.get("macro_f1"),
+                checkpoint,
+                cpu_ms,
+                run_id,
+            ),
+        )
         conn.execute("DELETE FROM predictions WHERE run_id = ?", (run_id,))
         conn.executemany(
             "INSERT INTO predictions (run_id, image_id, split, predicted, probs) VALUES (?, ?, ?, ?, ?)",
-            [(run_id, image_id, split, label, json.dumps([round(float(p), 6) for p in probs]))
-             for image_id, split, label, probs in predictions])
+            [
+                (run_id, image_id, split, label, json.dumps([round(float(p), 6) for p in probs]))
+                for image_id, split, label, probs in predictions
+            ],
+        )
 
 
 class StoredPrediction(TypedDict):
@@ -201,15 +239,18 @@ class StoredPrediction(TypedDict):
 
 def predictions(conn: sqlite3.Connection, run_id: int, split: str | None = None) -> list[StoredPrediction]:
     """Stored predictions with the snapshot label: image_id, split, label, predicted, probs."""
-    sql = ("SELECT p.image_id, p.split, r.label, p.predicted, p.probs FROM predictions p"
-           " JOIN run_images r ON r.run_id = p.run_id AND r.image_id = p.image_id WHERE p.run_id = ?")
+    sql = (
+        "SELECT p.image_id, p.split, r.label, p.predicted, p.probs FROM predictions p"
+        " JOIN run_images r ON r.run_id = p.run_id AND r.image_id = p.image_id WHERE p.run_id = ?"
+    )
     params: list[object] = [run_id]
     if split:
         sql += " AND p.split = ?"
         params.append(split)
     rows = conn.execute(sql + " ORDER BY p.image_id", params).fetchall()
-    return [StoredPrediction(image_id=r[0], split=r[1], label=r[2], predicted=r[3], probs=json.loads(r[4]))
-            for r in rows]
+    return [
+        StoredPrediction(image_id=r[0], split=r[1], label=r[2], predicted=r[3], probs=json.loads(r[4])) for r in rows
+    ]
 
 
 # ---- operating point and production ---------------------------------------------------------
@@ -232,9 +273,10 @@ def production_run_id(conn: sqlite3.Connection) -> int | None:
 def record_promotion(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, forced: bool, reason: str) -> None:
     auth.require(actor, "promote")
     with db.transaction(conn):
-        conn.execute("INSERT INTO promotions (run_id, previous_run_id, user, at, forced, reason)"
-                     " VALUES (?, ?, ?, ?, ?, ?)",
-                     (run_id, production_run_id(conn), actor.name, db.now_iso(), int(forced), reason))
+        conn.execute(
+            "INSERT INTO promotions (run_id, previous_run_id, user, at, forced, reason) VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, production_run_id(conn), actor.name, db.now_iso(), int(forced), reason),
+        )
         audit.record(conn, actor.name, "promote", f"run {run_id}", forced=forced, reason=reason)
 
 

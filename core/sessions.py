@@ -67,8 +67,16 @@ def create(conn: sqlite3.Connection, actor: auth.Actor, method: str = "password"
         cursor = conn.execute(
             "INSERT INTO sessions (user, method, handoff_hash, handoff_expires, created_at, last_seen, lang) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (actor.name, method, _hash(code), db.iso(now + timedelta(seconds=HANDOFF_SECONDS)), db.iso(now),
-             db.iso(now), lang))
+            (
+                actor.name,
+                method,
+                _hash(code),
+                db.iso(now + timedelta(seconds=HANDOFF_SECONDS)),
+                db.iso(now),
+                db.iso(now),
+                lang,
+            ),
+        )
     return Handoff(int(cursor.lastrowid), code)
 
 
@@ -85,8 +93,9 @@ def redeem(conn: sqlite3.Connection, code: str) -> str | None:
         return None
     token = secrets.token_urlsafe(32)
     with db.transaction(conn):
-        row = conn.execute("SELECT id, handoff_expires, ended_at FROM sessions WHERE handoff_hash = ?",
-                           (_hash(code),)).fetchone()
+        row = conn.execute(
+            "SELECT id, handoff_expires, ended_at FROM sessions WHERE handoff_hash = ?", (_hash(code),)
+        ).fetchone()
         if row is None:
             return None
         conn.execute("UPDATE sessions SET handoff_hash = NULL, handoff_expires = NULL WHERE id = ?", (row["id"],))
@@ -98,8 +107,9 @@ def redeem(conn: sqlite3.Connection, code: str) -> str | None:
 
 def handoff_open(conn: sqlite3.Connection, code: str) -> bool:
     """True while a hand-off code can still be redeemed (not spent, not expired, its session not ended)."""
-    row = conn.execute("SELECT handoff_expires FROM sessions WHERE handoff_hash = ? AND ended_at IS NULL",
-                       (_hash(code),)).fetchone()
+    row = conn.execute(
+        "SELECT handoff_expires FROM sessions WHERE handoff_hash = ? AND ended_at IS NULL", (_hash(code),)
+    ).fetchone()
     return row is not None and row["handoff_expires"] >= db.iso(_now())
 
 
@@ -113,8 +123,10 @@ def lookup(conn: sqlite3.Connection, session_id: int, idle: timedelta, touch_it:
     """The session's state now, with the account as the users table has it now. An active session is touched
     (its idle clock restarts) unless touch_it is False (a live view redrawing itself is not the user acting);
     one idle longer than `idle` is ended here (audited as a sign-out, reason idle)."""
-    row = conn.execute("SELECT s.*, u.role, u.disabled FROM sessions s LEFT JOIN users u ON u.name = s.user "
-                       "WHERE s.id = ?", (session_id,)).fetchone()
+    row = conn.execute(
+        "SELECT s.*, u.role, u.disabled FROM sessions s LEFT JOIN users u ON u.name = s.user WHERE s.id = ?",
+        (session_id,),
+    ).fetchone()
     if row is None:
         return Status("unknown")
     if row["ended_at"] is not None:
@@ -135,8 +147,9 @@ def lookup(conn: sqlite3.Connection, session_id: int, idle: timedelta, touch_it:
 def touch(conn: sqlite3.Connection, session_id: int) -> None:
     """Restart a session's idle clock."""
     with db.transaction(conn):
-        conn.execute("UPDATE sessions SET last_seen = ? WHERE id = ? AND ended_at IS NULL",
-                     (db.iso(_now()), session_id))
+        conn.execute(
+            "UPDATE sessions SET last_seen = ? WHERE id = ? AND ended_at IS NULL", (db.iso(_now()), session_id)
+        )
 
 
 def revoke(conn: sqlite3.Connection, session_id: int, reason: str = "user") -> None:
@@ -145,8 +158,10 @@ def revoke(conn: sqlite3.Connection, session_id: int, reason: str = "user") -> N
         row = conn.execute("SELECT user FROM sessions WHERE id = ? AND ended_at IS NULL", (session_id,)).fetchone()
         if row is None:
             return
-        conn.execute("UPDATE sessions SET ended_at = ?, end_reason = ?, handoff_hash = NULL WHERE id = ?",
-                     (db.now_iso(), reason, session_id))
+        conn.execute(
+            "UPDATE sessions SET ended_at = ?, end_reason = ?, handoff_hash = NULL WHERE id = ?",
+            (db.now_iso(), reason, session_id),
+        )
         audit.record(conn, row["user"], "sign_out", row["user"], reason=reason)
 
 
@@ -154,8 +169,10 @@ def revoke_user(conn: sqlite3.Connection, user: str, reason: str) -> int:
     """End every open session of a user (role changed, account disabled, password reset). Runs no transaction
     of its own: call it inside the transaction of the change. The forced sign-out is audited as the user's,
     with its real reason. Returns how many."""
-    cursor = conn.execute("UPDATE sessions SET ended_at = ?, end_reason = ?, handoff_hash = NULL "
-                          "WHERE user = ? AND ended_at IS NULL", (db.now_iso(), reason, user))
+    cursor = conn.execute(
+        "UPDATE sessions SET ended_at = ?, end_reason = ?, handoff_hash = NULL WHERE user = ? AND ended_at IS NULL",
+        (db.now_iso(), reason, user),
+    )
     if cursor.rowcount:
         audit.record(conn, user, "sign_out", user, reason=reason, forced=True, sessions=cursor.rowcount)
     return cursor.rowcount

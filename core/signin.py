@@ -39,8 +39,9 @@ def _recent_unrecorded(key: str, since: str) -> list[str]:
 def _lock_start(conn: sqlite3.Connection, name: str) -> str:
     """Failures since this time count: the window, or the last unlock (user.enable) of the name if later."""
     since = db.iso(_now() - LOCKOUT_WINDOW)
-    unlocks = [e.at for e in audit.query(conn, actions=("user.enable",), since=since, text=name, limit=100)
-               if e.target == name]
+    unlocks = [
+        e.at for e in audit.query(conn, actions=("user.enable",), since=since, text=name, limit=100) if e.target == name
+    ]
     return max([since, *unlocks])
 
 
@@ -48,8 +49,9 @@ def is_locked(conn: sqlite3.Connection, name: str) -> bool:
     """Whether LOCKOUT_FAILURES counted failures fall in the window. Attempts made while locked do not count, so
     they never extend the lock: it ends LOCKOUT_WINDOW after the failure that started it, or when an admin unlocks."""
     since = _lock_start(conn, name)
-    counted = audit.query(conn, user=name, actions=("sign_in.failed",), since=since, text=_COUNTED,
-                          limit=LOCKOUT_FAILURES)
+    counted = audit.query(
+        conn, user=name, actions=("sign_in.failed",), since=since, text=_COUNTED, limit=LOCKOUT_FAILURES
+    )
     return len(counted) + len(_recent_unrecorded(f"name:{name}", since)) >= LOCKOUT_FAILURES
 
 
@@ -61,8 +63,9 @@ def _backoff(conn: sqlite3.Connection, client: str | None) -> int:
     now = _now()
     since = db.iso(now - LOCKOUT_WINDOW)
     text = f'"client": {json.dumps(client)}'  # as audit.record writes it (JSON escapes every quote inside)
-    ats = [e.at for e in audit.query(conn, actions=("sign_in.failed",), since=since, text=text,
-                                     limit=BACKOFF_AFTER + 8)]
+    ats = [
+        e.at for e in audit.query(conn, actions=("sign_in.failed",), since=since, text=text, limit=BACKOFF_AFTER + 8)
+    ]
     ats += _recent_unrecorded(f"client:{client}", since)
     if len(ats) < BACKOFF_AFTER:
         return 0
@@ -86,16 +89,24 @@ def _check(conn: sqlite3.Connection, a: _Attempt) -> None:
     """Decides the attempt (inside the caller's write transaction): back-off, shape, lock, then the password."""
     wait = _backoff(conn, a.client)
     if wait:
-        a.refusal = SignInRefused("signin.backoff", f"too many failed sign-ins from here; wait {wait} seconds",
-                                  seconds=wait)
+        a.refusal = SignInRefused(
+            "signin.backoff", f"too many failed sign-ins from here; wait {wait} seconds", seconds=wait
+        )
     elif not users.NAME_RE.fullmatch(a.name):  # never looked up, hashed or stored as typed
-        a.reason, a.refusal = "malformed name", SignInRefused(
-            "signin.name_invalid", "a user name has 1-64 letters, digits, '.', '_', '@' or '-'")
+        a.reason, a.refusal = (
+            "malformed name",
+            SignInRefused("signin.name_invalid", "a user name has 1-64 letters, digits, '.', '_', '@' or '-'"),
+        )
     elif is_locked(conn, a.name):
         minutes = int(LOCKOUT_WINDOW.total_seconds() // 60)
-        a.reason, a.refusal = "locked", SignInRefused(
-            "signin.locked", f"too many failed sign-ins for {a.name!r}; try again in {minutes} minutes",
-            minutes=minutes)
+        a.reason, a.refusal = (
+            "locked",
+            SignInRefused(
+                "signin.locked",
+                f"too many failed sign-ins for {a.name!r}; try again in {minutes} minutes",
+                minutes=minutes,
+            ),
+        )
     else:
         a.row = conn.execute("SELECT * FROM users WHERE name = ?", (a.name,)).fetchone()
         a.reason = _verify(a.row, a.password)
@@ -114,8 +125,13 @@ def _verify(row: sqlite3.Row | None, password: str) -> str | None:
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok:
-        return ("unknown user" if row is None else "no password (single sign-on only)" if stored is _DUMMY
-                else "wrong password")
+        return (
+            "unknown user"
+            if row is None
+            else "no password (single sign-on only)"
+            if stored is _DUMMY
+            else "wrong password"
+        )
     return "disabled" if row["disabled"] else None
 
 
@@ -129,8 +145,15 @@ def _record(conn: sqlite3.Connection, a: _Attempt) -> None:
         audit.record(conn, a.name, "sign_in", a.name, method="password", **client)
     elif a.reason:  # a malformed name is kept bounded and escaped, under the user "?"
         counted = {"counted": True} if a.counted else {}
-        audit.record(conn, a.name if a.reason != "malformed name" else "?", "sign_in.failed", users.bounded(a.name),
-                     reason=a.reason, **client, **counted)
+        audit.record(
+            conn,
+            a.name if a.reason != "malformed name" else "?",
+            "sign_in.failed",
+            users.bounded(a.name),
+            reason=a.reason,
+            **client,
+            **counted,
+        )
 
 
 def authenticate(conn: sqlite3.Connection, name: str, password: str, client: str | None = None) -> auth.Actor:
@@ -162,8 +185,11 @@ def authenticate(conn: sqlite3.Connection, name: str, password: str, client: str
             since = db.iso(_now() - LOCKOUT_WINDOW)
             for key in (f"name:{a.name}", *([f"client:{a.client}"] if a.client else [])):
                 _UNRECORDED[key] = [*_recent_unrecorded(key, since), db.now_iso()]
-        raise SignInRefused("signin.unrecorded", "the server cannot record sign-ins now (its disk is full or "
-                            "read-only); nobody can sign in until an admin frees space") from exc
+        raise SignInRefused(
+            "signin.unrecorded",
+            "the server cannot record sign-ins now (its disk is full or "
+            "read-only); nobody can sign in until an admin frees space",
+        ) from exc
     if a.refusal is not None:
         raise a.refusal
     return auth.Actor(a.row["name"], a.row["role"])

@@ -74,8 +74,12 @@ def _metadata(name: str) -> bool:
     .git). Left out without a word, wherever it comes from (a folder, a zip, a browser upload)."""
     parts = PurePosixPath(name.replace("\\", "/")).parts
     base = parts[-1].lower() if parts else ""
-    return (base in _SKIP_NAMES or base.startswith("._") or "__MACOSX" in parts
-            or any(part.startswith(".") and part not in (".", "..") for part in parts[:-1]))
+    return (
+        base in _SKIP_NAMES
+        or base.startswith("._")
+        or "__MACOSX" in parts
+        or any(part.startswith(".") and part not in (".", "..") for part in parts[:-1])
+    )
 
 
 def _hidden(name: str) -> bool:
@@ -95,8 +99,7 @@ def ordinary(name: str) -> bool:
     return not _metadata(name) and not _hidden(name)
 
 
-def iter_paths(paths: Iterable[str | os.PathLike[str]],
-               settings: Settings) -> Iterator[Source | Refusal | Skip]:
+def iter_paths(paths: Iterable[str | os.PathLike[str]], settings: Settings) -> Iterator[Source | Refusal | Skip]:
     """Files, folders (recursively, class subfolders as labels) and zip files on disk."""
     for raw in paths:
         path = Path(raw)
@@ -133,8 +136,9 @@ def _from_file(path: Path, folder: str | None, settings: Settings) -> Iterator[S
     yield from _checked(name, str(path), folder, size, path.read_bytes, settings)
 
 
-def _checked(name: str, origin: str, folder: str | None, size: int, read: Callable[[], bytes],
-             settings: Settings) -> Iterator[Source | Refusal | Skip]:
+def _checked(
+    name: str, origin: str, folder: str | None, size: int, read: Callable[[], bytes], settings: Settings
+) -> Iterator[Source | Refusal | Skip]:
     ext = _ext(name)
     if ext in _HEIF_EXTS:  # iPhone photos: say what to do, not just "unknown type"
         yield refusal(name, "reject.heic")
@@ -211,8 +215,9 @@ def iter_zip(handle: BinaryIO, zip_name: str, settings: Settings) -> Iterator[So
             yield from _checked(label, f"zip:{zip_name}!{name}", folder, info.file_size, reader, settings)
 
 
-def _entry_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo, settings: Settings,
-                  budget: list[int]) -> Callable[[], bytes]:
+def _entry_reader(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, settings: Settings, budget: list[int]
+) -> Callable[[], bytes]:
     def read() -> bytes:
         limit = min(settings.max_file_bytes, budget[0])
         try:
@@ -222,8 +227,7 @@ def _entry_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo, settings: Set
             raise reject("reject.bad_zip", detail=str(exc)[:120]) from exc
         if len(data) > limit:
             if limit < settings.max_file_bytes:
-                raise reject("reject.zip_too_big", size_mb=settings.max_zip_bytes / 2**20,
-                                  limit_mb=settings.max_zip_mb)
+                raise reject("reject.zip_too_big", size_mb=settings.max_zip_bytes / 2**20, limit_mb=settings.max_zip_mb)
             raise reject("reject.too_big", size_mb=len(data) / 2**20, limit_mb=settings.max_file_mb)
         budget[0] -= len(data)
         return data

@@ -23,11 +23,18 @@ class SplitItem:
 def check_ratios(ratios: tuple[float, float, float]) -> None:
     """Ratios are (train, val, test), each in [0, 1], summing to 1, with some training data."""
     if len(ratios) != 3 or any(not 0 <= r <= 1 for r in ratios):
-        raise ValidationError(f"split ratios {ratios} must be three numbers between 0 and 1",
-                              key="dataset.error_ratio_range", ratios=_shown(ratios))
+        raise ValidationError(
+            f"split ratios {ratios} must be three numbers between 0 and 1",
+            key="dataset.error_ratio_range",
+            ratios=_shown(ratios),
+        )
     if abs(sum(ratios) - 1) > 1e-3:
-        raise ValidationError(f"split ratios {ratios} must add up to 1 (they add up to {sum(ratios):.3f})",
-                              key="dataset.error_ratio_sum", ratios=_shown(ratios), total=f"{sum(ratios):.3f}")
+        raise ValidationError(
+            f"split ratios {ratios} must add up to 1 (they add up to {sum(ratios):.3f})",
+            key="dataset.error_ratio_sum",
+            ratios=_shown(ratios),
+            total=f"{sum(ratios):.3f}",
+        )
     if ratios[0] <= 0:
         raise ValidationError("the train ratio must be above 0", key="dataset.error_ratio_train")
 
@@ -124,8 +131,9 @@ class Tally:
         return tally
 
 
-def place_new(tally: Tally, new: Sequence[SplitItem], ratios: tuple[float, float, float],
-              test_locked: bool) -> dict[int, str] | None:
+def place_new(
+    tally: Tally, new: Sequence[SplitItem], ratios: tuple[float, float, float], test_locked: bool
+) -> dict[int, str] | None:
     """Splits for a group's new photos from its tally (new photos not in it), equal to plan() over the whole
     group when none of its stored photos has to move; then the tally takes the new photos in. None when one
     might have to (a split over its size, a stored photo without one): plan the group from its rows then."""
@@ -172,8 +180,14 @@ class Book:
         """Drop every tally (after a failed chunk): the next chunk reads its groups again."""
         self.version, self.tallies = None, {}
 
-    def plan(self, version: int, labels: Iterable[str | None], new: Sequence[SplitItem],
-             settings: tuple[tuple[float, float, float], bool], rows: Rows) -> dict[int, str]:
+    def plan(
+        self,
+        version: int,
+        labels: Iterable[str | None],
+        new: Sequence[SplitItem],
+        settings: tuple[tuple[float, float, float], bool],
+        rows: Rows,
+    ) -> dict[int, str]:
         """Inside the chunk's transaction (new: its inserted photos): the split moves of the given groups."""
         if (version, settings) != (self.version, self.settings):
             check_ratios(settings[0])
@@ -182,8 +196,9 @@ class Book:
         moves: dict[int, str] = {}
         for label in labels:
             tally = self.tallies.pop(label, None)
-            placed = None if tally is None else place_new(tally, [i for i in new if i.label == label], ratios,
-                                                          test_locked)
+            placed = (
+                None if tally is None else place_new(tally, [i for i in new if i.label == label], ratios, test_locked)
+            )
             if placed is None:
                 items = rows(label)
                 self.rows_read += len(items)

@@ -71,16 +71,33 @@ def get_setting(conn: sqlite3.Connection, key: str, default: str) -> str:
 
 def put_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
     """Inside the caller's transaction (with its role check and audit entry): set one setting."""
-    conn.execute("INSERT INTO settings (key, value) VALUES (?, ?)"
-                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
 
 
 # ---- images ----------------------------------------------------------------------------------
 
-_PHOTO_COLUMNS = ("sha256", "ext", "display_name", "origin", "source", "width", "height", "bytes", "phash",
-                  "brightness", "sharpness", "label", "split")  # the Photo fields an images row keeps
-_INSERT_IMAGE = (f"INSERT INTO images ({', '.join(_PHOTO_COLUMNS)}, split_locked, added_by, added_at)"
-                 f" VALUES ({', '.join('?' * (len(_PHOTO_COLUMNS) + 3))}) ON CONFLICT(sha256) DO NOTHING")
+_PHOTO_COLUMNS = (
+    "sha256",
+    "ext",
+    "display_name",
+    "origin",
+    "source",
+    "width",
+    "height",
+    "bytes",
+    "phash",
+    "brightness",
+    "sharpness",
+    "label",
+    "split",
+)  # the Photo fields an images row keeps
+_INSERT_IMAGE = (
+    f"INSERT INTO images ({', '.join(_PHOTO_COLUMNS)}, split_locked, added_by, added_at)"
+    f" VALUES ({', '.join('?' * (len(_PHOTO_COLUMNS) + 3))}) ON CONFLICT(sha256) DO NOTHING"
+)
 
 
 def _image(row: sqlite3.Row) -> Image:
@@ -100,8 +117,14 @@ def find_shas(conn: sqlite3.Connection, shas: Sequence[str]) -> dict[str, Image]
     return found
 
 
-def insert_images(conn: sqlite3.Connection, actor: auth.Actor, items: Sequence[NewImage], event_source: str,
-                  ratios: tuple[float, float, float], book: splits.Book | None = None) -> dict[str, tuple[int, bool]]:
+def insert_images(
+    conn: sqlite3.Connection,
+    actor: auth.Actor,
+    items: Sequence[NewImage],
+    event_source: str,
+    ratios: tuple[float, float, float],
+    book: splits.Book | None = None,
+) -> dict[str, tuple[int, bool]]:
     """Insert new images, their first label events and their splits in one transaction.
 
     Returns sha256 -> (image id, inserted); inserted is False where another process stored the
@@ -126,8 +149,11 @@ def insert_images(conn: sqlite3.Connection, actor: auth.Actor, items: Sequence[N
             result[item.sha256] = (cur.lastrowid, True)
             new.append(splits.SplitItem(cur.lastrowid, item.sha256, item.label, item.split, item.split is not None))
             if item.label is not None:
-                conn.execute("INSERT INTO label_events (image_id, old_label, new_label, user, at, source)"
-                             " VALUES (?, NULL, ?, ?, ?, ?)", (cur.lastrowid, item.label, actor.name, at, event_source))
+                conn.execute(
+                    "INSERT INTO label_events (image_id, old_label, new_label, user, at, source)"
+                    " VALUES (?, NULL, ?, ?, ?, ?)",
+                    (cur.lastrowid, item.label, actor.name, at, event_source),
+                )
         _apply_split_plan(conn, ratios, {item.label for item in items}, book, new)
         added = [image_id for image_id, inserted in result.values() if inserted]
         if added:
@@ -197,8 +223,9 @@ def _where(query: ImageQuery) -> tuple[str, list[object]]:
     return " AND ".join(clauses), params
 
 
-def query_images(conn: sqlite3.Connection, query: ImageQuery, offset: int = 0,
-                 limit: int = 48) -> tuple[list[Image], int]:
+def query_images(
+    conn: sqlite3.Connection, query: ImageQuery, offset: int = 0, limit: int = 48
+) -> tuple[list[Image], int]:
     """One page of images matching the filters, newest first, and the total count."""
     where, params = _where(query)
     total = conn.execute(f"SELECT COUNT(*) FROM images WHERE {where}", params).fetchone()[0]
@@ -224,7 +251,8 @@ def neighbour(conn: sqlite3.Connection, query: ImageQuery, image_id: int, step: 
     after, order = ("<", "DESC") if step > 0 else (">", "ASC")
     row = conn.execute(
         f"SELECT id FROM images WHERE {where} AND (added_at, id) {after} (?, ?)"
-        f" ORDER BY added_at {order}, id {order} LIMIT 1", [*params, here.added_at, here.id],
+        f" ORDER BY added_at {order}, id {order} LIMIT 1",
+        [*params, here.added_at, here.id],
     ).fetchone()
     return row[0] if row else None
 
@@ -253,8 +281,14 @@ def stats(conn: sqlite3.Connection) -> dict[str, object]:
 # ---- labelling -------------------------------------------------------------------------------
 
 
-def relabel(conn: sqlite3.Connection, actor: auth.Actor, image_ids: Iterable[int], label: str | None,
-            source: str = "manual", record_unchanged: bool = False) -> int:
+def relabel(
+    conn: sqlite3.Connection,
+    actor: auth.Actor,
+    image_ids: Iterable[int],
+    label: str | None,
+    source: str = "manual",
+    record_unchanged: bool = False,
+) -> int:
     """Set the label of images; one append-only event per change, all in one transaction.
 
     Returns how many images changed. A confirmation (same label) is only recorded when asked.
@@ -270,13 +304,13 @@ def relabel(conn: sqlite3.Connection, actor: auth.Actor, image_ids: Iterable[int
         for image_id in wanted:
             row = conn.execute("SELECT label FROM images WHERE id = ? AND deleted_at IS NULL", (image_id,)).fetchone()
             if row is None:
-                raise NotFoundError(f"image {image_id} does not exist or is in the trash",
-                                    key="dataset.error_gone", id=image_id)
+                raise NotFoundError(
+                    f"image {image_id} does not exist or is in the trash", key="dataset.error_gone", id=image_id
+                )
             if row["label"] == label and not record_unchanged:
                 continue
             conn.execute(
-                "INSERT INTO label_events (image_id, old_label, new_label, user, at, source)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO label_events (image_id, old_label, new_label, user, at, source) VALUES (?, ?, ?, ?, ?, ?)",
                 (image_id, row["label"], label, actor.name, at, source),
             )
             conn.execute("UPDATE images SET label = ? WHERE id = ?", (label, image_id))
@@ -291,8 +325,7 @@ def history(conn: sqlite3.Connection, image_id: int) -> list[LabelEvent]:
     return [LabelEvent(**dict(row)) for row in rows]
 
 
-def set_trashed(conn: sqlite3.Connection, actor: auth.Actor, image_ids: Iterable[int],
-                trashed: bool) -> int:
+def set_trashed(conn: sqlite3.Connection, actor: auth.Actor, image_ids: Iterable[int], trashed: bool) -> int:
     """Move images to the trash (files kept) or restore them. Admin only."""
     auth.require(actor, "delete" if trashed else "restore")
     ids = sorted(set(image_ids))
@@ -326,8 +359,9 @@ def split_settings(conn: sqlite3.Connection, default: Ratios) -> tuple[Ratios, b
     return (ratios[0], ratios[1], ratios[2]), get_setting(conn, "test_locked", "0") == "1"
 
 
-def save_split_settings(conn: sqlite3.Connection, actor: auth.Actor, ratios: tuple[float, float, float],
-                        test_locked: bool) -> int:
+def save_split_settings(
+    conn: sqlite3.Connection, actor: auth.Actor, ratios: tuple[float, float, float], test_locked: bool
+) -> int:
     """Store split ratios and the test lock, then move the fewest images needed. Returns moves."""
     auth.require(actor, "split")
     splits.check_ratios(ratios)
@@ -339,9 +373,13 @@ def save_split_settings(conn: sqlite3.Connection, actor: auth.Actor, ratios: tup
         return moves
 
 
-def _apply_split_plan(conn: sqlite3.Connection, default_ratios: tuple[float, float, float],
-                      labels: set[str | None] | None, book: splits.Book | None = None,
-                      new: Sequence[splits.SplitItem] = ()) -> int:
+def _apply_split_plan(
+    conn: sqlite3.Connection,
+    default_ratios: tuple[float, float, float],
+    labels: set[str | None] | None,
+    book: splits.Book | None = None,
+    new: Sequence[splits.SplitItem] = (),
+) -> int:
     """Inside a transaction: rebalance the given label groups (all when None), reading only their photos; with an
     import's book, only the photos of groups its counts cannot plan (splits.Book). Returns moves."""
     ratios, test_locked = split_settings(conn, default_ratios)
@@ -351,7 +389,12 @@ def _apply_split_plan(conn: sqlite3.Connection, default_ratios: tuple[float, flo
         found = conn.execute(sql + (" AND label IS ?" if label else ""), label)
         return [splits.SplitItem(r["id"], r["sha256"], r["label"], r["split"], bool(r["split_locked"])) for r in found]
 
-    moves = splits.plan(rows(), ratios, test_locked) if labels is None else (book or splits.Book()).plan(
-        conn.execute("PRAGMA data_version").fetchone()[0], labels, new, (ratios, test_locked), rows)
+    moves = (
+        splits.plan(rows(), ratios, test_locked)
+        if labels is None
+        else (book or splits.Book()).plan(
+            conn.execute("PRAGMA data_version").fetchone()[0], labels, new, (ratios, test_locked), rows
+        )
+    )
     conn.executemany("UPDATE images SET split = ? WHERE id = ?", [(s, i) for i, s in moves.items()])
     return len(moves)

@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 
 
 OPTIMIZERS = {
-    "sgd": lambda params, c: torch.optim.SGD(params, lr=c.lr, momentum=c.momentum,
-                                             nesterov=c.nesterov and c.momentum > 0, weight_decay=c.weight_decay),
+    "sgd": lambda params, c: torch.optim.SGD(
+        params, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov and c.momentum > 0, weight_decay=c.weight_decay
+    ),
     "adam": lambda params, c: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay),
     "adamw": lambda params, c: torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay),
 }
@@ -38,14 +39,17 @@ def _cosine(optimizer: torch.optim.Optimizer, c: TrainConfig, steps: int):
         if step < warm:
             return (step + 1) / warm
         return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor), "step"
 
 
 SCHEDULERS = {  # name -> (optimizer, config, steps per epoch) -> (scheduler, when it steps)
     "cosine": _cosine,
     "step": lambda o, c, s: (torch.optim.lr_scheduler.StepLR(o, step_size=max(1, c.epochs // 3), gamma=0.1), "epoch"),
-    "plateau": lambda o, c, s: (torch.optim.lr_scheduler.ReduceLROnPlateau(o, mode="max", factor=0.1, patience=2),
-                                "metric"),
+    "plateau": lambda o, c, s: (
+        torch.optim.lr_scheduler.ReduceLROnPlateau(o, mode="max", factor=0.1, patience=2),
+        "metric",
+    ),
 }
 
 
@@ -124,15 +128,18 @@ def restore_progress(loop: Loop) -> Progress:
     return progress
 
 
-def build_loop(ctx: RunContext, spec: models.ModelSpec, device: torch.device, cache: torch.Tensor,
-               targets: list[int]) -> Loop:
+def build_loop(
+    ctx: RunContext, spec: models.ModelSpec, device: torch.device, cache: torch.Tensor, targets: list[int]
+) -> Loop:
     """Datasets, model on the device (wrapped for DDP), optimizer, schedule, scaler, loss; resumed from last.pt."""
     c = ctx.config
     index = {s: [i for i, it in enumerate(ctx.items) if it.split == s] for s in ("train", "val")}
     train_ds = data.CachedImages(cache[index["train"]], [targets[i] for i in index["train"]])
     train_prep = transforms.BatchPrep(c.augment, spec.preprocess)
-    validation = (data.loader(data.CachedImages(cache[index["val"]], [targets[i] for i in index["val"]]),
-                              max(c.batch_size, 64)), transforms.BatchPrep(c.augment, spec.preprocess, train=False))
+    validation = (
+        data.loader(data.CachedImages(cache[index["val"]], [targets[i] for i in index["val"]]), max(c.batch_size, 64)),
+        transforms.BatchPrep(c.augment, spec.preprocess, train=False),
+    )
     model = spec.model.to(device)
     if device.type == "cuda" and c.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -144,8 +151,15 @@ def build_loop(ctx: RunContext, spec: models.ModelSpec, device: torch.device, ca
     steps = steps_per_epoch(len(train_ds), c.batch_size, ctx.world)
     scheduler, when = SCHEDULERS[c.scheduler](optimizer, c, steps)
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and c.amp)
-    step = Step(criterion(ctx, train_ds.targets.tolist(), device), optimizer, scaler, scheduler, when,
-                transforms.batch_mix(c.augment, len(ctx.class_names)), train_prep)
+    step = Step(
+        criterion(ctx, train_ds.targets.tolist(), device),
+        optimizer,
+        scaler,
+        scheduler,
+        when,
+        transforms.batch_mix(c.augment, len(ctx.class_names)),
+        train_prep,
+    )
     loop = Loop(ctx, spec, device, trained, step, train_ds, validation, steps)
     loop.progress = restore_progress(loop)
     return loop

@@ -79,10 +79,6 @@ class RunResult:
     cpu_ms: float | None = None
 
 
-
-
-
-
 def _stop_requested(ctx: RunContext, device: torch.device) -> bool:
     wanted = ctx.rank == 0 and ctx.hooks.should_stop()
     if ctx.world == 1:
@@ -101,8 +97,9 @@ class Evaluation(TypedDict):
     targets: np.ndarray
 
 
-def train_one_epoch(model: nn.Module, loader: Iterable, step: train_state.Step, device: torch.device, ctx: RunContext,
-                    epoch: int) -> dict[str, float]:
+def train_one_epoch(
+    model: nn.Module, loader: Iterable, step: train_state.Step, device: torch.device, ctx: RunContext, epoch: int
+) -> dict[str, float]:
     """One pass over the training data; raises Cancelled when a stop was requested."""
     model.train()
     total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
@@ -110,8 +107,9 @@ def train_one_epoch(model: nn.Module, loader: Iterable, step: train_state.Step, 
     steps = len(loader)
     for n, (images, targets) in enumerate(loader, start=1):
         if _stop_requested(ctx, device):
-            raise Cancelled(f"stopped during epoch {epoch}, step {n}", key="train.error.stopped_epoch",
-                            epoch=epoch, step=n)
+            raise Cancelled(
+                f"stopped during epoch {epoch}, step {n}", key="train.error.stopped_epoch", epoch=epoch, step=n
+            )
         outputs, loss, hard = _train_batch(model, images, targets, step, device, ctx.config)
         total_loss += loss.item() * len(images)
         guess = outputs.argmax(dim=1)
@@ -120,20 +118,43 @@ def train_one_epoch(model: nn.Module, loader: Iterable, step: train_state.Step, 
         truth.append(hard.cpu())
         seen += len(images)
         elapsed = time.perf_counter() - start
-        ctx.hooks.progress({"phase": "train", "epoch": epoch, "epochs": ctx.config.epochs, "step": n,
-                            "steps": steps, "loss": total_loss / seen, "lr": step.optimizer.param_groups[0]["lr"],
-                            "images_per_s": seen * ctx.world / max(elapsed, 1e-9),
-                            "eta_s": elapsed / n * ((ctx.config.epochs - epoch) * steps + steps - n)})
+        ctx.hooks.progress(
+            {
+                "phase": "train",
+                "epoch": epoch,
+                "epochs": ctx.config.epochs,
+                "step": n,
+                "steps": steps,
+                "loss": total_loss / seen,
+                "lr": step.optimizer.param_groups[0]["lr"],
+                "images_per_s": seen * ctx.world / max(elapsed, 1e-9),
+                "eta_s": elapsed / n * ((ctx.config.epochs - epoch) * steps + steps - n),
+            }
+        )
     seconds = time.perf_counter() - start
-    f1 = metrics.summary(torch.cat(truth).tolist(), torch.cat(predicted).tolist(), outputs.shape[1])["macro_f1"] \
-        if truth else 0.0
-    return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1), "train_macro_f1": f1,
-            "seconds": seconds,
-            "images_per_s": seen * ctx.world / max(seconds, 1e-9), "steps": steps}
+    f1 = (
+        metrics.summary(torch.cat(truth).tolist(), torch.cat(predicted).tolist(), outputs.shape[1])["macro_f1"]
+        if truth
+        else 0.0
+    )
+    return {
+        "train_loss": total_loss / max(seen, 1),
+        "train_accuracy": correct / max(seen, 1),
+        "train_macro_f1": f1,
+        "seconds": seconds,
+        "images_per_s": seen * ctx.world / max(seconds, 1e-9),
+        "steps": steps,
+    }
 
 
-def _train_batch(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, step: train_state.Step,
-                 device: torch.device, c: TrainConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _train_batch(
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    step: train_state.Step,
+    device: torch.device,
+    c: TrainConfig,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Forward, backward and an optimizer step on one batch: (outputs, loss, the hard targets)."""
     cuda = device.type == "cuda"
     images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
@@ -157,8 +178,14 @@ def _train_batch(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, 
     return outputs, loss, hard
 
 
-def evaluate(model: nn.Module, loader: Iterable, device: torch.device, criterion: nn.Module | None = None,
-             num_classes: int = 2, prep: transforms.BatchPrep | None = None) -> Evaluation:
+def evaluate(
+    model: nn.Module,
+    loader: Iterable,
+    device: torch.device,
+    criterion: nn.Module | None = None,
+    num_classes: int = 2,
+    prep: transforms.BatchPrep | None = None,
+) -> Evaluation:
     """Loss, accuracy, macro-F1 and the softmax probabilities of every photo in the loader's order."""
     model.eval()
     probs, targets, total_loss = [], [], 0.0
@@ -191,8 +218,15 @@ def _train_loader(ctx: RunContext, dataset: data.CachedImages, epoch: int) -> Da
         counts = Counter(dataset.targets.tolist())
         weights = [1.0 / counts[int(t)] for t in dataset.targets]
         sampler = WeightedRandomSampler(weights, len(weights), replacement=True, generator=generator)
-    return data.loader(dataset, per_rank, shuffle=sampler is None, sampler=sampler, generator=generator,
-                       num_workers=c.num_workers, drop_last=False)
+    return data.loader(
+        dataset,
+        per_rank,
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=generator,
+        num_workers=c.num_workers,
+        drop_last=False,
+    )
 
 
 def _on_device(cache: torch.Tensor, device: torch.device, c: TrainConfig) -> torch.Tensor:
@@ -215,10 +249,16 @@ def run_training(ctx: RunContext) -> RunResult:
     c = ctx.config
     device = runtime.pick_device(ctx.local_rank)
     torch.manual_seed(c.seed)
-    spec = models.build(c.arch, len(ctx.class_names), pretrained=c.pretrained, image_size=c.image_size,
-                        weights_dir=ctx.weights_dir)
-    log.info("model %s on %s, %d px; pretrained: %s", c.arch, device, c.image_size,
-             spec.weights.get("used") and spec.weights.get("path") or spec.weights.get("reason"))
+    spec = models.build(
+        c.arch, len(ctx.class_names), pretrained=c.pretrained, image_size=c.image_size, weights_dir=ctx.weights_dir
+    )
+    log.info(
+        "model %s on %s, %d px; pretrained: %s",
+        c.arch,
+        device,
+        c.image_size,
+        spec.weights.get("used") and spec.weights.get("path") or spec.weights.get("reason"),
+    )
     cache = _decode(ctx)
     class_of = {name: i for i, name in enumerate(ctx.class_names)}
     targets = [class_of[it.label] for it in ctx.items]
@@ -227,8 +267,7 @@ def run_training(ctx: RunContext) -> RunResult:
     for epoch in range(loop.progress.epoch + 1, c.epochs + 1):
         torch.manual_seed(c.seed * 1000 + epoch)
         _set_frozen(spec, epoch <= c.freeze_epochs)
-        values = train_one_epoch(loop.trained, _train_loader(ctx, loop.train_ds, epoch), loop.step, device, ctx,
-                                 epoch)
+        values = train_one_epoch(loop.trained, _train_loader(ctx, loop.train_ds, epoch), loop.step, device, ctx, epoch)
         values["lr"] = loop.step.optimizer.param_groups[0]["lr"]
         if _end_epoch(loop, epoch, values):
             log.info("early stop after epoch %d: no better validation macro-F1 for %d epochs", epoch, c.early_stop)
@@ -244,8 +283,13 @@ def _decode(ctx: RunContext) -> torch.Tensor:
     """Every snapshot photo decoded once into a uint8 cache, reported as the "decode" phase."""
     epochs = ctx.config.epochs
     ctx.hooks.progress({"phase": "decode", "epoch": 0, "epochs": epochs})
-    return data.decode_all(ctx.image_paths, ctx.config.image_size, progress=lambda done, total: ctx.hooks.progress(
-        {"phase": "decode", "step": done, "steps": total, "epoch": 0, "epochs": epochs}))
+    return data.decode_all(
+        ctx.image_paths,
+        ctx.config.image_size,
+        progress=lambda done, total: ctx.hooks.progress(
+            {"phase": "decode", "step": done, "steps": total, "epoch": 0, "epochs": epochs}
+        ),
+    )
 
 
 def _end_epoch(loop: train_state.Loop, epoch: int, values: dict[str, float]) -> bool:
@@ -256,8 +300,14 @@ def _end_epoch(loop: train_state.Loop, epoch: int, values: dict[str, float]) -> 
     """
     ctx, progress, step = loop.ctx, loop.progress, loop.step
     ctx.hooks.progress({"phase": "validate", "epoch": epoch, "epochs": ctx.config.epochs})
-    val = evaluate(loop.spec.model, loop.validation[0], loop.device, nn.CrossEntropyLoss(), len(ctx.class_names),
-                   loop.validation[1])
+    val = evaluate(
+        loop.spec.model,
+        loop.validation[0],
+        loop.device,
+        nn.CrossEntropyLoss(),
+        len(ctx.class_names),
+        loop.validation[1],
+    )
     values.update(val_loss=val["loss"], val_accuracy=val["accuracy"], val_macro_f1=val["macro_f1"])
     key = (val["macro_f1"], -val["loss"])
     if key > progress.best_key:
@@ -273,13 +323,27 @@ def _end_epoch(loop: train_state.Loop, epoch: int, values: dict[str, float]) -> 
         step.scheduler.step(values.get("val_macro_f1", 0.0))
     progress.epoch = epoch
     if ctx.rank == 0:
-        _write(loop, checkpoint.LAST, epoch, values, optimizer=step.optimizer.state_dict(),
-               scheduler=step.scheduler.state_dict(), scaler=step.scaler.state_dict(),
-               state={**asdict(progress), "best_key": list(progress.best_key)})
+        _write(
+            loop,
+            checkpoint.LAST,
+            epoch,
+            values,
+            optimizer=step.optimizer.state_dict(),
+            scheduler=step.scheduler.state_dict(),
+            scaler=step.scaler.state_dict(),
+            state={**asdict(progress), "best_key": list(progress.best_key)},
+        )
         ctx.hooks.epoch_done(epoch, values)
-        log.info("epoch %d/%d: loss %.4f, train acc %.3f, val acc %.3f, val macro-F1 %.3f, %.1f img/s", epoch,
-                 ctx.config.epochs, values["train_loss"], values["train_accuracy"], values["val_accuracy"],
-                 values["val_macro_f1"], values["images_per_s"])
+        log.info(
+            "epoch %d/%d: loss %.4f, train acc %.3f, val acc %.3f, val macro-F1 %.3f, %.1f img/s",
+            epoch,
+            ctx.config.epochs,
+            values["train_loss"],
+            values["train_accuracy"],
+            values["val_accuracy"],
+            values["val_macro_f1"],
+            values["images_per_s"],
+        )
     if ctx.world > 1:  # rank 0 decides, in case float rounding on another device told a rank otherwise
         flag = torch.tensor([1.0 if stop else 0.0], device=loop.device)
         dist.broadcast(flag, src=0)
@@ -288,8 +352,7 @@ def _end_epoch(loop: train_state.Loop, epoch: int, values: dict[str, float]) -> 
 
 
 def _write(loop: train_state.Loop, name: str, epoch: int, values: dict[str, float], **extra: object) -> None:
-    checkpoint.write(loop.ctx.run_dir / name, loop.spec, loop.ctx.config, loop.ctx.class_names, epoch, values,
-                     **extra)
+    checkpoint.write(loop.ctx.run_dir / name, loop.spec, loop.ctx.config, loop.ctx.class_names, epoch, values, **extra)
 
 
 def _final(loop: train_state.Loop, cache: torch.Tensor, targets: list[int]) -> RunResult:
@@ -298,15 +361,26 @@ def _final(loop: train_state.Loop, cache: torch.Tensor, targets: list[int]) -> R
     ctx.hooks.progress({"phase": "predict", "epoch": loop.progress.epoch, "epochs": ctx.config.epochs})
     best = checkpoint.load(ctx.run_dir / checkpoint.BEST, map_location=loop.device)
     spec.model.load_state_dict(best["model"])
-    out = evaluate(spec.model, data.loader(data.CachedImages(cache, targets), 64), loop.device, None, n,
-                   loop.validation[1])
+    out = evaluate(
+        spec.model, data.loader(data.CachedImages(cache, targets), 64), loop.device, None, n, loop.validation[1]
+    )
     predicted = out["probs"].argmax(axis=1)
     results = {}
     for split in ("val", "test"):
         rows = [i for i, it in enumerate(ctx.items) if it.split == split]
         if rows:
             results[split] = metrics.summary([targets[i] for i in rows], predicted[rows].tolist(), n)
-    preds = [(it.image_id, it.split, ctx.class_names[int(predicted[i])], out["probs"][i].tolist())
-             for i, it in enumerate(ctx.items)]
-    return RunResult(loop.progress.best_epoch, results, preds, checkpoint.BEST, str(loop.device), spec.weights,
-                     loop.steps, runtime.measure_cpu_ms(spec.model, spec.preprocess.size))
+    preds = [
+        (it.image_id, it.split, ctx.class_names[int(predicted[i])], out["probs"][i].tolist())
+        for i, it in enumerate(ctx.items)
+    ]
+    return RunResult(
+        loop.progress.best_epoch,
+        results,
+        preds,
+        checkpoint.BEST,
+        str(loop.device),
+        spec.weights,
+        loop.steps,
+        runtime.measure_cpu_ms(spec.model, spec.preprocess.size),
+    )

@@ -22,11 +22,13 @@ def _normalise(pre: Preprocess) -> list[v2.Transform]:
 
 def _photo(pre: Preprocess) -> list[v2.Transform]:
     """What a handheld photo brings: light, contrast, focus, a small tilt and a slanted view."""
-    return [v2.RandomApply([v2.ColorJitter(brightness=0.35, contrast=0.35, saturation=0.2)], p=0.8),
-            v2.RandomApply([v2.GaussianBlur(5, sigma=(0.1, 1.6))], p=0.3),
-            v2.RandomRotation(12),
-            v2.RandomPerspective(distortion_scale=0.15, p=0.3),
-            v2.RandomResizedCrop(pre.size, scale=(0.75, 1.0), ratio=(0.9, 1.1), antialias=True)]
+    return [
+        v2.RandomApply([v2.ColorJitter(brightness=0.35, contrast=0.35, saturation=0.2)], p=0.8),
+        v2.RandomApply([v2.GaussianBlur(5, sigma=(0.1, 1.6))], p=0.3),
+        v2.RandomRotation(12),
+        v2.RandomPerspective(distortion_scale=0.15, p=0.3),
+        v2.RandomResizedCrop(pre.size, scale=(0.75, 1.0), ratio=(0.9, 1.1), antialias=True),
+    ]
 
 
 FLIPPED = frozenset({"flip", "photo", "strong"})  # presets that mirror photos at random

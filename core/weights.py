@@ -30,8 +30,12 @@ class WeightsReport:
         return self.path is not None
 
     def to_json(self) -> dict[str, object]:
-        return {"arch": self.arch, "source": self.source, "path": str(self.path) if self.path else None,
-                "expected": [str(p) for p in self.expected]}
+        return {
+            "arch": self.arch,
+            "source": self.source,
+            "path": str(self.path) if self.path else None,
+            "expected": [str(p) for p in self.expected],
+        }
 
 
 def hub_dir() -> Path:

@@ -46,21 +46,32 @@ JOB_KINDS: dict[str, JobKind] = {}  # job kind (config.RUN_KINDS) -> what runs a
 
 def job_kind(name: str) -> Callable[[JobKind], JobKind]:
     """Register what runs the jobs of one kind; a second registration of a kind is a mistake and raises."""
+
     def register(run: JobKind) -> JobKind:
         if name in JOB_KINDS:
             raise ValueError(f"job kind {name!r} is already registered (by {JOB_KINDS[name].__name__})")
         JOB_KINDS[name] = run
         return run
+
     return register
 
 
 def run_job(ws: Workspace, job: jobs.Job, shutdown: Shutdown | None = None) -> str:
     """Run one claimed job to its end and record how it ended; returns the final status."""
     runtime.tune_allocator()
-    with job_log(ws.layout.job_log(job.id)), runner.DbHooks(ws.layout.db_path, job.id, None) as hooks, \
-            (shutdown or Shutdown()).watching(hooks):
-        log.info("job %d (%s, %s), attempt %d, on %s", job.id, job.kind, job.config.arch, job.attempts,
-                 runtime.describe_device())
+    with (
+        job_log(ws.layout.job_log(job.id)),
+        runner.DbHooks(ws.layout.db_path, job.id, None) as hooks,
+        (shutdown or Shutdown()).watching(hooks),
+    ):
+        log.info(
+            "job %d (%s, %s), attempt %d, on %s",
+            job.id,
+            job.kind,
+            job.config.arch,
+            job.attempts,
+            runtime.describe_device(),
+        )
         if job.attempts > 1:  # the trainer says from which epoch once it has read the last checkpoint
             log.info("job %d resumed (attempt %d)", job.id, job.attempts)
             hooks.resumed(0)
@@ -119,10 +130,15 @@ def _start_run(ws: Workspace, job: jobs.Job, hooks: runner.DbHooks) -> runs.Run:
 
 def _new_run(ws: Workspace, job: jobs.Job) -> runs.Run:
     found = weights.find_weights(job.config.arch, ws.layout.weights).to_json()
-    run = runs.create_run(ws.conn, job.id, job.config, {"pretrained": job.config.pretrained, **found},
-                          runtime.versions())
-    log.info("run %d: snapshot of %d photos, classes %s", run.id, len(runs.snapshot(ws.conn, run.id)),
-             ", ".join(run.class_names))
+    run = runs.create_run(
+        ws.conn, job.id, job.config, {"pretrained": job.config.pretrained, **found}, runtime.versions()
+    )
+    log.info(
+        "run %d: snapshot of %d photos, classes %s",
+        run.id,
+        len(runs.snapshot(ws.conn, run.id)),
+        ", ".join(run.class_names),
+    )
     return run
 
 
@@ -130,8 +146,19 @@ def _run_ddp(ws: Workspace, job: jobs.Job, run: runs.Run, nproc: int, hooks: run
     """Launch the trainer under torchrun; rank 0 reports epochs and results, then leaves an outcome file."""
     outcome = ws.layout.run_dir(run.id) / runner.OUTCOME
     outcome.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "core.ddp", "--workspace", str(ws.settings.workspace), "--job", str(job.id)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "core.ddp",
+        "--workspace",
+        str(ws.settings.workspace),
+        "--job",
+        str(job.id),
+    ]
     log.info("DistributedDataParallel: %d processes", nproc)
     with open(ws.layout.job_log(job.id), "ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

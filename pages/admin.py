@@ -16,8 +16,7 @@ auth.require(me, "users")  # the navigation shows this page to admins only; a st
 
 st.title(ui.tr("admin.title"))
 ui.flash()
-tab_users, tab_audit = st.tabs([ui.tr("admin.tab.users"), ui.tr("admin.tab.audit")], key="admin_tab",
-                               on_change="rerun")
+tab_users, tab_audit = st.tabs([ui.tr("admin.tab.users"), ui.tr("admin.tab.audit")], key="admin_tab", on_change="rerun")
 with tab_users:
     try:
         panels.users_table(ws)

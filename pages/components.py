@@ -81,6 +81,7 @@ def live(every: float) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """st.fragment(run_every=every) for a view that redraws itself. Each redraw first asks whether this tab's
     session is still open, without counting as activity (a screen left open does not keep a session alive);
     once it has ended, the whole page runs again and shows the sign-in, so the view stops showing data."""
+
     def wrap(body: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(body)
         def guarded(*args: object, **kwargs: object) -> None:
@@ -92,7 +93,9 @@ def live(every: float) -> Callable[[Callable[..., None]], Callable[..., None]]:
                     st.rerun(scope="app")
                 return
             body(*args, **kwargs)
+
         return st.fragment(run_every=every)(guarded)
+
     return wrap
 
 
@@ -112,8 +115,10 @@ def label_md(ws: Workspace, label: str | None) -> str:
 
 # Escaped wherever they are: what makes links, pictures, HTML, emphasis, code, headings, tables, quotes, maths,
 # strike-through, colours and icons. At the start only: what starts a list or a rule ("- ", "+ ", "1. ", "---").
-_MARKUP = re.compile(r"([\\`*{}\[\]()#<>!|$~:@&]|(?<![^\W_])_|_(?![^\W_]))"  # "_" within a word: no emphasis
-                     r"|^([-+=](?=[-+=\s]|$)|\d+(?=\.(?:\s|$)))")
+_MARKUP = re.compile(
+    r"([\\`*{}\[\]()#<>!|$~:@&]|(?<![^\W_])_|_(?![^\W_]))"  # "_" within a word: no emphasis
+    r"|^([-+=](?=[-+=\s]|$)|\d+(?=\.(?:\s|$)))"
+)
 _UNLINK = re.compile(r"\\[:@]|(?i:www)(?=\.)")  # where `plain` puts a word joiner (U+2060)
 
 
@@ -239,13 +244,16 @@ def flash_error(exc: Exception) -> None:
 
 def history_table(ws: Workspace, image_id: int) -> None:
     events = store.history(ws.conn, image_id)
-    rows = [{
-        tr("history.col_at"): local_time(e.at),
-        tr("history.col_user"): e.user,
-        tr("history.col_from"): label_text(ws, e.old_label) if e.old_label else tr("common.none"),
-        tr("history.col_to"): label_text(ws, e.new_label),
-        tr("history.col_source"): tr(f"source.{e.source}"),
-    } for e in reversed(events)]
+    rows = [
+        {
+            tr("history.col_at"): local_time(e.at),
+            tr("history.col_user"): e.user,
+            tr("history.col_from"): label_text(ws, e.old_label) if e.old_label else tr("common.none"),
+            tr("history.col_to"): label_text(ws, e.new_label),
+            tr("history.col_source"): tr(f"source.{e.source}"),
+        }
+        for e in reversed(events)
+    ]
     table(rows)
 
 
@@ -282,8 +290,9 @@ def image_card(ws: Workspace, image: store.Image, openable: bool = True) -> bool
         st.caption(f"**{label_md(ws, image.label)}** · {tr('split.' + (image.split or 'train'))}")
         left, right = st.columns([3, 2], vertical_alignment="center")
         left.checkbox(f"#{image.id}", key=f"sel_{image.id}")
-        return openable and right.button("", icon=":material/zoom_in:", key=f"open_{image.id}",
-                                         help=tr("dataset.open"), width="stretch")
+        return openable and right.button(
+            "", icon=":material/zoom_in:", key=f"open_{image.id}", help=tr("dataset.open"), width="stretch"
+        )
 
 
 def selected_ids(candidates: list[int]) -> list[int]:
@@ -306,8 +315,9 @@ def job_status(ws: Workspace) -> None:
         st.caption(":material/model_training: " + tr("app.jobs", running=counts["running"], queued=counts["queued"]))
 
 
-def choice(where, label: str, options: list, key: str, format_func, index: int = 0, widget: str = "selectbox",
-           **kwargs):
+def choice(
+    where, label: str, options: list, key: str, format_func, index: int = 0, widget: str = "selectbox", **kwargs
+):
     """A select box (or, with widget="radio", radio buttons) whose option texts are translated.
 
     Streamlit keeps the option texts a keyed select box first drew, so after a language switch it would
@@ -318,8 +328,9 @@ def choice(where, label: str, options: list, key: str, format_func, index: int =
         earlier = st.session_state.get(f"{key}_{code}")
         if code != lang() and earlier in options:
             index = options.index(earlier)
-    return getattr(where, widget)(label, options, index=index, key=f"{key}_{lang()}",
-                                  format_func=frozen(options, format_func), **kwargs)
+    return getattr(where, widget)(
+        label, options, index=index, key=f"{key}_{lang()}", format_func=frozen(options, format_func), **kwargs
+    )
 
 
 def frozen(options: list, format_func):
@@ -337,8 +348,7 @@ def choices(where, label: str, options: list, key: str, format_func, **kwargs) -
             earlier = st.session_state.get(f"{key}_{code}")
             if code != lang() and earlier:
                 kwargs["default"] = [o for o in earlier if o in options]
-    return where.multiselect(label, options, key=f"{key}_{lang()}", format_func=frozen(options, format_func),
-                             **kwargs)
+    return where.multiselect(label, options, key=f"{key}_{lang()}", format_func=frozen(options, format_func), **kwargs)
 
 
 def csv_bytes(rows: list[dict[str, object]]) -> bytes:

@@ -46,8 +46,14 @@ with tabs[0]:
     if not images:
         st.info(ui.tr("dataset.empty"))
     else:
-        st.caption(ui.tr("dataset.showing", first=f"{(page - 1) * page_size + 1:,}",
-                         last=f"{(page - 1) * page_size + len(images):,}", total=f"{total:,}"))
+        st.caption(
+            ui.tr(
+                "dataset.showing",
+                first=f"{(page - 1) * page_size + 1:,}",
+                last=f"{(page - 1) * page_size + len(images):,}",
+                total=f"{total:,}",
+            )
+        )
         grid = st.columns(6)
         for index, image in enumerate(images):
             with grid[index % 6]:

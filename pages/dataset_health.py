@@ -26,8 +26,12 @@ def balance_and_health(ws: Workspace, me: auth.Actor, names: dict[str, str]) -> 
         st.subheader(ui.tr("health.panel"))
         rows = [
             ("health.unlabeled", len(report.unlabeled), report.unlabeled, {}),
-            ("health.exact", sum(len(g) for g in report.identical_groups),
-             [i for g in report.identical_groups for i in g], {}),
+            (
+                "health.exact",
+                sum(len(g) for g in report.identical_groups),
+                [i for g in report.identical_groups for i in g],
+                {},
+            ),
             ("health.tiny", len(report.tiny), report.tiny, {"px": health.TINY_PX}),
             ("health.dark", len(report.dark), report.dark, {}),
             ("health.blurred", len(report.blurred), report.blurred, {}),
@@ -38,8 +42,7 @@ def balance_and_health(ws: Workspace, me: auth.Actor, names: dict[str, str]) -> 
         below = f" · {ui.tr('health.near_below')}" if report.near_pairs else ""
         st.markdown(f"{ui.tr('health.near')}: **{len(report.near_pairs):,}**{below}")
         few = ", ".join(f"{ui.plain(names.get(k, k))} ({v:,})" for k, v in report.few_classes.items())
-        st.markdown(f"{ui.tr('health.few', n=ws.settings.min_class_images)}: "
-                    f"**{few or ui.tr('health.none_few')}**")
+        st.markdown(f"{ui.tr('health.few', n=ws.settings.min_class_images)}: **{few or ui.tr('health.none_few')}**")
     near_pairs(ws, me, names, report.near_pairs, {image.id: image for image in images})
 
 
@@ -48,8 +51,7 @@ def _thumb_strip(ws: Workspace, ids: list[int], limit: int = 24) -> None:
         st.caption(ui.tr("health.ok"))
         return
     images, _ = store.query_images(ws.conn, store.ImageQuery(ids=tuple(ids[:limit])), 0, limit)
-    st.image([ui.picture(ws, im) for im in images], width=96,
-             caption=[f"#{im.id}" for im in images])
+    st.image([ui.picture(ws, im) for im in images], width=96, caption=[f"#{im.id}" for im in images])
 
 
 # ---- near-duplicate pairs ---------------------------------------------------------------------
@@ -80,8 +82,13 @@ def _trash(ws: Workspace, me: auth.Actor, image_id: int) -> str:
     return ui.tr("dataset.trashed", n=store.set_trashed(ws.conn, me, [image_id], True))
 
 
-def near_pairs(ws: Workspace, me: auth.Actor, names: dict[str, str], pairs: list[tuple[int, int, int]],
-               by_id: dict[int, store.Image]) -> None:
+def near_pairs(
+    ws: Workspace,
+    me: auth.Actor,
+    names: dict[str, str],
+    pairs: list[tuple[int, int, int]],
+    by_id: dict[int, store.Image],
+) -> None:
     """Each pair side by side, each photo with its label and split; keep both, trash one, or relabel."""
     st.subheader(ui.tr("health.near_pairs", n=f"{len(pairs):,}"))
     if not pairs:
@@ -96,9 +103,16 @@ def near_pairs(ws: Workspace, me: auth.Actor, names: dict[str, str], pairs: list
                     _pair_photo(ws, me, names, image, f"{first}_{second}")
             with cols[2]:
                 st.caption(ui.tr("health.near_bits", bits=bits))
-                st.button(ui.tr("health.keep"), key=f"near_keep_{first}_{second}", icon=":material/done_all:",
-                          help=ui.tr("health.keep_help"), disabled=not auth.can(me, "relabel"), width="stretch",
-                          on_click=ui.act, args=(_act, ws, _keep, first, second))
+                st.button(
+                    ui.tr("health.keep"),
+                    key=f"near_keep_{first}_{second}",
+                    icon=":material/done_all:",
+                    help=ui.tr("health.keep_help"),
+                    disabled=not auth.can(me, "relabel"),
+                    width="stretch",
+                    on_click=ui.act,
+                    args=(_act, ws, _keep, first, second),
+                )
     if len(pairs) > PAIRS_SHOWN:
         st.caption(ui.tr("health.near_more", shown=PAIRS_SHOWN, total=f"{len(pairs):,}"))
 
@@ -111,9 +125,18 @@ def _pair_photo(ws: Workspace, me: auth.Actor, names: dict[str, str], image: sto
     if auth.can(me, "relabel"):
         with info.container(horizontal=True, gap="small"):
             for name, text in names.items():
-                st.button(ui.plain(text), key=f"near_set_{pair}_{image.id}_{name}",
-                          type="primary" if image.label == name else "secondary",
-                          on_click=ui.act, args=(_act, ws, _relabel, image.id, name, names))
+                st.button(
+                    ui.plain(text),
+                    key=f"near_set_{pair}_{image.id}_{name}",
+                    type="primary" if image.label == name else "secondary",
+                    on_click=ui.act,
+                    args=(_act, ws, _relabel, image.id, name, names),
+                )
     if auth.can(me, "delete"):
-        info.button(ui.tr("health.trash_one", id=image.id), key=f"near_trash_{pair}_{image.id}",
-                    icon=":material/delete:", on_click=ui.act, args=(_act, ws, _trash, image.id))
+        info.button(
+            ui.tr("health.trash_one", id=image.id),
+            key=f"near_trash_{pair}_{image.id}",
+            icon=":material/delete:",
+            on_click=ui.act,
+            args=(_act, ws, _trash, image.id),
+        )

@@ -31,20 +31,35 @@ def upload_panel(ws: Workspace, me: auth.Actor, names: dict[str, str]) -> None:
     limit = upload_limit_mb(ws)
     with st.expander(ui.tr("dataset.upload.header"), expanded=store.stats(ws.conn)["total"] == 0):
         st.caption(ui.tr("dataset.upload.limits", mb=f"{limit:,}", mp=ws.settings.max_pixels // 1_000_000))
-        files = st.file_uploader(ui.tr("dataset.upload.files"), type=UPLOAD_TYPES, max_upload_size=limit,
-                                 accept_multiple_files=True, key=f"upload_files_{nonce}")
-        folder = st.file_uploader(ui.tr("dataset.upload.folder"), type=UPLOAD_TYPES, max_upload_size=limit,
-                                  accept_multiple_files="directory", key=f"upload_dir_{nonce}")
+        files = st.file_uploader(
+            ui.tr("dataset.upload.files"),
+            type=UPLOAD_TYPES,
+            max_upload_size=limit,
+            accept_multiple_files=True,
+            key=f"upload_files_{nonce}",
+        )
+        folder = st.file_uploader(
+            ui.tr("dataset.upload.folder"),
+            type=UPLOAD_TYPES,
+            max_upload_size=limit,
+            accept_multiple_files="directory",
+            key=f"upload_dir_{nonce}",
+        )
         left, right = st.columns(2)
-        label = ui.choice(left, ui.tr("dataset.upload.label"), [None, *names], f"upload_label_{nonce}",
-                          lambda v: ui.tr("dataset.upload.label_auto") if v is None else names[v])
+        label = ui.choice(
+            left,
+            ui.tr("dataset.upload.label"),
+            [None, *names],
+            f"upload_label_{nonce}",
+            lambda v: ui.tr("dataset.upload.label_auto") if v is None else names[v],
+        )
         split = _split_choice(right, nonce)
         chosen = [*(files or []), *(folder or [])]
-        if st.button(ui.tr("dataset.upload.button", n=len(chosen)), type="primary",
-                     disabled=not chosen, key="upload_go"):
+        if st.button(
+            ui.tr("dataset.upload.button", n=len(chosen)), type="primary", disabled=not chosen, key="upload_go"
+        ):
             try:
-                report = ingest.import_uploads(ws, me, [(f.name, f.getvalue()) for f in chosen], label,
-                                               split=split)
+                report = ingest.import_uploads(ws, me, [(f.name, f.getvalue()) for f in chosen], label, split=split)
             except CoreError as exc:
                 ui.show_error(exc)
                 return
@@ -67,21 +82,36 @@ def _split_choice(where, nonce: int) -> str | None:
         earlier = st.session_state.get(f"upload_split_{nonce}_{code}")
         if code != ui.lang() and earlier in options:
             index = options.index(earlier)
-    return where.radio(ui.tr("dataset.upload.split"), options, index=index, horizontal=True,
-                       key=f"upload_split_{nonce}_{ui.lang()}", help=ui.tr("dataset.upload.split_help"),
-                       format_func=texts.__getitem__)
+    return where.radio(
+        ui.tr("dataset.upload.split"),
+        options,
+        index=index,
+        horizontal=True,
+        key=f"upload_split_{nonce}_{ui.lang()}",
+        help=ui.tr("dataset.upload.split_help"),
+        format_func=texts.__getitem__,
+    )
 
 
 def _report_table(report: ingest.ImportReport) -> None:
-    st.success(ui.tr("dataset.upload.summary", imported=f"{report.count('imported'):,}",
-                     duplicates=f"{report.count('duplicate'):,}", rejected=f"{report.count('rejected'):,}",
-                     skipped=f"{report.count('skipped'):,}"))
+    st.success(
+        ui.tr(
+            "dataset.upload.summary",
+            imported=f"{report.count('imported'):,}",
+            duplicates=f"{report.count('duplicate'):,}",
+            rejected=f"{report.count('rejected'):,}",
+            skipped=f"{report.count('skipped'):,}",
+        )
+    )
     st.caption(ui.tr("dataset.upload.reset"))
-    rows = [{
-        ui.tr("dataset.upload.col_file"): o.file,
-        ui.tr("dataset.upload.col_status"): ui.tr(f"dataset.upload.{o.status}"),
-        ui.tr("dataset.upload.col_detail"): _outcome_detail(o),
-    } for o in report.outcomes]
+    rows = [
+        {
+            ui.tr("dataset.upload.col_file"): o.file,
+            ui.tr("dataset.upload.col_status"): ui.tr(f"dataset.upload.{o.status}"),
+            ui.tr("dataset.upload.col_detail"): _outcome_detail(o),
+        }
+        for o in report.outcomes
+    ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=min(400, 38 + 35 * len(rows)))
 
 
@@ -97,15 +127,27 @@ def _outcome_detail(outcome: ingest.FileOutcome) -> str:
 def gallery_filters(ws: Workspace, names: dict[str, str]) -> store.ImageQuery:
     cols = st.columns([3, 2, 2, 3])
     label_opts = [*names, "__none__"]
-    chosen = cols[0].multiselect(ui.tr("dataset.filter.labels"), label_opts, key="f_labels",
-                                 placeholder=ui.tr("common.any"),
-                                 format_func=lambda v: ui.tr("common.unlabeled") if v == "__none__" else names[v])
-    splits = cols[1].multiselect(ui.tr("dataset.filter.splits"), list(store.SPLITS), key="f_splits",
-                                 placeholder=ui.tr("common.any"),
-                                 format_func=lambda v: ui.tr(f"split.{v}"))
-    sources = cols[2].multiselect(ui.tr("dataset.filter.sources"), list(store.IMAGE_SOURCES), key="f_sources",
-                                  placeholder=ui.tr("common.any"),
-                                  format_func=lambda v: ui.tr(f"source.{v}"))
+    chosen = cols[0].multiselect(
+        ui.tr("dataset.filter.labels"),
+        label_opts,
+        key="f_labels",
+        placeholder=ui.tr("common.any"),
+        format_func=lambda v: ui.tr("common.unlabeled") if v == "__none__" else names[v],
+    )
+    splits = cols[1].multiselect(
+        ui.tr("dataset.filter.splits"),
+        list(store.SPLITS),
+        key="f_splits",
+        placeholder=ui.tr("common.any"),
+        format_func=lambda v: ui.tr(f"split.{v}"),
+    )
+    sources = cols[2].multiselect(
+        ui.tr("dataset.filter.sources"),
+        list(store.IMAGE_SOURCES),
+        key="f_sources",
+        placeholder=ui.tr("common.any"),
+        format_func=lambda v: ui.tr(f"source.{v}"),
+    )
     dates = cols[3].date_input(ui.tr("dataset.filter.dates"), value=(), key="f_dates", max_value=date.today())
     labels = tuple(v for v in chosen if v != "__none__")
     return store.ImageQuery(
@@ -153,8 +195,13 @@ def export_panel(ws: Workspace, me: auth.Actor) -> None:
         with open(path, "rb") as handle:
             data = handle.read()
         name = path.rsplit("/", 1)[-1]
-        st.download_button(ui.tr("export.download", name=name, mb=len(data) / 2**20), data,
-                           file_name=name, mime="application/zip", key="export_dl")
+        st.download_button(
+            ui.tr("export.download", name=name, mb=len(data) / 2**20),
+            data,
+            file_name=name,
+            mime="application/zip",
+            key="export_dl",
+        )
 
 
 def _trash_demo(ws: Workspace, me: auth.Actor) -> None:
@@ -175,15 +222,27 @@ def demo_panel(ws: Workspace, me: auth.Actor) -> None:
     st.subheader(ui.tr("dataset.demo.header"))
     st.caption(ui.tr("dataset.demo.help"))
     if not st.session_state.get("demo_confirm"):
-        st.button(ui.tr("dataset.demo.trash", n=f"{count:,}"), key="demo_trash", icon=":material/delete_sweep:",
-                  on_click=lambda: st.session_state.update(demo_confirm=True))
+        st.button(
+            ui.tr("dataset.demo.trash", n=f"{count:,}"),
+            key="demo_trash",
+            icon=":material/delete_sweep:",
+            on_click=lambda: st.session_state.update(demo_confirm=True),
+        )
         return
     st.warning(ui.tr("dataset.demo.confirm", n=f"{count:,}"))
     with st.container(horizontal=True):
-        st.button(ui.tr("dataset.demo.yes", n=f"{count:,}"), key="demo_trash_yes", type="primary",
-                  on_click=ui.act, args=(_trash_demo, ws))
-        st.button(ui.tr("dataset.demo.cancel"), key="demo_trash_no",
-                  on_click=lambda: st.session_state.update(demo_confirm=False))
+        st.button(
+            ui.tr("dataset.demo.yes", n=f"{count:,}"),
+            key="demo_trash_yes",
+            type="primary",
+            on_click=ui.act,
+            args=(_trash_demo, ws),
+        )
+        st.button(
+            ui.tr("dataset.demo.cancel"),
+            key="demo_trash_no",
+            on_click=lambda: st.session_state.update(demo_confirm=False),
+        )
     st.divider()
 
 
@@ -194,8 +253,13 @@ def trash_panel(ws: Workspace, me: auth.Actor) -> None:
         st.info(ui.tr("trash.empty"))
         return
     ids = [im.id for im in images]
-    st.button(ui.tr("trash.restore"), key="trash_restore", disabled=not ui.selected_ids(ids),
-              on_click=ui.act, args=(dataset_photo.restore_ticked, ws, ids))
+    st.button(
+        ui.tr("trash.restore"),
+        key="trash_restore",
+        disabled=not ui.selected_ids(ids),
+        on_click=ui.act,
+        args=(dataset_photo.restore_ticked, ws, ids),
+    )
     grid = st.columns(6)
     for index, image in enumerate(images):
         with grid[index % 6]:

@@ -33,8 +33,9 @@ def _relabel(ws: Workspace, me: auth.Actor, ids: list[int], label: str, names: d
     return True
 
 
-def _bulk_relabel(ws: Workspace, me: auth.Actor, query: store.ImageQuery, page_ids: list[int], label: str,
-                  names: dict[str, str]) -> None:
+def _bulk_relabel(
+    ws: Workspace, me: auth.Actor, query: store.ImageQuery, page_ids: list[int], label: str, names: dict[str, str]
+) -> None:
     """The label buttons under the grid: the selection is read when the button is pressed, from the boxes as the
     browser shows them then, not as they were when the button was drawn (a box ticked just before the press)."""
     chosen = chosen_ids(ws, query, page_ids)[0]
@@ -79,8 +80,9 @@ def set_trashed(ws: Workspace, me: auth.Actor, ids: list[int], trashed: bool) ->
 # ---- the open photo: a stream through the filter ----------------------------------------------
 
 
-def _label_and_next(ws: Workspace, me: auth.Actor, image_id: int, label: str, names: dict[str, str],
-                    query: store.ImageQuery) -> None:
+def _label_and_next(
+    ws: Workspace, me: auth.Actor, image_id: int, label: str, names: dict[str, str], query: store.ImageQuery
+) -> None:
     """Key 1, 2, 3…: label the open photo, then open the next one in the filter. The next one is found before
     the label changes, since labelling may take the photo out of the filter (say, 'unlabeled')."""
     following = store.neighbour(ws.conn, query, image_id, 1)
@@ -157,19 +159,38 @@ def open_photo_panel(ws: Workspace, me: auth.Actor, names: dict[str, str], query
                 buttons = st.columns(len(names))
                 for n, (name, text) in enumerate(names.items(), start=1):
                     buttons[n - 1].button(
-                        ui.plain(text), key=f"open_set_{name}", width="stretch",
+                        ui.plain(text),
+                        key=f"open_set_{name}",
+                        width="stretch",
                         type="primary" if image.label == name else "secondary",
                         shortcut=str(n) if n <= 9 else None,
-                        on_click=ui.act, args=(_label_and_next, ws, image.id, name, names, query))
-                st.caption(ui.tr("dataset.detail.shortcut",
-                                 keys="/".join(str(i + 1) for i in range(min(9, len(names))))))
+                        on_click=ui.act,
+                        args=(_label_and_next, ws, image.id, name, names, query),
+                    )
+                st.caption(
+                    ui.tr("dataset.detail.shortcut", keys="/".join(str(i + 1) for i in range(min(9, len(names)))))
+                )
             nav = st.columns(3)
-            nav[0].button(ui.tr("dataset.detail.previous"), key="open_prev", icon=":material/arrow_back:",
-                          shortcut="Left", disabled=not has_back, width="stretch",
-                          on_click=_back, args=(ws, image.id, query))
-            nav[1].button(ui.tr("dataset.detail.next"), key="open_next", icon=":material/arrow_forward:",
-                          shortcut="Right", disabled=not has_next, width="stretch",
-                          on_click=_skip, args=(ws, image.id, query))
+            nav[0].button(
+                ui.tr("dataset.detail.previous"),
+                key="open_prev",
+                icon=":material/arrow_back:",
+                shortcut="Left",
+                disabled=not has_back,
+                width="stretch",
+                on_click=_back,
+                args=(ws, image.id, query),
+            )
+            nav[1].button(
+                ui.tr("dataset.detail.next"),
+                key="open_next",
+                icon=":material/arrow_forward:",
+                shortcut="Right",
+                disabled=not has_next,
+                width="stretch",
+                on_click=_skip,
+                args=(ws, image.id, query),
+            )
             nav[2].button(ui.tr("dataset.detail.close"), key="open_close", width="stretch", on_click=_close)
         st.markdown(f"**{ui.tr('dataset.detail.history')}**")
         ui.history_table(ws, image.id)
@@ -204,8 +225,9 @@ def chosen_ids(ws: Workspace, query: store.ImageQuery, page_ids: list[int]) -> t
     return [i for i in store.query_ids(ws.conn, query) if i not in unticked], True
 
 
-def selection_bar(ws: Workspace, me: auth.Actor, names: dict[str, str], query: store.ImageQuery,
-                  page_ids: list[int], total: int) -> None:
+def selection_bar(
+    ws: Workspace, me: auth.Actor, names: dict[str, str], query: store.ImageQuery, page_ids: list[int], total: int
+) -> None:
     """Two rows: what is selected (this page, or all that match the filter), then what to do with it."""
     if not auth.can(me, "relabel"):
         return
@@ -216,16 +238,32 @@ def selection_bar(ws: Workspace, me: auth.Actor, names: dict[str, str], query: s
             st.button(ui.tr("dataset.select_none"), key="select_none", on_click=_select_none, args=(page_ids,))
             st.markdown(ui.tr("dataset.selected_all", n=f"{len(chosen):,}"), width="content")
         else:
-            st.button(ui.tr("dataset.select_filter", n=f"{total:,}"), key="select_filter", disabled=not total,
-                      on_click=_select_filter, args=(query, page_ids))
+            st.button(
+                ui.tr("dataset.select_filter", n=f"{total:,}"),
+                key="select_filter",
+                disabled=not total,
+                on_click=_select_filter,
+                args=(query, page_ids),
+            )
             if chosen:
                 st.button(ui.tr("dataset.select_none"), key="select_none", on_click=_select_none, args=(page_ids,))
             st.markdown(ui.tr("dataset.selected", n=f"{len(chosen):,}"), width="content")
     with st.container(horizontal=True, vertical_alignment="center", key="bulk_row"):
         st.markdown(ui.tr("dataset.set_label"), width="content")
         for name, text in names.items():
-            st.button(ui.plain(text), key=f"bulk_{name}", disabled=not chosen,
-                      on_click=ui.act, args=(_bulk_relabel, ws, query, page_ids, name, names))
+            st.button(
+                ui.plain(text),
+                key=f"bulk_{name}",
+                disabled=not chosen,
+                on_click=ui.act,
+                args=(_bulk_relabel, ws, query, page_ids, name, names),
+            )
         if auth.can(me, "delete"):
-            st.button(ui.tr("dataset.trash_selected"), key="bulk_trash", disabled=not chosen,
-                      icon=":material/delete:", on_click=ui.act, args=(_bulk_trash, ws, query, page_ids))
+            st.button(
+                ui.tr("dataset.trash_selected"),
+                key="bulk_trash",
+                disabled=not chosen,
+                icon=":material/delete:",
+                on_click=ui.act,
+                args=(_bulk_trash, ws, query, page_ids),
+            )

@@ -27,20 +27,28 @@ except CoreError as exc:
     ui.show_error(exc)
     st.stop()
 
-st.caption(ui.tr("diagnose.model", id=predictor.run.id, arch=predictor.run.arch,
-                 threshold=f"{predictor.threshold:.3f}" if predictor.threshold is not None else ui.tr("common.none")))
+st.caption(
+    ui.tr(
+        "diagnose.model",
+        id=predictor.run.id,
+        arch=predictor.run.arch,
+        threshold=f"{predictor.threshold:.3f}" if predictor.threshold is not None else ui.tr("common.none"),
+    )
+)
 settings = panels.controls(predictor, names)
-files = st.file_uploader(ui.tr("diagnose.drop"), type=list(panels.TYPES), accept_multiple_files=True,
-                         key="diag_files")
-photo = st.camera_input(ui.tr("diagnose.camera"), key="diag_camera") if st.toggle(
-    ui.tr("diagnose.use_camera"), key="diag_camera_on") else None
+files = st.file_uploader(ui.tr("diagnose.drop"), type=list(panels.TYPES), accept_multiple_files=True, key="diag_files")
+photo = (
+    st.camera_input(ui.tr("diagnose.camera"), key="diag_camera")
+    if st.toggle(ui.tr("diagnose.use_camera"), key="diag_camera_on")
+    else None
+)
 uploads = [(f.name, f.getvalue()) for f in files or []] + ([("camera.jpg", photo.getvalue())] if photo else [])
 if not uploads:
     st.caption(ui.tr("diagnose.hint"))
     st.stop()
 
 results = []
-for name, data in uploads[:panels.MAX_PHOTOS]:
+for name, data in uploads[: panels.MAX_PHOTOS]:
     cam = diagnosis.CamSettings(settings["method"], settings["target"]) if len(results) < panels.DETAILED else None
     try:
         found = panels.diagnosed(ws, predictor, name, data, settings["tta"], cam)
@@ -56,11 +64,18 @@ if len(uploads) > panels.MAX_PHOTOS:
 if len(results) > 1:  # in the user's language, the CSV too; the JSON reports keep machine-readable keys
     rows = diagnosis.table(results, names, ui.lang())
     # open when some photos have no card; else the cards' banners come first on the screen
-    with st.expander(ui.tr("diagnose.table", n=len(results)), icon=":material/table:",
-                     expanded=len(results) > panels.DETAILED):
+    with st.expander(
+        ui.tr("diagnose.table", n=len(results)), icon=":material/table:", expanded=len(results) > panels.DETAILED
+    ):
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="diag_table")
-        st.download_button(ui.tr("diagnose.csv"), diagnosis.table_csv(rows), "diagnosis.csv", "text/csv",
-                           key="diag_csv", icon=":material/download:")
+        st.download_button(
+            ui.tr("diagnose.csv"),
+            diagnosis.table_csv(rows),
+            "diagnosis.csv",
+            "text/csv",
+            key="diag_csv",
+            icon=":material/download:",
+        )
 
-for index, result in enumerate(results[:panels.DETAILED]):
+for index, result in enumerate(results[: panels.DETAILED]):
     panels.result_card(ws, me, predictor, result, index, names, can_save=auth.can(me, "upload"))

@@ -26,8 +26,15 @@ tab_run, tab_compare = st.tabs([ui.tr("eval.tab.run"), ui.tr("eval.tab.compare")
 with tab_run:
     try:
         run = panels.run_picker(finished)
-        split = ui.choice(st, ui.tr("eval.split"), ["test", "val"], "eval_split", lambda s: ui.tr(f"split.{s}"),
-                          widget="radio", horizontal=True)
+        split = ui.choice(
+            st,
+            ui.tr("eval.split"),
+            ["test", "val"],
+            "eval_split",
+            lambda s: ui.tr(f"split.{s}"),
+            widget="radio",
+            horizontal=True,
+        )
         result = evaluation.summarize_run(ws.conn, run.id, split)
         if not result["n"]:
             st.warning(ui.tr("eval.empty_split", split=ui.tr(f"split.{split}")))

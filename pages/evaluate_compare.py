@@ -43,21 +43,27 @@ def compare_table(rows: list[dict[str, object]], columns: tuple) -> tuple[pd.Dat
     yes = ui.tr("eval.c.yes")
     shown = []
     for row in rows:
-        values = dict(row, kind=ui.tr(f"train.kind.{row['kind']}"), production=yes if row["production"] else "",
-                      pretrained=yes if row["pretrained"] else "")
+        values = dict(
+            row,
+            kind=ui.tr(f"train.kind.{row['kind']}"),
+            production=yes if row["production"] else "",
+            pretrained=yes if row["pretrained"] else "",
+        )
         shown.append({headers[key]: values[key] for key, _, _ in columns})
     config = {}
     for key, _, fmt in columns:
         tip = ui.tr(HELP[key]) if key in HELP else None
-        config[headers[key]] = st.column_config.NumberColumn(format=fmt, help=tip) if fmt else \
-            st.column_config.TextColumn(help=tip)
+        config[headers[key]] = (
+            st.column_config.NumberColumn(format=fmt, help=tip) if fmt else st.column_config.TextColumn(help=tip)
+        )
     return pd.DataFrame(shown, columns=list(headers.values())), config
 
 
 def _table(rows: list[dict[str, object]], columns: tuple, key: str) -> None:
     table, config = compare_table(rows, columns)
-    st.dataframe(table, hide_index=True, width="stretch", key=key, column_config=config,
-                 placeholder=ui.tr("common.none"))
+    st.dataframe(
+        table, hide_index=True, width="stretch", key=key, column_config=config, placeholder=ui.tr("common.none")
+    )
 
 
 def compare(ws: Workspace) -> None:
@@ -68,19 +74,35 @@ def compare(ws: Workspace) -> None:
     _table(rows, SELECTION, "eval_compare_table")
     with st.expander(ui.tr("eval.compare.training"), icon=":material/model_training:"):
         _table(rows, TRAINING, "eval_compare_training")
-    st.plotly_chart(plots.comparison_scatter(rows, {"f1": ui.tr("eval.m.macro_f1"), "ms": ui.tr("eval.axis.ms"),
-                                                    "gflops": ui.tr("eval.axis.gflops")}),
-                    key="eval_compare_scatter", width="stretch")
-    pair = st.multiselect(ui.tr("eval.compare.pick"), [r["run_id"] for r in rows], max_selections=2,
-                          default=[r["run_id"] for r in rows[:2]], key="eval_compare_pair")
+    st.plotly_chart(
+        plots.comparison_scatter(
+            rows, {"f1": ui.tr("eval.m.macro_f1"), "ms": ui.tr("eval.axis.ms"), "gflops": ui.tr("eval.axis.gflops")}
+        ),
+        key="eval_compare_scatter",
+        width="stretch",
+    )
+    pair = st.multiselect(
+        ui.tr("eval.compare.pick"),
+        [r["run_id"] for r in rows],
+        max_selections=2,
+        default=[r["run_id"] for r in rows[:2]],
+        key="eval_compare_pair",
+    )
     if len(pair) == 2:
         names = ui.label_names(ws)
         for col, run_id in zip(st.columns(2), pair, strict=True):
             result = evaluation.summarize_run(ws.conn, run_id)
             col.markdown(f"**#{run_id}** · {ui.tr('eval.m.macro_f1')} {result['macro_f1']:.3f}")
-            col.plotly_chart(plots.confusion_heatmap(result["confusion_matrix"],
-                                                     [names.get(c, c) for c in result["labels"]],
-                                                     {"hover": ui.tr("eval.cm.hover"),
-                                                      "predicted": ui.tr("eval.predicted"),
-                                                      "given": ui.tr("eval.given")}),
-                             key=f"eval_pair_{run_id}", width="stretch")
+            col.plotly_chart(
+                plots.confusion_heatmap(
+                    result["confusion_matrix"],
+                    [names.get(c, c) for c in result["labels"]],
+                    {
+                        "hover": ui.tr("eval.cm.hover"),
+                        "predicted": ui.tr("eval.predicted"),
+                        "given": ui.tr("eval.given"),
+                    },
+                ),
+                key=f"eval_pair_{run_id}",
+                width="stretch",
+            )

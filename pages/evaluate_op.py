@@ -18,9 +18,15 @@ def operating_point(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
     st.subheader(ui.tr("eval.op"))
     st.caption(ui.tr("eval.op.help"))
     stored = run.operating_point or {}
-    target = st.slider(ui.tr("eval.op.target"), 0.80, 1.0, float(stored.get("target_recall") or
-                                                                 metrics.DEFAULT_TARGET_RECALL), 0.005,
-                       key=f"eval_target_{run.id}", format="%.3f")
+    target = st.slider(
+        ui.tr("eval.op.target"),
+        0.80,
+        1.0,
+        float(stored.get("target_recall") or metrics.DEFAULT_TARGET_RECALL),
+        0.005,
+        key=f"eval_target_{run.id}",
+        format="%.3f",
+    )
     costs = _cost_matrix(ws, run)
     point = evaluation.operating_point(ws.conn, run, target_recall=None if costs else target, costs=costs)
     if point is None:
@@ -36,9 +42,15 @@ def operating_point(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
     cols[4].metric(ui.tr("eval.op.saved"), f"{stored['threshold']:.3f}" if stored else none)
     if effect.n:
         names = ui.label_names(ws)
-        st.plotly_chart(plots.confusion_heatmap(effect.confusion_matrix, [names.get(c, c) for c in run.class_names], {
-            "hover": ui.tr("eval.cm.hover"), "predicted": ui.tr("eval.predicted"), "given": ui.tr("eval.given")}),
-            key=f"eval_op_cm_{run.id}_{ui.lang()}", width="stretch")
+        st.plotly_chart(
+            plots.confusion_heatmap(
+                effect.confusion_matrix,
+                [names.get(c, c) for c in run.class_names],
+                {"hover": ui.tr("eval.cm.hover"), "predicted": ui.tr("eval.predicted"), "given": ui.tr("eval.given")},
+            ),
+            key=f"eval_op_cm_{run.id}_{ui.lang()}",
+            width="stretch",
+        )
     if auth.can(me, "promote") and st.button(ui.tr("eval.op.save"), key="eval_op_save", icon=":material/save:"):
         evaluation.store_operating_point(ws.conn, me, run.id, target_recall=None if costs else target, costs=costs)
         ui.flash_ok(ui.tr("eval.op.stored", threshold=f"{point.threshold:.3f}", id=run.id))
@@ -52,9 +64,11 @@ def _cost_matrix(ws: Workspace, run: runs.Run) -> list[list[float]] | None:
         names = ui.label_names(ws)
         shown = [names.get(c, c) for c in run.class_names]
         normal = run.class_names.index(evaluation.NORMAL)
-        default = [[0.0 if g == c else (50.0 if c == normal else 1.0) for c in range(len(shown))]
-                   for g in range(len(shown))]
-        table = st.data_editor(pd.DataFrame(default, index=shown, columns=shown), key=f"eval_costs_{run.id}",
-                               disabled=not use)
+        default = [
+            [0.0 if g == c else (50.0 if c == normal else 1.0) for c in range(len(shown))] for g in range(len(shown))
+        ]
+        table = st.data_editor(
+            pd.DataFrame(default, index=shown, columns=shown), key=f"eval_costs_{run.id}", disabled=not use
+        )
         st.caption(ui.tr("eval.op.costs.help"))
     return table.to_numpy(dtype=float).tolist() if use else None

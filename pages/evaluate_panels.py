@@ -17,8 +17,14 @@ from pages import components as ui
 
 def _run_label(run: runs.Run) -> str:
     f1 = f"{run.test_macro_f1:.3f}" if run.test_macro_f1 is not None else ui.tr("common.none")
-    return ui.tr("eval.run_option", id=run.id, arch=run.arch, kind=ui.tr(f"train.kind.{run.kind}"), f1=f1,
-                 at=ui.local_time(run.finished_at))
+    return ui.tr(
+        "eval.run_option",
+        id=run.id,
+        arch=run.arch,
+        kind=ui.tr(f"train.kind.{run.kind}"),
+        f1=f1,
+        at=ui.local_time(run.finished_at),
+    )
 
 
 def run_picker(finished: list[runs.Run]) -> runs.Run:
@@ -33,17 +39,27 @@ def run_picker(finished: list[runs.Run]) -> runs.Run:
 
 def metric_cards(ws: Workspace, split: str, result: dict) -> None:
     """The split's figures; a note names the classes with no photo there (the averages leave them out)."""
-    figures = [("eval.m.accuracy", result["accuracy"]), ("eval.m.macro_f1", result["macro_f1"]),
-               ("eval.m.micro_f1", result["micro_f1"]), ("eval.m.weighted_f1", result["weighted_f1"]),
-               ("eval.m.top2", result["top2_accuracy"]), ("eval.m.n", result["n"])]
+    figures = [
+        ("eval.m.accuracy", result["accuracy"]),
+        ("eval.m.macro_f1", result["macro_f1"]),
+        ("eval.m.micro_f1", result["micro_f1"]),
+        ("eval.m.weighted_f1", result["weighted_f1"]),
+        ("eval.m.top2", result["top2_accuracy"]),
+        ("eval.m.n", result["n"]),
+    ]
     for col, (key, value) in zip(st.columns(len(figures)), figures, strict=True):
         col.metric(ui.tr(key), f"{value:.3f}" if isinstance(value, float) else f"{value:,}")
     if result["absent"]:
         names = ui.label_names(ws)
-        st.info(ui.tr("eval.absent", split=ui.tr(f"split.{split}"),
-                      absent=", ".join(ui.plain(names.get(c, c)) for c in result["absent"]),
-                      averaged=", ".join(ui.plain(names.get(c, c)) for c in result["averaged"])),
-                icon=":material/info:")
+        st.info(
+            ui.tr(
+                "eval.absent",
+                split=ui.tr(f"split.{split}"),
+                absent=", ".join(ui.plain(names.get(c, c)) for c in result["absent"]),
+                averaged=", ".join(ui.plain(names.get(c, c)) for c in result["averaged"]),
+            ),
+            icon=":material/info:",
+        )
 
 
 def confusion(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, result: dict) -> None:
@@ -54,19 +70,40 @@ def confusion(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, result: 
     with left:
         st.subheader(ui.tr("eval.cm"))
         normalise = st.toggle(ui.tr("eval.cm.normalise"), key="eval_normalise")
-        fig = plots.confusion_heatmap(result["confusion_matrix"], shown, {
-            "hover": ui.tr("eval.cm.hover"), "predicted": ui.tr("eval.predicted"), "given": ui.tr("eval.given")},
-            normalise)
-        event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", width="stretch",
-                                key=f"eval_cm_{run.id}_{split}_{ui.lang()}")
+        fig = plots.confusion_heatmap(
+            result["confusion_matrix"],
+            shown,
+            {"hover": ui.tr("eval.cm.hover"), "predicted": ui.tr("eval.predicted"), "given": ui.tr("eval.given")},
+            normalise,
+        )
+        event = st.plotly_chart(
+            fig,
+            on_select="rerun",
+            selection_mode="points",
+            width="stretch",
+            key=f"eval_cm_{run.id}_{split}_{ui.lang()}",
+        )
     with right:
         st.subheader(ui.tr("eval.per_class"))
-        table = pd.DataFrame([{ui.tr("eval.col.class"): names.get(c, c), ui.tr("eval.col.precision"): v["precision"],
-                               ui.tr("eval.col.recall"): v["recall"], ui.tr("eval.col.f1"): v["f1"],
-                               ui.tr("eval.col.support"): v["support"]} for c, v in result["per_class"].items()])
+        table = pd.DataFrame(
+            [
+                {
+                    ui.tr("eval.col.class"): names.get(c, c),
+                    ui.tr("eval.col.precision"): v["precision"],
+                    ui.tr("eval.col.recall"): v["recall"],
+                    ui.tr("eval.col.f1"): v["f1"],
+                    ui.tr("eval.col.support"): v["support"],
+                }
+                for c, v in result["per_class"].items()
+            ]
+        )
         figures = [ui.tr("eval.col.precision"), ui.tr("eval.col.recall"), ui.tr("eval.col.f1")]
-        st.dataframe(table, hide_index=True, width="stretch",
-                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in figures})
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            column_config={c: st.column_config.NumberColumn(format="%.3f") for c in figures},
+        )
         st.caption(ui.tr("eval.cm.help"))
     points = event.selection.points if event and event.selection else []
     if points:
@@ -84,15 +121,21 @@ def cell_panel(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, given: 
     names = {name: ui.plain(text) for name, text in ui.label_names(ws).items()}  # markdown-safe
     photos = evaluation.cell_photos(ws.conn, run.id, split, given, predicted)
     with st.container(border=True, key="eval_cell"):
-        st.markdown("##### " + ui.tr("eval.cell", given=names.get(given, given),
-                                     predicted=names.get(predicted, predicted), n=len(photos)))
+        st.markdown(
+            "##### "
+            + ui.tr(
+                "eval.cell", given=names.get(given, given), predicted=names.get(predicted, predicted), n=len(photos)
+            )
+        )
         grid = st.columns(3)  # three across: room for a whole label on each relabel button
         for index, row in enumerate(photos[:48]):
             image = store.get_image(ws.conn, row["image_id"])
             with grid[index % 3], st.container(border=True, key=f"cell_photo_{image.id}"):
                 st.image(ui.picture(ws, image), width="stretch")
-                st.caption(f"#{image.id} · {ui.tr('eval.given')}: **{names.get(given, given)}** · "
-                           f"{ui.tr('eval.predicted')}: **{names.get(predicted, predicted)}**")
+                st.caption(
+                    f"#{image.id} · {ui.tr('eval.given')}: **{names.get(given, given)}** · "
+                    f"{ui.tr('eval.predicted')}: **{names.get(predicted, predicted)}**"
+                )
                 st.caption(_probs_text(ws, run, row["probs"]))
                 if image.label != given:
                     st.caption(":material/edit: " + ui.tr("eval.now", label=ui.label_md(ws, image.label)))
@@ -103,8 +146,9 @@ def cell_panel(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, given: 
 def _relabel_buttons(ws: Workspace, me: auth.Actor, image: store.Image, names: dict[str, str]) -> None:
     cols = st.columns(len(names))
     for col, (name, text) in zip(cols, names.items(), strict=True):
-        if col.button(text, key=f"cell_{image.id}_{name}", type="primary" if image.label == name else "secondary",
-                      width="stretch"):
+        if col.button(
+            text, key=f"cell_{image.id}_{name}", type="primary" if image.label == name else "secondary", width="stretch"
+        ):
             store.relabel(ws.conn, me, [image.id], name, "review")
             ui.flash_ok(ui.tr("eval.relabelled", id=image.id, label=text))
             st.rerun()
@@ -117,19 +161,33 @@ def curves(ws: Workspace, run: runs.Run, split: str) -> None:
         st.subheader(ui.tr("eval.pr"))
         names = ui.label_names(ws)
         shown = {names.get(label, label): curve for label, curve in data["pr"].items()}
-        st.plotly_chart(plots.pr_figure(shown, {"precision": ui.tr("eval.col.precision"),
-                                                     "recall": ui.tr("eval.col.recall")}),
-                        key=f"eval_pr_{run.id}_{split}", width="stretch")
+        st.plotly_chart(
+            plots.pr_figure(shown, {"precision": ui.tr("eval.col.precision"), "recall": ui.tr("eval.col.recall")}),
+            key=f"eval_pr_{run.id}_{split}",
+            width="stretch",
+        )
     with right:
         st.subheader(ui.tr("eval.reliability", ece=f"{data['reliability']['ece']:.3f}"))
-        st.plotly_chart(plots.reliability_figure(data["reliability"], {
-            "ideal": ui.tr("eval.rel.ideal"), "model": ui.tr("eval.rel.model"), "accuracy": ui.tr("eval.m.accuracy"),
-            "confidence": ui.tr("eval.rel.confidence")}), key=f"eval_rel_{run.id}_{split}", width="stretch")
+        st.plotly_chart(
+            plots.reliability_figure(
+                data["reliability"],
+                {
+                    "ideal": ui.tr("eval.rel.ideal"),
+                    "model": ui.tr("eval.rel.model"),
+                    "accuracy": ui.tr("eval.m.accuracy"),
+                    "confidence": ui.tr("eval.rel.confidence"),
+                },
+            ),
+            key=f"eval_rel_{run.id}_{split}",
+            width="stretch",
+        )
     history = [vars(e) for e in runs.epochs(ws.conn, run.id)]
     if run.kind == "train" and history:
         st.subheader(ui.tr("eval.learning"))
-        names = {k: ui.tr(f"train.curve.{k}") for k in ("train", "val", "loss", "epoch", "train_acc", "val_acc",
-                                                          "train_f1", "val_f1", "score")}
+        names = {
+            k: ui.tr(f"train.curve.{k}")
+            for k in ("train", "val", "loss", "epoch", "train_acc", "val_acc", "train_f1", "val_f1", "score")
+        }
         left, right = st.columns(2)
         left.plotly_chart(plots.loss_curves(history, names), key=f"eval_loss_{run.id}", width="stretch")
         right.plotly_chart(plots.score_curves(history, names), key=f"eval_score_{run.id}", width="stretch")
@@ -145,8 +203,9 @@ def promote(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
     if not auth.can(me, "promote"):
         return
     force = st.checkbox(ui.tr("eval.promote.force"), key=f"eval_force_{run.id}")
-    if st.button(ui.tr("eval.promote.button", id=run.id), key="eval_promote", type="primary",
-                 icon=":material/rocket_launch:"):
+    if st.button(
+        ui.tr("eval.promote.button", id=run.id), key="eval_promote", type="primary", icon=":material/rocket_launch:"
+    ):
         try:
             done = evaluation.promote(ws.conn, me, run.id, force=force)
         except CoreError as exc:  # a refusal shows here, in the user's language; the sections below still render
@@ -162,9 +221,14 @@ def _promoted_text(done: dict) -> str:
     if figures:
         (new, old), (new_f1, old_f1) = figures["defect_recall"], figures["macro_f1"]
         none = ui.tr("common.none")
-        text += " " + ui.tr("eval.promote.figures", new=f"{new:.3f}" if new is not None else none,
-                            old=f"{old:.3f}" if old is not None else none, new_f1=f"{new_f1:.3f}",
-                            old_f1=f"{old_f1:.3f}", previous=done["previous_run_id"])
+        text += " " + ui.tr(
+            "eval.promote.figures",
+            new=f"{new:.3f}" if new is not None else none,
+            old=f"{old:.3f}" if old is not None else none,
+            new_f1=f"{new_f1:.3f}",
+            old_f1=f"{old_f1:.3f}",
+            previous=done["previous_run_id"],
+        )
     if done["overridden"]:
         text += " " + ui.tr("eval.promote.forced")
     return text
@@ -177,8 +241,13 @@ def export(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
     if not auth.can(me, "export"):
         st.caption(ui.tr("eval.export.role", role=auth.ACTION_MIN_ROLE["export"]))
         return
-    fmt = st.radio(ui.tr("eval.export.format"), list(config.EXPORT_FORMATS), horizontal=True, key="eval_export_fmt",
-                   format_func=lambda f: {"onnx": "ONNX", "torchscript": "TorchScript"}[f])
+    fmt = st.radio(
+        ui.tr("eval.export.format"),
+        list(config.EXPORT_FORMATS),
+        horizontal=True,
+        key="eval_export_fmt",
+        format_func=lambda f: {"onnx": "ONNX", "torchscript": "TorchScript"}[f],
+    )
     done = st.session_state.setdefault("eval_exports", {})
     if st.button(ui.tr("eval.export.build"), key="eval_export_build", icon=":material/ios_share:"):
         from core import export  # the torch tier, only when asked
@@ -189,11 +258,29 @@ def export(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
     if (run.id, fmt) not in done or not Path(done[(run.id, fmt)][0]).exists():
         return
     path, card = Path(done[(run.id, fmt)][0]), done[(run.id, fmt)][1]
-    st.success(ui.tr("eval.export.ready", file=path.name, diff=f"{card['check']['max_abs_diff']:.1e}",
-                     tolerance=f"{card['check']['tolerance']:g}"), icon=":material/check_circle:")
+    st.success(
+        ui.tr(
+            "eval.export.ready",
+            file=path.name,
+            diff=f"{card['check']['max_abs_diff']:.1e}",
+            tolerance=f"{card['check']['tolerance']:g}",
+        ),
+        icon=":material/check_circle:",
+    )
     left, right = st.columns(2)
-    left.download_button(ui.tr("eval.export.model"), path.read_bytes, path.name, "application/octet-stream",
-                         key="eval_export_model", icon=":material/download:")
-    right.download_button(ui.tr("eval.export.card"), json.dumps(card, indent=2, ensure_ascii=False).encode(),
-                          path.name + ".card.json", "application/json", key="eval_export_card",
-                          icon=":material/download:")
+    left.download_button(
+        ui.tr("eval.export.model"),
+        path.read_bytes,
+        path.name,
+        "application/octet-stream",
+        key="eval_export_model",
+        icon=":material/download:",
+    )
+    right.download_button(
+        ui.tr("eval.export.card"),
+        json.dumps(card, indent=2, ensure_ascii=False).encode(),
+        path.name + ".card.json",
+        "application/json",
+        key="eval_export_card",
+        icon=":material/download:",
+    )

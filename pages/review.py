@@ -20,8 +20,9 @@ ui.flash()
 
 
 def _queue_suspects(ws: Workspace, me: auth.Actor) -> None:
-    job_id = jobs.submit(ws.conn, me, config.TrainConfig(kind="suspects", epochs=1, warmup_epochs=0,
-                                                          image_size=config.QUICK_IMAGE_SIZE))
+    job_id = jobs.submit(
+        ws.conn, me, config.TrainConfig(kind="suspects", epochs=1, warmup_epochs=0, image_size=config.QUICK_IMAGE_SIZE)
+    )
     jobs.ensure_worker(ws)
     ui.flash_ok(ui.tr("review.suspects.queued", id=job_id))
 
@@ -33,17 +34,33 @@ if finished:
     production = runs.production_run_id(ws.conn)
     arch_of = {r.id: r.arch for r in finished}
     ids = list(arch_of)
-    run_id = top[0].selectbox(ui.tr("review.run"), ids, index=ids.index(production) if production in ids else 0,
-                              key=f"review_run_{ids[0]}", format_func=lambda i: f"#{i} · {arch_of[i]}")
+    run_id = top[0].selectbox(
+        ui.tr("review.run"),
+        ids,
+        index=ids.index(production) if production in ids else 0,
+        key=f"review_run_{ids[0]}",
+        format_func=lambda i: f"#{i} · {arch_of[i]}",
+    )
 with top[1]:
     computed = review.suspects_computed_at(ws.conn)
     st.caption(ui.tr("review.suspects.at", at=ui.local_time(computed)) if computed else ui.tr("review.suspects.never"))
     if auth.can(me, "train"):
-        st.button(ui.tr("review.suspects.find"), icon=":material/troubleshoot:", key="review_find",
-                  on_click=ui.act, args=(_queue_suspects, ws))
+        st.button(
+            ui.tr("review.suspects.find"),
+            icon=":material/troubleshoot:",
+            key="review_find",
+            on_click=ui.act,
+            args=(_queue_suspects, ws),
+        )
 
-reasons = ui.choices(st, ui.tr("review.reasons"), list(review.REASONS), "review_reasons",
-                     lambda r: ui.tr(f"review.reason.{r}"), default=list(review.REASONS))
+reasons = ui.choices(
+    st,
+    ui.tr("review.reasons"),
+    list(review.REASONS),
+    "review_reasons",
+    lambda r: ui.tr(f"review.reason.{r}"),
+    default=list(review.REASONS),
+)
 try:
     items = review.queue(ws.conn, run_id, reasons)
 except CoreError as exc:
@@ -61,5 +78,8 @@ if len(items) > 1:
     st.caption(ui.tr("review.next"))
     strip = st.columns(8)
     for col, nxt in zip(strip, items[1:9], strict=False):
-        col.image(ui.picture(ws, store.get_image(ws.conn, nxt.image_id)),
-                  caption=ui.tr(f"review.reason.{nxt.reason}"), width="stretch")
+        col.image(
+            ui.picture(ws, store.get_image(ws.conn, nxt.image_id)),
+            caption=ui.tr(f"review.reason.{nxt.reason}"),
+            width="stretch",
+        )

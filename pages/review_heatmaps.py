@@ -31,8 +31,10 @@ KEEP = 12  # finished results held (heatmaps and scores)
 POLL_S = 0.4  # how often a photo whose heatmap is not ready yet looks again
 
 # one worker each: Grad-CAM already spreads over every core through torch, and order matters (current photo first)
-_pools = {"heatmap": ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-heatmap"),
-          "faithfulness": ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-faithfulness")}
+_pools = {
+    "heatmap": ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-heatmap"),
+    "faithfulness": ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-faithfulness"),
+}
 _lock = threading.Lock()
 _jobs: OrderedDict[tuple[str, Request], Future] = OrderedDict()
 _wanted: OrderedDict[str, frozenset[tuple[str, Request]]] = OrderedDict()  # per session: what it asked for last
@@ -60,8 +62,16 @@ def plan(ws: Workspace, run_id: int | None, items: Sequence[review.Item]) -> lis
     for item in items:
         if item.predicted in classes:
             sha = store.get_image(ws.conn, item.image_id).sha256
-            out.append(Request(str(ws.settings.workspace), run_id, sha, str(ws.layout.cached(sha)),
-                               classes.index(item.predicted), item.predicted))
+            out.append(
+                Request(
+                    str(ws.settings.workspace),
+                    run_id,
+                    sha,
+                    str(ws.layout.cached(sha)),
+                    classes.index(item.predicted),
+                    item.predicted,
+                )
+            )
     return out
 
 
@@ -105,7 +115,7 @@ def _submit(kind: str, req: Request, *args: object) -> Future:
             job = _jobs[(kind, req)] = _pools[kind].submit(_WORK[kind], req, *args)
         _jobs.move_to_end((kind, req))
         finished = [key for key, f in _jobs.items() if f.done()]
-        for key in finished[:max(0, len(finished) - KEEP)]:
+        for key in finished[: max(0, len(finished) - KEEP)]:
             del _jobs[key]
         return job
 

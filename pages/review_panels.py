@@ -20,14 +20,14 @@ PER_ROW = 3  # label buttons side by side
 PENDING = "review_pending"  # session key: (image id, label) of a defect-to-normal relabel awaiting its confirmation
 
 
-def _decide(ws: Workspace, me: auth.Actor, item: review.Item, decision: str, label: str | None = None,
-            confirmed: bool = False) -> None:
+def _decide(
+    ws: Workspace, me: auth.Actor, item: review.Item, decision: str, label: str | None = None, confirmed: bool = False
+) -> None:
     st.session_state.pop(PENDING, None)
     try:
         before = store.get_image(ws.conn, item.image_id).label
         review.record_decision(ws.conn, me, item, decision, label, confirmed=confirmed)
-        ui.flash_ok(ui.tr(f"review.done.{decision}", id=item.image_id,
-                                              label=ui.label_md(ws, label or before)))
+        ui.flash_ok(ui.tr(f"review.done.{decision}", id=item.image_id, label=ui.label_md(ws, label or before)))
     except CoreError as exc:
         ui.flash_error(exc)
 
@@ -44,7 +44,7 @@ def _choose(ws: Workspace, me: auth.Actor, item: review.Item, label: str) -> Non
 def _media(ws: Workspace, run_id: int | None, items: list[review.Item], image: store.Image) -> None:
     """The photo at once; beside it Grad-CAM for the class the model prefers, prepared off the script thread
     together with the next photos' heatmaps."""
-    wanted = heatmaps.plan(ws, run_id, items[:1 + heatmaps.AHEAD])
+    wanted = heatmaps.plan(ws, run_id, items[: 1 + heatmaps.AHEAD])
     current = wanted[0] if wanted and wanted[0].sha256 == image.sha256 else None
     heatmaps.want(wanted, score=current)
     shown = ui.picture(ws, image, "cached")  # rebuilds a missing working copy, which the heatmap reads too
@@ -60,35 +60,73 @@ def _media(ws: Workspace, run_id: int | None, items: list[review.Item], image: s
 def _ask_to_normal(ws: Workspace, me: auth.Actor, item: review.Item, image: store.Image, label: str) -> None:
     """The second step of a defect-to-normal relabel: nothing is recorded until 'Yes'."""
     with st.container(border=True, key="review_to_normal"):
-        st.warning(ui.tr("review.to_normal.ask", id=image.id, old=ui.label_md(ws, image.label),
-                         new=ui.label_md(ws, label)), icon=":material/warning:")
-        st.button(ui.tr("review.to_normal.no", label=ui.label_md(ws, image.label)), type="primary",
-                  key="review_to_normal_no", width="stretch", shortcut="Esc",
-                  on_click=lambda: st.session_state.pop(PENDING, None))
-        st.button(ui.tr("review.to_normal.yes", label=ui.label_md(ws, label)), key="review_to_normal_yes",
-                  icon=":material/report:", width="stretch", on_click=ui.act,
-                  args=(_decide, ws, item, "relabel", label), kwargs={"confirmed": True})
+        st.warning(
+            ui.tr("review.to_normal.ask", id=image.id, old=ui.label_md(ws, image.label), new=ui.label_md(ws, label)),
+            icon=":material/warning:",
+        )
+        st.button(
+            ui.tr("review.to_normal.no", label=ui.label_md(ws, image.label)),
+            type="primary",
+            key="review_to_normal_no",
+            width="stretch",
+            shortcut="Esc",
+            on_click=lambda: st.session_state.pop(PENDING, None),
+        )
+        st.button(
+            ui.tr("review.to_normal.yes", label=ui.label_md(ws, label)),
+            key="review_to_normal_yes",
+            icon=":material/report:",
+            width="stretch",
+            on_click=ui.act,
+            args=(_decide, ws, item, "relabel", label),
+            kwargs={"confirmed": True},
+        )
 
 
 def _decisions(ws: Workspace, me: auth.Actor, item: review.Item, image: store.Image, names: dict[str, str]) -> None:
     """'Label is right' (the default, Enter), the label buttons (1, 2, 3… in label order), skip (S)."""
-    st.button(ui.tr("review.confirm", label=ui.label_md(ws, image.label)), key="review_confirm", type="primary",
-              icon=":material/check:", width="stretch", shortcut=CONFIRM_KEY, on_click=ui.act,
-              args=(_decide, ws, item, "confirm"))
+    st.button(
+        ui.tr("review.confirm", label=ui.label_md(ws, image.label)),
+        key="review_confirm",
+        type="primary",
+        icon=":material/check:",
+        width="stretch",
+        shortcut=CONFIRM_KEY,
+        on_click=ui.act,
+        args=(_decide, ws, item, "confirm"),
+    )
     st.caption(ui.tr("review.change"))
     labels = list(names.items())
     for row in range(0, len(labels), PER_ROW):
-        for col, (n, (name, text)) in zip(st.columns(PER_ROW), enumerate(labels[row:row + PER_ROW], start=row + 1),
-                                          strict=False):
+        for col, (n, (name, text)) in zip(
+            st.columns(PER_ROW), enumerate(labels[row : row + PER_ROW], start=row + 1), strict=False
+        ):
             model_answer = name == item.predicted and name != image.label
-            col.button(ui.plain(text), key=f"review_set_{name}", width="stretch", type="secondary",
-                       icon=":material/smart_toy:" if model_answer else None, disabled=name == image.label,
-                       help=ui.tr("review.set.model") if model_answer else
-                       ui.tr("review.set.current") if name == image.label else
-                       ui.tr("review.set", label=ui.plain(text)),
-                       shortcut=str(n) if n <= 9 else None, on_click=ui.act, args=(_choose, ws, item, name))
-    st.button(ui.tr("review.skip"), key="review_skip", icon=":material/skip_next:", width="stretch",
-              shortcut=SKIP_KEY, on_click=ui.act, args=(_decide, ws, item, "skip"))
+            col.button(
+                ui.plain(text),
+                key=f"review_set_{name}",
+                width="stretch",
+                type="secondary",
+                icon=":material/smart_toy:" if model_answer else None,
+                disabled=name == image.label,
+                help=ui.tr("review.set.model")
+                if model_answer
+                else ui.tr("review.set.current")
+                if name == image.label
+                else ui.tr("review.set", label=ui.plain(text)),
+                shortcut=str(n) if n <= 9 else None,
+                on_click=ui.act,
+                args=(_choose, ws, item, name),
+            )
+    st.button(
+        ui.tr("review.skip"),
+        key="review_skip",
+        icon=":material/skip_next:",
+        width="stretch",
+        shortcut=SKIP_KEY,
+        on_click=ui.act,
+        args=(_decide, ws, item, "skip"),
+    )
     pairs = " · ".join(f"{n}: {ui.plain(text)}" for n, text in enumerate(list(names.values())[:9], start=1))
     st.caption(ui.tr("review.keys", pairs=pairs))
 
@@ -112,8 +150,11 @@ def card(ws: Workspace, me: auth.Actor, run_id: int | None, items: list[review.I
             st.markdown(" · ".join(said))
             if item.probs and run_id is not None:
                 classes = runs.get_run(ws.conn, run_id).class_names
-                st.caption(" · ".join(f"{ui.plain(names.get(c, c))} {p:.2f}"
-                                      for c, p in zip(classes, item.probs, strict=False)))
+                st.caption(
+                    " · ".join(
+                        f"{ui.plain(names.get(c, c))} {p:.2f}" for c, p in zip(classes, item.probs, strict=False)
+                    )
+                )
             if auth.can(me, "relabel"):
                 pending = st.session_state.get(PENDING)
                 if pending and pending[0] == image.id:
@@ -126,6 +167,13 @@ def card(ws: Workspace, me: auth.Actor, run_id: int | None, items: list[review.I
             _media(ws, run_id, items, image)
             if item.partner is not None:
                 partner = store.get_image(ws.conn, item.partner)
-                st.image(ui.picture(ws, partner), width=220,
-                         caption=ui.tr("review.partner", id=partner.id, label=ui.label_md(ws, partner.label),
-                                       split=ui.tr(f"split.{partner.split or 'train'}")))
+                st.image(
+                    ui.picture(ws, partner),
+                    width=220,
+                    caption=ui.tr(
+                        "review.partner",
+                        id=partner.id,
+                        label=ui.label_md(ws, partner.label),
+                        split=ui.tr(f"split.{partner.split or 'train'}"),
+                    ),
+                )

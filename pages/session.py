@@ -168,10 +168,20 @@ def cookie_script(ws: Workspace) -> None:
 def not_allowed(title: str, action: str) -> Callable[[], None]:
     """A page for a link to a page the signed-in role may not use: says so in the user's language, instead of
     Streamlit's English "Page not found"."""
+
     def page() -> None:
         me = ui.actor()
         need = auth.ACTION_MIN_ROLE[action]
-        st.warning(ui.tr("session.not_allowed", page=ui.tr(title), need=ui.tr(f"role.{need}"), name=ui.plain(me.name),
-                         role=ui.tr(f"role.{me.role}")), icon=":material/block:")
+        st.warning(
+            ui.tr(
+                "session.not_allowed",
+                page=ui.tr(title),
+                need=ui.tr(f"role.{need}"),
+                name=ui.plain(me.name),
+                role=ui.tr(f"role.{me.role}"),
+            ),
+            icon=":material/block:",
+        )
         st.caption(ui.tr("session.not_allowed_help"))
+
     return page

@@ -35,8 +35,9 @@ left, _ = st.columns([2, 3])
 with left:
     with st.form("signin", border=True):
         name = st.text_input(ui.tr("signin.name"), key="signin_name", autocomplete="username")
-        password = st.text_input(ui.tr("signin.password"), type="password", key="signin_password",
-                                 autocomplete="current-password")
+        password = st.text_input(
+            ui.tr("signin.password"), type="password", key="signin_password", autocomplete="current-password"
+        )
         submitted = st.form_submit_button(ui.tr("signin.submit"), type="primary", icon=":material/login:")
     if submitted:
         try:

@@ -21,8 +21,9 @@ def _state(job: jobs.Job) -> tuple[str, int, bool]:
     return job.status, job.attempts, job.cancel_requested
 
 
-def note(ws: Workspace, kind: str, job_id: int, key: str | None, values: dict[str, object] | None = None,
-         text: str = "") -> None:
+def note(
+    ws: Workspace, kind: str, job_id: int, key: str | None, values: dict[str, object] | None = None, text: str = ""
+) -> None:
     """Leave a message about job_id (a text key and its values, translated when shown; else text): shown
     while it is the watched job and its state has not moved on."""
     try:
@@ -58,12 +59,20 @@ def show_note(job: jobs.Job | None) -> None:
 def jobs_table(ws: Workspace, listing: list[jobs.Job]) -> jobs.Job | None:
     """Recent jobs as a table, and a picker for the one to watch (the newest active one by default)."""
     run_of = {r.job_id: r for r in runs.list_runs(ws.conn)}
-    rows = [{"#": j.id, ui.tr("train.col.kind"): train_texts.kind_text(j.kind),
-             ui.tr("train.col.arch"): j.config.arch, ui.tr("train.col.status"): train_texts.status_text(j),
-             ui.tr("train.col.progress"): train_texts.progress_cell(j),
-             ui.tr("train.col.val_f1"): train_texts.figure(getattr(run_of.get(j.id), "val_macro_f1", None)),
-             ui.tr("train.col.test_f1"): train_texts.figure(getattr(run_of.get(j.id), "test_macro_f1", None)),
-             ui.tr("train.col.by"): j.created_by, ui.tr("train.col.at"): ui.local_time(j.created_at)} for j in listing]
+    rows = [
+        {
+            "#": j.id,
+            ui.tr("train.col.kind"): train_texts.kind_text(j.kind),
+            ui.tr("train.col.arch"): j.config.arch,
+            ui.tr("train.col.status"): train_texts.status_text(j),
+            ui.tr("train.col.progress"): train_texts.progress_cell(j),
+            ui.tr("train.col.val_f1"): train_texts.figure(getattr(run_of.get(j.id), "val_macro_f1", None)),
+            ui.tr("train.col.test_f1"): train_texts.figure(getattr(run_of.get(j.id), "test_macro_f1", None)),
+            ui.tr("train.col.by"): j.created_by,
+            ui.tr("train.col.at"): ui.local_time(j.created_at),
+        }
+        for j in listing
+    ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=min(38 + 35 * len(rows), 250))
     ids = [j.id for j in listing]
     wanted = st.session_state.get("job_pick")
@@ -74,16 +83,19 @@ def jobs_table(ws: Workspace, listing: list[jobs.Job]) -> jobs.Job | None:
     # no status in the label: a select box keeps the texts it first drew while the status moves on;
     # the options carry the newest job, so a new job gives a new box that starts on the wanted one.
     # The labels are made here, in this run's language, not later by the format function.
-    labels = {j.id: f"#{j.id} · {j.config.arch} · {train_texts.kind_text(j.kind)} · {ui.local_time(j.created_at)}"
-              for j in listing}
-    pick = st.selectbox(ui.tr("train.watch"), ids, index=ids.index(wanted), key=f"job_pick_{ui.lang()}_{ids[0]}",
-                        format_func=labels.__getitem__)
+    labels = {
+        j.id: f"#{j.id} · {j.config.arch} · {train_texts.kind_text(j.kind)} · {ui.local_time(j.created_at)}"
+        for j in listing
+    }
+    pick = st.selectbox(
+        ui.tr("train.watch"),
+        ids,
+        index=ids.index(wanted),
+        key=f"job_pick_{ui.lang()}_{ids[0]}",
+        format_func=labels.__getitem__,
+    )
     st.session_state.job_pick = pick
     return by_id.get(pick)
-
-
-
-
 
 
 def _live_probe(job: jobs.Job, run: runs.Run | None) -> None:
@@ -141,11 +153,23 @@ def _actions(ws: Workspace, me: auth.Actor, job: jobs.Job) -> None:
     if not auth.can(me, "cancel"):
         return
     if job.active:
-        st.button(ui.tr("train.cancel"), icon=":material/stop_circle:", key=f"cancel_{job.id}",
-                  disabled=job.cancel_requested, on_click=ui.act, args=(_cancel, ws, job.id))
+        st.button(
+            ui.tr("train.cancel"),
+            icon=":material/stop_circle:",
+            key=f"cancel_{job.id}",
+            disabled=job.cancel_requested,
+            on_click=ui.act,
+            args=(_cancel, ws, job.id),
+        )
     if job.status in jobs.RESUMABLE:
-        st.button(ui.tr("train.resume"), icon=":material/replay:", key=f"resume_{job.id}", type="primary",
-                  on_click=ui.act, args=(_resume, ws, job.id))
+        st.button(
+            ui.tr("train.resume"),
+            icon=":material/replay:",
+            key=f"resume_{job.id}",
+            type="primary",
+            on_click=ui.act,
+            args=(_resume, ws, job.id),
+        )
 
 
 def job_detail(ws: Workspace, me: auth.Actor, job: jobs.Job) -> None:
@@ -153,8 +177,10 @@ def job_detail(ws: Workspace, me: auth.Actor, job: jobs.Job) -> None:
     run = runs.run_for_job(ws.conn, job.id)
     with st.container(border=True, key="job_detail"):
         colour = train_texts.STATUS_COLOURS[job.status]
-        st.markdown(f"#### #{job.id} · {job.config.arch} · {train_texts.kind_text(job.kind)} · "
-                    f":{colour}[{train_texts.status_text(job, markdown=True)}]")
+        st.markdown(
+            f"#### #{job.id} · {job.config.arch} · {train_texts.kind_text(job.kind)} · "
+            f":{colour}[{train_texts.status_text(job, markdown=True)}]"
+        )
         if job.resumed:
             st.caption(f":material/replay: {train_texts.resumed_text(job)} · " + ui.tr("train.attempt", n=job.attempts))
         if job.cancel_requested and job.active:
@@ -165,7 +191,8 @@ def job_detail(ws: Workspace, me: auth.Actor, job: jobs.Job) -> None:
             st.info(ui.tr("train.waiting"), icon=":material/schedule:")
         elif job.status in ("failed", "interrupted", "cancelled") and (job.error or job.progress.get("error_key")):
             (st.error if job.status == "failed" else st.warning)(
-                ui.tr("train.ended", status=ui.tr(f"job.status.{job.status}"), error=train_texts.error_text(job)))
+                ui.tr("train.ended", status=ui.tr(f"job.status.{job.status}"), error=train_texts.error_text(job))
+            )
         _actions(ws, me, job)
         if run is not None:
             _run_figures(ws, job, run)
@@ -180,15 +207,21 @@ def _run_figures(ws: Workspace, job: jobs.Job, run: runs.Run) -> None:
     elif run.weights.get("reason") or not run.weights.get("path"):
         st.caption(":material/info: " + ui.tr("train.run.scratch", reason=ui.plain(run.weights.get("reason") or "")))
     if run.finished_at:
-        figures = {"train.m.best_epoch": run.best_epoch, "train.m.val_acc": run.val_accuracy,
-                   "train.m.val_f1": run.val_macro_f1, "train.m.test_acc": run.test_accuracy,
-                   "train.m.test_f1": run.test_macro_f1}
+        figures = {
+            "train.m.best_epoch": run.best_epoch,
+            "train.m.val_acc": run.val_accuracy,
+            "train.m.val_f1": run.val_macro_f1,
+            "train.m.test_acc": run.test_accuracy,
+            "train.m.test_f1": run.test_macro_f1,
+        }
         for col, (key, value) in zip(st.columns(len(figures)), figures.items(), strict=True):
             col.metric(ui.tr(key), train_texts.figure(value))
     history = [vars(e) for e in runs.epochs(ws.conn, run.id)]
     if history and job.kind == "train":
-        names = {k: ui.tr(f"train.curve.{k}") for k in ("train", "val", "loss", "epoch", "train_acc", "val_acc",
-                                                          "train_f1", "val_f1", "score")}
+        names = {
+            k: ui.tr(f"train.curve.{k}")
+            for k in ("train", "val", "loss", "epoch", "train_acc", "val_acc", "train_f1", "val_f1", "score")
+        }
         left, right = st.columns(2)
         left.plotly_chart(plots.loss_curves(history, names), key=f"loss_{run.id}", width="stretch")
         right.plotly_chart(plots.score_curves(history, names), key=f"score_{run.id}", width="stretch")

@@ -6,12 +6,24 @@ from core import i18n, jobs, runs
 from pages import components as ui
 
 S = jobs.JobStatus  # short, for the three tables below
-STATUS_ICONS = {S.QUEUED: ":material/schedule:", S.RUNNING: ":material/autorenew:", S.DONE: ":material/check_circle:",
-                S.FAILED: ":material/error:", S.CANCELLED: ":material/block:", S.INTERRUPTED: ":material/pause_circle:"}
+STATUS_ICONS = {
+    S.QUEUED: ":material/schedule:",
+    S.RUNNING: ":material/autorenew:",
+    S.DONE: ":material/check_circle:",
+    S.FAILED: ":material/error:",
+    S.CANCELLED: ":material/block:",
+    S.INTERRUPTED: ":material/pause_circle:",
+}
 # plain characters: tables and select boxes show text, not material icons
 STATUS_MARKS = {S.QUEUED: "⏳", S.RUNNING: "▶", S.DONE: "✔", S.FAILED: "✖", S.CANCELLED: "■", S.INTERRUPTED: "⏸"}
-STATUS_COLOURS = {S.QUEUED: "gray", S.RUNNING: "blue", S.DONE: "green", S.FAILED: "red", S.CANCELLED: "orange",
-                  S.INTERRUPTED: "orange"}
+STATUS_COLOURS = {
+    S.QUEUED: "gray",
+    S.RUNNING: "blue",
+    S.DONE: "green",
+    S.FAILED: "red",
+    S.CANCELLED: "orange",
+    S.INTERRUPTED: "orange",
+}
 
 
 def kind_text(kind: str) -> str:
@@ -35,8 +47,13 @@ def phase_text(job: jobs.Job) -> str:
     """What the running job does now, from its progress row: embeddings n/N, fitting, epoch e/E…"""
     p = job.progress
     phase = str(p.get("phase") or "start")
-    values = {"epoch": int(p.get("epoch") or 0), "epochs": int(p.get("epochs") or job.config.epochs),
-              "step": int(p.get("step") or 0), "steps": int(p.get("steps") or 0), "photos": p.get("photos") or 0}
+    values = {
+        "epoch": int(p.get("epoch") or 0),
+        "epochs": int(p.get("epochs") or job.config.epochs),
+        "step": int(p.get("step") or 0),
+        "steps": int(p.get("steps") or 0),
+        "photos": p.get("photos") or 0,
+    }
     if phase in ("embed", "fit") and not values["steps"]:
         phase += "_start"
     key = f"train.phase.{phase}"
@@ -63,10 +80,14 @@ def error_text(job: jobs.Job) -> str:
     p = job.progress
     key, hint_key = p.get("error_key"), p.get("hint_key")
     cause = ui.tr(key, **ui.plain_values(p.get("error_detail") or {})) if key in i18n.EN else ui.plain(job.error or "")
-    hint = (ui.tr(hint_key, **ui.plain_values(p.get("hint_detail") or {})) if hint_key in i18n.EN else
-            ui.plain(job.error_hint) if job.error_hint else None)
+    hint = (
+        ui.tr(hint_key, **ui.plain_values(p.get("hint_detail") or {}))
+        if hint_key in i18n.EN
+        else ui.plain(job.error_hint)
+        if job.error_hint
+        else None
+    )
     return cause + (f"\n\n{ui.tr('train.hint', hint=hint)}" if hint else "")
-
 
 
 def duration(seconds: float | None) -> str:

@@ -1,6 +1,6 @@
 """Take the README's screenshots: a demo workspace, a real `streamlit run`, Debian's Chromium.
 
-    .venv/bin/python scripts/screenshots.py [OUT_DIR]   (default docs/screenshots)
+.venv/bin/python scripts/screenshots.py [OUT_DIR]   (default docs/screenshots)
 """
 
 from __future__ import annotations
@@ -18,19 +18,35 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def serve(workspace: Path) -> tuple[subprocess.Popen, str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "BOLTSCOPE_WORKSPACE": str(workspace), "BOLTSCOPE_USER": "kim.engineer",
-           "BOLTSCOPE_NO_AUTH": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
-                             "--server.headless", "true"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "BOLTSCOPE_WORKSPACE": str(workspace),
+        "BOLTSCOPE_USER": "kim.engineer",
+        "BOLTSCOPE_NO_AUTH": "1",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port), "--server.headless", "true"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -90,12 +106,21 @@ def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "docs" / "screenshots")
     out.mkdir(parents=True, exist_ok=True)
     workspace = Path(tempfile.mkdtemp(prefix="boltscope-shots-"))
-    for args in (["demo", "--n", "330"], ["quick-model", "--wait"],
-                 ["train", "--arch", "efficientnet_lite0", "--epochs", "5", "--image-size", "128", "--wait"],
-                 ["suspects", "--save"], ["promote", "2"]):
-        subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), *args], cwd=ROOT, check=True,
-                       env={**os.environ, "BOLTSCOPE_USER": "kim.engineer"}, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+    for args in (
+        ["demo", "--n", "330"],
+        ["quick-model", "--wait"],
+        ["train", "--arch", "efficientnet_lite0", "--epochs", "5", "--image-size", "128", "--wait"],
+        ["suspects", "--save"],
+        ["promote", "2"],
+    ):
+        subprocess.run(
+            [sys.executable, "-m", "core", "--workspace", str(workspace), *args],
+            cwd=ROOT,
+            check=True,
+            env={**os.environ, "BOLTSCOPE_USER": "kim.engineer"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     proc, url = serve(workspace)
     try:
         with sync_playwright() as pw:

@@ -31,14 +31,21 @@ def pytest_runtest_makereport(item, call):
     report = yield
     if call.when == "setup":
         item.stash[_SETUP_S] = call.duration
-    elif call.when == "call" and report.passed and LIMIT_S > 0 and _fast_run(item.config) and not any(
-            item.get_closest_marker(mark) for mark in LONG_MARKS):
+    elif (
+        call.when == "call"
+        and report.passed
+        and LIMIT_S > 0
+        and _fast_run(item.config)
+        and not any(item.get_closest_marker(mark) for mark in LONG_MARKS)
+    ):
         took = item.stash.get(_SETUP_S, 0.0) + call.duration
         if took > LIMIT_S:
             report.outcome = "failed"
-            report.longrepr = (f"{item.nodeid} took {took:.1f} s (setup and call), over the {LIMIT_S:g} s a test "
-                               f"without a slow, e2e or gpu mark may take: mark it @pytest.mark.slow or make it faster "
-                               f"(BOLTSCOPE_TEST_LIMIT_S)")
+            report.longrepr = (
+                f"{item.nodeid} took {took:.1f} s (setup and call), over the {LIMIT_S:g} s a test "
+                f"without a slow, e2e or gpu mark may take: mark it @pytest.mark.slow or make it faster "
+                f"(BOLTSCOPE_TEST_LIMIT_S)"
+            )
     return report
 
 
@@ -80,8 +87,9 @@ def viewer() -> auth.Actor:
     return auth.Actor("vic", "viewer")
 
 
-def make_image(seed: int = 0, size: tuple[int, int] = (64, 48), fmt: str = "JPEG", mode: str = "RGB",
-               **save_args) -> bytes:
+def make_image(
+    seed: int = 0, size: tuple[int, int] = (64, 48), fmt: str = "JPEG", mode: str = "RGB", **save_args
+) -> bytes:
     """A small noisy picture whose content (and so hash) depends on the seed."""
     rng = np.random.default_rng(seed)
     arr = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)

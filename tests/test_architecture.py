@@ -11,8 +11,23 @@ import pytest
 from core import i18n
 from tests.conftest import ROOT
 
-TORCH_TIER = {"models", "checkpoint", "transforms", "data", "trainer", "train_state", "runner", "runtime", "worker",
-              "ddp", "embed", "predict", "explain", "export", "diagnosis"}
+TORCH_TIER = {
+    "models",
+    "checkpoint",
+    "transforms",
+    "data",
+    "trainer",
+    "train_state",
+    "runner",
+    "runtime",
+    "worker",
+    "ddp",
+    "embed",
+    "predict",
+    "explain",
+    "export",
+    "diagnosis",
+}
 CORE_FILES = sorted((ROOT / "core").glob("*.py"))
 PAGE_FILES = sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
 
@@ -21,7 +36,7 @@ def imported_modules(path: Path, top_level_only: bool = False) -> set[str]:
     """Modules a file imports; top_level_only skips imports inside functions (loaded only when called)."""
     names: set[str] = set()
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in (tree.body if top_level_only else ast.walk(tree)):
+    for node in tree.body if top_level_only else ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -62,8 +77,14 @@ def test_pages_are_thin(path):
 def page_scripts() -> set[str]:
     """The files app.py runs as pages (named as string constants there: "dataset.py", "signin.py", …)."""
     tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
-    return {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
-            and node.value.endswith(".py") and (ROOT / "pages" / node.value).is_file()} | {"app.py"}
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.endswith(".py")
+        and (ROOT / "pages" / node.value).is_file()
+    } | {"app.py"}
 
 
 @pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: p.name)
@@ -111,12 +132,21 @@ def test_page_urls_do_not_shadow_files_in_pages():
     makes a direct link or a reload open the bare file instead of the app (seen with /train)."""
     stems = {p.stem for p in (ROOT / "pages").glob("*.py")}
     tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
-    paths = [kw.value.value for node in ast.walk(tree) if isinstance(node, ast.Call)
-             for kw in node.keywords if kw.arg == "url_path" and isinstance(kw.value, ast.Constant)]
+    paths = [
+        kw.value.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for kw in node.keywords
+        if kw.arg == "url_path" and isinstance(kw.value, ast.Constant)
+    ]
     # the page table: (file, title key, icon, url path, action) rows
-    paths += [row.elts[3].value for node in ast.walk(tree) if isinstance(node, ast.Tuple)
-              for row in node.elts if isinstance(row, ast.Tuple) and len(row.elts) == 5
-              and isinstance(row.elts[3], ast.Constant)]
+    paths += [
+        row.elts[3].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Tuple)
+        for row in node.elts
+        if isinstance(row, ast.Tuple) and len(row.elts) == 5 and isinstance(row.elts[3], ast.Constant)
+    ]
     assert len(paths) >= 6, "app.py registers its six pages with url paths"
     assert not set(paths) & stems, f"url paths {set(paths) & stems} shadow files in pages/"
 

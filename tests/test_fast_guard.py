@@ -39,8 +39,9 @@ def guarded(pytester, monkeypatch):
 def test_in_the_fast_loop_an_unmarked_test_over_the_limit_fails(guarded):
     result = guarded.runpytest_subprocess("-p", "no:cacheprovider", "-m", "not slow")  # as make test-fast runs
     result.assert_outcomes(passed=1, failed=1, deselected=1)
-    result.stdout.fnmatch_lines(["*test_unmarked_and_long took * s (setup and call), over the 0.3 s*mark it "
-                                 "@pytest.mark.slow*"])
+    result.stdout.fnmatch_lines(
+        ["*test_unmarked_and_long took * s (setup and call), over the 0.3 s*mark it @pytest.mark.slow*"]
+    )
 
 
 def test_the_guard_is_off_at_zero(guarded, monkeypatch):

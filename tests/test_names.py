@@ -30,8 +30,9 @@ def public_names(path: Path) -> set[str]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name) and t.id[:1].isupper()
-                         and not t.id.isupper())
+            names.update(
+                t.id for t in node.targets if isinstance(t, ast.Name) and t.id[:1].isupper() and not t.id.isupper()
+            )
     return {name for name in names if not name.startswith("_")}
 
 
@@ -52,18 +53,28 @@ def test_the_cli_prints_json_in_one_place():
     for path in cli_modules:
         for node in ast.walk(tree(path)):
             if isinstance(node, ast.FunctionDef) and any(
-                    isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print"
-                    and any(isinstance(a, ast.Call) and isinstance(a.func, ast.Attribute) and a.func.attr == "dumps"
-                            for a in call.args) for call in ast.walk(node)):
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Name)
+                and call.func.id == "print"
+                and any(
+                    isinstance(a, ast.Call) and isinstance(a.func, ast.Attribute) and a.func.attr == "dumps"
+                    for a in call.args
+                )
+                for call in ast.walk(node)
+            ):
                 printers.append(f"{path.relative_to(ROOT)}:{node.name}")
     assert sorted(printers) in (["core/cli.py:print_json"], ["core/cli/__init__.py:print_json"]), printers
 
 
 def string_tuples(path: Path) -> list[tuple[str, ...]]:
     """Every tuple or list literal made only of strings in a file."""
-    return [tuple(e.value for e in node.elts) for node in ast.walk(tree(path))
-            if isinstance(node, (ast.Tuple, ast.List)) and node.elts
-            and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts)]
+    return [
+        tuple(e.value for e in node.elts)
+        for node in ast.walk(tree(path))
+        if isinstance(node, (ast.Tuple, ast.List))
+        and node.elts
+        and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts)
+    ]
 
 
 def test_split_names_job_statuses_and_the_normal_class_are_defined_once():
@@ -74,8 +85,11 @@ def test_split_names_job_statuses_and_the_normal_class_are_defined_once():
         for values in string_tuples(path):
             assert name == "core/store.py" or values != store.SPLITS, f"{name} spells out the split names"
             assert name == "core/jobs.py" or len(set(values) & statuses) < 3, f"{name} lists job statuses: {values}"
-        normal = [node.lineno for node in ast.walk(tree(path))
-                  if isinstance(node, ast.Constant) and node.value == evaluation.NORMAL]
+        normal = [
+            node.lineno
+            for node in ast.walk(tree(path))
+            if isinstance(node, ast.Constant) and node.value == evaluation.NORMAL
+        ]
         # evaluation defines it; db seeds the default labels and demo draws its synthetic classes by name
         assert name in ("core/evaluation.py", "core/db.py", "core/demo.py") or not normal, f"{name}:{normal}"
     schema = (ROOT / "core" / "db.py").read_text(encoding="utf-8")  # the migrations, as written
@@ -86,6 +100,9 @@ def test_split_names_job_statuses_and_the_normal_class_are_defined_once():
 def test_moments_are_written_in_one_format():
     """db.iso is the only place in core that turns a datetime into text."""
     for path in sorted((ROOT / "core").rglob("*.py")):
-        calls = [node.lineno for node in ast.walk(tree(path))
-                 if isinstance(node, ast.Attribute) and node.attr in ("isoformat", "strftime")]
+        calls = [
+            node.lineno
+            for node in ast.walk(tree(path))
+            if isinstance(node, ast.Attribute) and node.attr in ("isoformat", "strftime")
+        ]
         assert path.name == "db.py" or not calls, f"{path.name} formats a moment itself (lines {calls}): use db.iso"

@@ -13,16 +13,16 @@ EN: dict[str, str] = {
     "signin.backoff": "too many failed sign-ins from this computer; wait {seconds} seconds and try again",
     "signin.name_invalid": "a user name has 1-64 letters, digits, '.', '_', '@' or '-'",
     "signin.unrecorded": "the server cannot record sign-ins now (its disk is full or read-only); nobody can sign "
-                         "in until an admin frees space",
+    "in until an admin frees space",
     "signin.sso_failed": "Single sign-on worked, but: {message}",
     "signin.failed": "Sign-in refused: {message}",
     "signin.no_users": "There are no accounts yet. On the server, create the first admin:\n\n"
-                       "`python -m core user add NAME --role admin`\n\n(it asks for the password), then sign in here.",
+    "`python -m core user add NAME --role admin`\n\n(it asks for the password), then sign in here.",
     "signin.expired": "Your session ended after {minutes} minutes without activity; sign in again.",
     "signin.signed_out": "You are signed out.",
     "app.signout": "Sign out",
     "app.no_auth_banner": "Single-user mode (no sign-in): everyone who opens this address acts as {name} "
-                          "with the admin role. Use it on a laptop, not on the plant LAN.",
+    "with the admin role. Use it on a laptop, not on the plant LAN.",
     "admin.title": "Admin",
     "admin.tab.users": "Accounts",
     "admin.tab.audit": "Audit log",
@@ -38,7 +38,7 @@ EN: dict[str, str] = {
     "admin.users.role": "Role",
     "admin.users.email": "E-mail (for single sign-on, optional)",
     "admin.users.password": "Password (at least {n} characters, {m} for trainers and admins; empty: single "
-                            "sign-on only)",
+    "sign-on only)",
     "admin.users.create": "Create the account",
     "admin.users.created": "Account {name} created ({role}).",
     "admin.users.change": "Change an account",
@@ -181,17 +181,17 @@ KO: dict[str, str] = {
     "signin.backoff": "이 컴퓨터에서 로그인 실패가 너무 많습니다. {seconds}초 뒤에 다시 시도하세요",
     "signin.name_invalid": "사용자 이름은 문자, 숫자, '.', '_', '@', '-'로 1~64자입니다",
     "signin.unrecorded": "서버가 지금 로그인을 기록할 수 없습니다(디스크가 가득 찼거나 읽기 전용). 관리자가 공간을 "
-                         "확보할 때까지 아무도 로그인할 수 없습니다",
+    "확보할 때까지 아무도 로그인할 수 없습니다",
     "signin.sso_failed": "통합 로그인은 되었지만 다음 문제가 있습니다: {message}",
     "signin.failed": "로그인 거부: {message}",
     "signin.no_users": "아직 계정이 없습니다. 서버에서 첫 관리자를 만드세요:\n\n"
-                       "`python -m core user add NAME --role admin`\n\n"
-                       "(비밀번호를 묻습니다) 그런 다음 여기서 로그인하세요.",
+    "`python -m core user add NAME --role admin`\n\n"
+    "(비밀번호를 묻습니다) 그런 다음 여기서 로그인하세요.",
     "signin.expired": "{minutes}분 동안 활동이 없어 세션이 끝났습니다. 다시 로그인하세요.",
     "signin.signed_out": "로그아웃되었습니다.",
     "app.signout": "로그아웃",
     "app.no_auth_banner": "단일 사용자 모드(로그인 없음): 이 주소를 여는 모든 사람이 관리자 역할의 {name}(으)로 "
-                          "작업합니다. 노트북에서만 쓰고 공장 LAN에서는 쓰지 마세요.",
+    "작업합니다. 노트북에서만 쓰고 공장 LAN에서는 쓰지 마세요.",
     "admin.title": "관리",
     "admin.tab.users": "계정",
     "admin.tab.audit": "감사 로그",

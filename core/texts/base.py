@@ -43,13 +43,13 @@ EN: dict[str, str] = {
     "error.workspace_write": "Cannot write {name} in the workspace: {reason}",
     "error.workspace_staged": "Writing {path} failed: {reason}",
     "error.workspace_readonly": "The workspace folder {path} is read-only; boltscope needs to write there (mount it "
-                                "read-write, or point BOLTSCOPE_WORKSPACE elsewhere).",
+    "read-write, or point BOLTSCOPE_WORKSPACE elsewhere).",
     "error.workspace_db": "Cannot open the workspace database {path}: {reason}",
     "error.workspace_db_refused": "The workspace database refused the change: {reason}",
     "error.workspace_corrupt": "The workspace database {file} in the workspace {workspace} is damaged ({reason}). "
-                               "Nothing can be read or saved until it is restored from the latest backup: stop the "
-                               "app and its workers, then run `python -m core --workspace {workspace} restore "
-                               "BACKUP_DIR --force` (the damaged workspace is kept aside).",
+    "Nothing can be read or saved until it is restored from the latest backup: stop the "
+    "app and its workers, then run `python -m core --workspace {workspace} restore "
+    "BACKUP_DIR --force` (the damaged workspace is kept aside).",
     "error.setting_int": "The setting {name}={value} is not a whole number.",
     "error.setting_positive": "The setting {name}={value} must be greater than 0.",
     "error.file_extension": "{ext} is not a stored image extension.",
@@ -98,13 +98,13 @@ KO: dict[str, str] = {
     "error.workspace_write": "작업 공간에 {name} 파일을 쓸 수 없습니다: {reason}",
     "error.workspace_staged": "{path} 쓰기에 실패했습니다: {reason}",
     "error.workspace_readonly": "작업 공간 폴더 {path}이(가) 읽기 전용입니다. boltscope는 이 폴더에 써야 합니다 "
-                                "(읽기/쓰기로 마운트하거나 BOLTSCOPE_WORKSPACE를 다른 곳으로 지정하세요).",
+    "(읽기/쓰기로 마운트하거나 BOLTSCOPE_WORKSPACE를 다른 곳으로 지정하세요).",
     "error.workspace_db": "작업 공간 데이터베이스 {path}을(를) 열 수 없습니다: {reason}",
     "error.workspace_db_refused": "작업 공간 데이터베이스가 변경을 거부했습니다: {reason}",
     "error.workspace_corrupt": "작업 공간 {workspace}의 데이터베이스 {file}이(가) 손상되었습니다 ({reason}). "
-                               "최신 백업에서 복원하기 전에는 아무것도 읽거나 저장할 수 없습니다. 앱과 작업자를 "
-                               "멈춘 뒤 `python -m core --workspace {workspace} restore BACKUP_DIR --force`를 "
-                               "실행하세요 (손상된 작업 공간은 옆에 보관됩니다).",
+    "최신 백업에서 복원하기 전에는 아무것도 읽거나 저장할 수 없습니다. 앱과 작업자를 "
+    "멈춘 뒤 `python -m core --workspace {workspace} restore BACKUP_DIR --force`를 "
+    "실행하세요 (손상된 작업 공간은 옆에 보관됩니다).",
     "error.setting_int": "설정 {name}={value}은(는) 정수가 아닙니다.",
     "error.setting_positive": "설정 {name}={value}은(는) 0보다 커야 합니다.",
     "error.file_extension": "{ext}은(는) 저장되는 사진 확장자가 아닙니다.",

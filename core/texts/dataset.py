@@ -18,7 +18,7 @@ EN: dict[str, str] = {
     "dataset.upload.duplicate": "duplicate",
     "dataset.upload.rejected": "refused",
     "dataset.upload.limits": "Up to {mb} MB per file (a photo or a .zip), {mp} megapixels per photo; JPEG, PNG, BMP, "
-                             "TIFF or WebP.",
+    "TIFF or WebP.",
     "dataset.tab.gallery": "Gallery",
     "dataset.tab.balance": "Balance & health",
     "dataset.tab.splits": "Splits & export",
@@ -51,7 +51,7 @@ EN: dict[str, str] = {
     "dataset.detail.sha": "SHA-256",
     "dataset.detail.history": "Label history",
     "dataset.detail.shortcut": "Keys {keys} label the photo and open the next one in this filter; ← goes back, "
-                               "→ skips.",
+    "→ skips.",
     "dataset.detail.close": "Close",
     "history.col_at": "When",
     "history.col_user": "Who",
@@ -97,7 +97,7 @@ EN: dict[str, str] = {
     "reject.heic": "HEIC/HEIF photos are not supported; set the camera to JPEG or convert first",
     "reject.pixels": "{width}×{height} is {mp:.0f} megapixels, over the {limit_mp:.0f} MP limit",
     "reject.memory": "{width}×{height} ({mode}) would need {need_mb:.0f} MB to decode, over the "
-                     "{budget_mb} MB budget (BOLTSCOPE_MAX_DECODE_MB)",
+    "{budget_mb} MB budget (BOLTSCOPE_MAX_DECODE_MB)",
     "reject.bomb": "too many pixels to decode safely (decompression bomb): {detail}",
     "reject.too_small": "{width}×{height} px is too small (each side needs {min} px or more)",
     "reject.corrupt": "truncated or corrupt image data: {detail}",
@@ -115,8 +115,8 @@ EN: dict[str, str] = {
     "dataset.upload.split": "Split for these photos",
     "dataset.upload.split_auto": "automatic",
     "dataset.upload.split_help": "Automatic: spread over train, validation and test per label, as the split settings "
-                                 "say. A split chosen here is kept for good: these photos never move, so a "
-                                 "hand-labelled test folder stays whole.",
+    "say. A split chosen here is kept for good: these photos never move, so a "
+    "hand-labelled test folder stays whole.",
     "dataset.upload.reset": "The label and split choices are back to automatic for the next photos.",
     "dataset.select_filter": "Select all {n} that match the filter",
     "dataset.select_none": "Clear selection",
@@ -126,10 +126,10 @@ EN: dict[str, str] = {
     "dataset.detail.last": "That was the last photo in this filter.",
     "dataset.demo.header": "Demo photos",
     "dataset.demo.help": "The synthetic demo photos (source: demo). Move them to the trash before working on real "
-                         "photos.",
+    "photos.",
     "dataset.demo.trash": "Move all {n} demo photos to the trash",
     "dataset.demo.confirm": "Move all {n} demo photos to the trash? Photos from uploads and imports stay. "
-                            "They can be restored from the trash.",
+    "They can be restored from the trash.",
     "dataset.demo.yes": "Yes, move {n} demo photos",
     "dataset.demo.cancel": "Cancel",
     "dataset.demo.done": "{n} demo photo(s) moved to the trash.",
@@ -143,7 +143,7 @@ EN: dict[str, str] = {
     "dataset.error_export": "cannot write the export zip: {detail}",
     "health.near_pairs": "Near-duplicate pairs: {n}",
     "health.near_help": "Two photos that look almost the same. Keep both, move one to the trash, or give them the "
-                        "right label.",
+    "right label.",
     "health.near_below": "Shown as pairs below the chart.",
     "health.near_bits": "{bits} of 64 hash bits differ",
     "health.near_more": "Showing {shown} of {total} pairs; the next ones appear as you deal with these.",
@@ -155,18 +155,18 @@ EN: dict[str, str] = {
     "dataset.upload.skipped": "skipped",
     "skip.hidden": "hidden file (its name starts with '.'); not imported: rename it to import it",
     "dataset.error_import_stopped": "the import stopped: {reason}. {count} photo(s) of this import were stored "
-                                    "before it stopped: {names}",
+    "before it stopped: {names}",
     "dataset.error_disk_floor": "only {free_mb} MB are free on the workspace's disk; imports and exports stop at "
-                                "{floor_mb} MB (BOLTSCOPE_MIN_FREE_MB) so that sign-in and the database keep room: "
-                                "free space first",
+    "{floor_mb} MB (BOLTSCOPE_MIN_FREE_MB) so that sign-in and the database keep room: "
+    "free space first",
     "dataset.error_floor_stored": "only {free_mb} MB are free on the workspace's disk; imports stop at {floor_mb} MB "
-                                  "(BOLTSCOPE_MIN_FREE_MB). {count} photo(s) of this import were stored before it "
-                                  "stopped: {names}",
+    "(BOLTSCOPE_MIN_FREE_MB). {count} photo(s) of this import were stored before it "
+    "stopped: {names}",
     "dataset.error_backup_space": "the backup needs about {need_mb} MB but only {free_mb} MB are free at {path}; "
-                                  "choose a disk with more room",
+    "choose a disk with more room",
     "dataset.error_backup_failed": "the backup to {path} failed: {reason}; nothing was left there",
     "dataset.error_backup_full": "the backup to {path} failed: its disk is full; nothing was left there: choose a "
-                                 "disk with more room",
+    "disk with more room",
 }
 
 KO: dict[str, str] = {
@@ -187,7 +187,7 @@ KO: dict[str, str] = {
     "dataset.upload.duplicate": "중복",
     "dataset.upload.rejected": "거부",
     "dataset.upload.limits": "파일당 최대 {mb} MB(사진 또는 .zip), 사진당 {mp} 메가픽셀, JPEG, PNG, BMP, TIFF 또는 "
-                             "WebP.",
+    "WebP.",
     "dataset.tab.gallery": "갤러리",
     "dataset.tab.balance": "분포 및 상태",
     "dataset.tab.splits": "분할 및 내보내기",
@@ -220,7 +220,7 @@ KO: dict[str, str] = {
     "dataset.detail.sha": "SHA-256",
     "dataset.detail.history": "라벨 이력",
     "dataset.detail.shortcut": "{keys} 키로 라벨을 지정하고 이 필터의 다음 사진을 엽니다. ←는 이전 사진, "
-                               "→는 건너뛰기입니다.",
+    "→는 건너뛰기입니다.",
     "dataset.detail.close": "닫기",
     "history.col_at": "시각",
     "history.col_user": "사용자",
@@ -266,7 +266,7 @@ KO: dict[str, str] = {
     "reject.heic": "HEIC/HEIF 사진은 지원하지 않습니다. 카메라를 JPEG로 설정하거나 변환하세요",
     "reject.pixels": "{width}×{height}는 {mp:.0f} 메가픽셀로 제한 {limit_mp:.0f} MP를 넘습니다",
     "reject.memory": "{width}×{height} ({mode}) 디코딩에 {need_mb:.0f} MB가 필요해 메모리 한도 "
-                     "{budget_mb} MB(BOLTSCOPE_MAX_DECODE_MB)를 넘습니다",
+    "{budget_mb} MB(BOLTSCOPE_MAX_DECODE_MB)를 넘습니다",
     "reject.bomb": "안전하게 디코딩하기엔 픽셀이 너무 많습니다 (압축 폭탄): {detail}",
     "reject.too_small": "{width}×{height} px는 너무 작습니다 (각 변 {min} px 이상 필요)",
     "reject.corrupt": "잘리거나 손상된 이미지 데이터: {detail}",
@@ -284,8 +284,8 @@ KO: dict[str, str] = {
     "dataset.upload.split": "이 사진들의 분할",
     "dataset.upload.split_auto": "자동",
     "dataset.upload.split_help": "자동: 분할 설정에 따라 라벨별로 학습, 검증, 테스트에 나눕니다. 여기서 고른 분할은 "
-                                 "계속 유지됩니다. 이 사진들은 옮겨지지 않으므로 직접 라벨을 붙인 테스트 폴더가 "
-                                 "그대로 유지됩니다.",
+    "계속 유지됩니다. 이 사진들은 옮겨지지 않으므로 직접 라벨을 붙인 테스트 폴더가 "
+    "그대로 유지됩니다.",
     "dataset.upload.reset": "다음 사진을 위해 라벨과 분할 선택을 자동으로 되돌렸습니다.",
     "dataset.select_filter": "필터에 맞는 {n}장 모두 선택",
     "dataset.select_none": "선택 해제",
@@ -297,7 +297,7 @@ KO: dict[str, str] = {
     "dataset.demo.help": "합성 데모 사진(출처: 데모)입니다. 실제 사진으로 작업하기 전에 휴지통으로 옮기세요.",
     "dataset.demo.trash": "데모 사진 {n}장 모두 휴지통으로",
     "dataset.demo.confirm": "데모 사진 {n}장을 모두 휴지통으로 옮길까요? 업로드하거나 가져온 사진은 그대로 둡니다. "
-                            "휴지통에서 복원할 수 있습니다.",
+    "휴지통에서 복원할 수 있습니다.",
     "dataset.demo.yes": "예, 데모 사진 {n}장 옮기기",
     "dataset.demo.cancel": "취소",
     "dataset.demo.done": "데모 사진 {n}장을 휴지통으로 옮겼습니다.",
@@ -311,7 +311,7 @@ KO: dict[str, str] = {
     "dataset.error_export": "내보내기 zip을 쓸 수 없습니다: {detail}",
     "health.near_pairs": "거의 같은 사진 쌍: {n}",
     "health.near_help": "거의 똑같아 보이는 두 사진입니다. 둘 다 유지하거나, 하나를 휴지통으로 옮기거나, 올바른 "
-                        "라벨을 붙이세요.",
+    "라벨을 붙이세요.",
     "health.near_below": "차트 아래에 쌍으로 표시됩니다.",
     "health.near_bits": "해시 64비트 중 {bits}비트 다름",
     "health.near_more": "{total}쌍 중 {shown}쌍 표시: 이 쌍들을 처리하면 다음 쌍이 나타납니다.",
@@ -323,16 +323,16 @@ KO: dict[str, str] = {
     "dataset.upload.skipped": "건너뜀",
     "skip.hidden": "숨김 파일(이름이 '.'으로 시작)이라 가져오지 않았습니다. 가져오려면 이름을 바꾸세요",
     "dataset.error_import_stopped": "가져오기가 중단되었습니다: {reason}. 중단되기 전에 이번 가져오기의 사진 "
-                                    "{count}장이 저장되었습니다: {names}",
+    "{count}장이 저장되었습니다: {names}",
     "dataset.error_disk_floor": "작업 공간 디스크에 남은 공간이 {free_mb} MB뿐입니다. 로그인과 데이터베이스가 쓸 "
-                                "공간을 남기려고 {floor_mb} MB(BOLTSCOPE_MIN_FREE_MB)에서 가져오기와 내보내기를 "
-                                "멈춥니다. 먼저 공간을 확보하세요",
+    "공간을 남기려고 {floor_mb} MB(BOLTSCOPE_MIN_FREE_MB)에서 가져오기와 내보내기를 "
+    "멈춥니다. 먼저 공간을 확보하세요",
     "dataset.error_floor_stored": "작업 공간 디스크에 남은 공간이 {free_mb} MB뿐이라 {floor_mb} MB"
-                                  "(BOLTSCOPE_MIN_FREE_MB)에서 가져오기를 멈췄습니다. 중단되기 전에 이번 가져오기의 "
-                                  "사진 {count}장이 저장되었습니다: {names}",
+    "(BOLTSCOPE_MIN_FREE_MB)에서 가져오기를 멈췄습니다. 중단되기 전에 이번 가져오기의 "
+    "사진 {count}장이 저장되었습니다: {names}",
     "dataset.error_backup_space": "백업에 약 {need_mb} MB가 필요하지만 {path}에는 {free_mb} MB만 남아 있습니다. "
-                                  "공간이 더 있는 디스크를 고르세요",
+    "공간이 더 있는 디스크를 고르세요",
     "dataset.error_backup_failed": "{path}(으)로의 백업에 실패했습니다: {reason}. 그곳에 남긴 것은 없습니다",
     "dataset.error_backup_full": "{path}(으)로의 백업에 실패했습니다: 디스크가 가득 찼습니다. 그곳에 남긴 것은 "
-                                 "없습니다. 공간이 더 있는 디스크를 고르세요",
+    "없습니다. 공간이 더 있는 디스크를 고르세요",
 }

@@ -4,7 +4,7 @@ EN: dict[str, str] = {
     "page.diagnose": "Diagnose",
     "diagnose.title": "Diagnose",
     "diagnose.no_model": "There is no production model yet. Train one on the Train page (a Quick model takes seconds), "
-                         "then promote it on the Evaluate page.",
+    "then promote it on the Evaluate page.",
     "diagnose.model": "Production model: run #{id} ({arch}); operating point P(normal) ≥ {threshold}.",
     "diagnose.controls": "Heatmap settings",
     "diagnose.method": "Method",
@@ -26,7 +26,7 @@ EN: dict[str, str] = {
     "diagnose.issue.dark": "too dark",
     "diagnose.issue.blurred": "blurred",
     "diagnose.flagged": "Flagged as a defect although normal is the likeliest class: P(normal) is below the "
-                        "operating point {threshold}.",
+    "operating point {threshold}.",
     "diagnose.original": "photo, {w}×{h} px",
     "diagnose.overlay": "{method}, explaining {target}",
     "diagnose.ms": "{timed}: {ms} ms per photo",
@@ -38,16 +38,16 @@ EN: dict[str, str] = {
     "diagnose.saved": "{name} added to the dataset as {label}.",
     "diagnose.save_pick": "Choose the right label to save the photo.",
     "diagnose.save_unfit": "This photo was flagged unfit ({issues}). A label on a photo that cannot be judged "
-                           "teaches the model little: save it only if the label is certain.",
+    "teaches the model little: save it only if the label is certain.",
     "diagnose.save_duplicate": "{name} is already in the dataset as photo #{id}; its label was not changed. "
-                               "Relabel it on the Dataset page.",
+    "Relabel it on the Dataset page.",
     "diagnose.banner.pass": "PASS",
     "diagnose.banner.defect": "DEFECT",
     "diagnose.banner.check": "CHECK PHOTO",
     "diagnose.banner.pass.detail": "{label} · P(normal) {p} ≥ operating point {threshold}",
     "diagnose.banner.defect.detail": "{label} · P(normal) {p} < operating point {threshold}",
     "diagnose.banner.check.detail": "The photo is hard to judge ({issues}): take another before trusting the "
-                                    "model's answer ({label}).",
+    "model's answer ({label}).",
     "diagnose.operating_point": "operating point",
     "diagnose.timed.model": "Model",
     "diagnose.timed.mirror": "mirrored photo",
@@ -76,7 +76,7 @@ KO: dict[str, str] = {
     "page.diagnose": "진단",
     "diagnose.title": "진단",
     "diagnose.no_model": "아직 운영 모델이 없습니다. 학습 페이지에서 모델을 학습하고 (빠른 모델은 몇 초), "
-                         "평가 페이지에서 운영 모델로 승격하세요.",
+    "평가 페이지에서 운영 모델로 승격하세요.",
     "diagnose.model": "운영 모델: 학습 #{id} ({arch}), 운영점 P(정상) ≥ {threshold}.",
     "diagnose.controls": "히트맵 설정",
     "diagnose.method": "방법",
@@ -109,16 +109,16 @@ KO: dict[str, str] = {
     "diagnose.saved": "{name}을(를) {label}(으)로 데이터셋에 추가했습니다.",
     "diagnose.save_pick": "사진을 저장하려면 올바른 라벨을 고르세요.",
     "diagnose.save_unfit": "판정하기 어려운 사진으로 표시되었습니다 ({issues}). 판정할 수 없는 사진의 라벨은 "
-                           "모델에 도움이 되지 않으니, 라벨이 확실할 때만 저장하세요.",
+    "모델에 도움이 되지 않으니, 라벨이 확실할 때만 저장하세요.",
     "diagnose.save_duplicate": "{name}은(는) 이미 데이터셋에 사진 #{id}(으)로 있어 라벨을 바꾸지 않았습니다. "
-                               "데이터셋 페이지에서 라벨을 바꾸세요.",
+    "데이터셋 페이지에서 라벨을 바꾸세요.",
     "diagnose.banner.pass": "합격",
     "diagnose.banner.defect": "불량",
     "diagnose.banner.check": "사진 확인",
     "diagnose.banner.pass.detail": "{label} · P(정상) {p} ≥ 운영점 {threshold}",
     "diagnose.banner.defect.detail": "{label} · P(정상) {p} < 운영점 {threshold}",
     "diagnose.banner.check.detail": "판정하기 어려운 사진입니다 ({issues}). 모델의 답({label})을 믿기 전에 "
-                                    "다시 찍으세요.",
+    "다시 찍으세요.",
     "diagnose.operating_point": "운영점",
     "diagnose.timed.model": "모델",
     "diagnose.timed.mirror": "반전 사진",

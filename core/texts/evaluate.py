@@ -37,7 +37,7 @@ EN: dict[str, str] = {
     "eval.relabelled": "Photo #{id} is now labelled {label}.",
     "eval.op": "Safety operating point",
     "eval.op.help": "A missed broken or missing bolt costs far more than a false alarm. Set the defect recall to "
-                    "reach; the threshold on P(normal) is chosen on the validation split and shown on the test split.",
+    "reach; the threshold on P(normal) is chosen on the validation split and shown on the test split.",
     "eval.op.target": "Target defect recall",
     "eval.op.threshold": "Threshold P(normal)",
     "eval.op.val_recall": "Defect recall (val)",
@@ -49,7 +49,7 @@ EN: dict[str, str] = {
     "eval.op.costs": "Or choose by costs",
     "eval.op.costs.use": "Choose the threshold with the lowest total cost on validation",
     "eval.op.costs.help": "Rows: the true label; columns: what the model calls it. A missed defect (called normal) "
-                          "is set to cost 50 false alarms; edit to your plant's figures.",
+    "is set to cost 50 false alarms; edit to your plant's figures.",
     "eval.op.stored": "Threshold {threshold} saved for run #{id}.",
     "eval.pr": "Precision–recall per class",
     "eval.reliability": "Reliability (ECE {ece})",
@@ -59,8 +59,8 @@ EN: dict[str, str] = {
     "eval.learning": "Learning curves",
     "eval.export": "Export the model",
     "eval.export.help": "ONNX or TorchScript for other tools and edge devices, with a model card (classes, input "
-                        "size, mean/std, metrics, operating point, dataset snapshot). Checked against PyTorch "
-                        "before it is offered.",
+    "size, mean/std, metrics, operating point, dataset snapshot). Checked against PyTorch "
+    "before it is offered.",
     "eval.export.format": "Format",
     "eval.export.build": "Build the export",
     "eval.export.building": "Exporting and checking against PyTorch…",
@@ -76,10 +76,10 @@ EN: dict[str, str] = {
     "eval.promote.button": "Promote run #{id} to production",
     "eval.promote.done": "Run #{id} is now the production model.",
     "eval.promote.figures": "On the same test photos: defect recall at the operating point {new} vs {old}, "
-                            "macro-F1 {new_f1} vs {old_f1} (run #{previous}).",
+    "macro-F1 {new_f1} vs {old_f1} (run #{previous}).",
     "eval.promote.forced": "The override was recorded.",
     "eval.absent": "No photos of {absent} in the {split} split. The averages (macro-F1, micro-F1, weighted F1) "
-                   "cover the classes that occur there: {averaged}.",
+    "cover the classes that occur there: {averaged}.",
     "eval.c.run": "run",
     "eval.c.arch": "backbone",
     "eval.c.kind": "kind",
@@ -97,7 +97,7 @@ EN: dict[str, str] = {
     "eval.c.production": "production",
     "eval.c.yes": "✓",
     "eval.c.help.defect_recall": "Defect recall on the test split at the run's operating point: the share of "
-                                 "defective bolts it does not call normal.",
+    "defective bolts it does not call normal.",
     "eval.c.help.cpu_ms": "CPU latency per photo, batch of 1, measured when the run finished.",
     "eval.c.help.gflops": "GFLOPs per photo at the run's image size.",
     "eval.axis.ms": "CPU ms per photo",
@@ -106,23 +106,22 @@ EN: dict[str, str] = {
     "eval.compare.training": "How each run was trained",
     # core errors the page can show (key in the error, English in str(exc) for the CLI)
     "evaluate.promote_refused_recall": "Run #{run} misses more defects than production run #{production}: on the "
-                                       "same test photos its defect recall at the operating point is {new}, below "
-                                       "{old} (macro-F1 {new_f1} vs {old_f1}). To promote it anyway, tick “"
-                                       + FORCE_EN + "”.",
+    "same test photos its defect recall at the operating point is {new}, below "
+    "{old} (macro-F1 {new_f1} vs {old_f1}). To promote it anyway, tick “" + FORCE_EN + "”.",
     "evaluate.promote_refused_f1": "Run #{run} has a lower test macro-F1 than production run #{production}: {new}, "
-                                   "below {old}. To promote it anyway, tick “" + FORCE_EN + "”.",
+    "below {old}. To promote it anyway, tick “" + FORCE_EN + "”.",
     "evaluate.promote_refused_photos": "Run #{run} was tested on other photos than production run #{production}, "
-                                       "so their figures do not compare. Lock the test split on the Dataset page "
-                                       "and train again, or tick “" + FORCE_EN + "”.",
+    "so their figures do not compare. Lock the test split on the Dataset page "
+    "and train again, or tick “" + FORCE_EN + "”.",
     "evaluate.already_production": "Run #{run} is already the production model.",
     "evaluate.unfinished": "Run #{run} has not finished; it has no predictions to evaluate yet.",
     "evaluate.no_run": "Run #{run} does not exist.",
     "evaluate.cost_shape": "The cost matrix must be {n}×{n}.",
     "evaluate.target_range": "The target defect recall {target} must be between 0.5 and 1.",
     "evaluate.no_threshold": "Run #{run} has no 'normal' class or no validation photos, so there is no defect "
-                             "threshold to choose.",
+    "threshold to choose.",
     "evaluate.need_two_labels": "Training needs photos of at least two labels in the train split; found {n} "
-                                "({found}). Label more photos on the Dataset page.",
+    "({found}). Label more photos on the Dataset page.",
 }
 
 KO: dict[str, str] = {
@@ -158,7 +157,7 @@ KO: dict[str, str] = {
     "eval.relabelled": "사진 #{id}의 라벨이 {label}(으)로 바뀌었습니다.",
     "eval.op": "안전 운영점",
     "eval.op.help": "파손·유실 볼트를 놓치는 비용은 오경보보다 훨씬 큽니다. 달성할 결함 재현율을 정하면 "
-                    "P(정상) 임계값을 검증 분할에서 고르고 테스트 분할에서 결과를 보여 줍니다.",
+    "P(정상) 임계값을 검증 분할에서 고르고 테스트 분할에서 결과를 보여 줍니다.",
     "eval.op.target": "목표 결함 재현율",
     "eval.op.threshold": "임계값 P(정상)",
     "eval.op.val_recall": "결함 재현율 (검증)",
@@ -170,7 +169,7 @@ KO: dict[str, str] = {
     "eval.op.costs": "또는 비용으로 고르기",
     "eval.op.costs.use": "검증 분할에서 총비용이 가장 낮은 임계값 선택",
     "eval.op.costs.help": "행: 실제 라벨, 열: 모델 판정. 놓친 결함(정상으로 판정)은 오경보 50건의 비용으로 "
-                          "두었습니다. 공장 기준에 맞게 고치세요.",
+    "두었습니다. 공장 기준에 맞게 고치세요.",
     "eval.op.stored": "학습 #{id}에 임계값 {threshold}을(를) 저장했습니다.",
     "eval.pr": "클래스별 정밀도–재현율",
     "eval.reliability": "신뢰도 보정 (ECE {ece})",
@@ -180,7 +179,7 @@ KO: dict[str, str] = {
     "eval.learning": "학습 곡선",
     "eval.export": "모델 내보내기",
     "eval.export.help": "다른 도구와 엣지 장비용 ONNX 또는 TorchScript와 모델 카드(클래스, 입력 크기, 평균/표준편차, "
-                        "지표, 운영점, 데이터셋 스냅샷). 내보내기 전에 PyTorch와 결과를 대조합니다.",
+    "지표, 운영점, 데이터셋 스냅샷). 내보내기 전에 PyTorch와 결과를 대조합니다.",
     "eval.export.format": "형식",
     "eval.export.build": "내보내기 만들기",
     "eval.export.building": "내보내고 PyTorch와 대조하는 중…",
@@ -196,10 +195,10 @@ KO: dict[str, str] = {
     "eval.promote.button": "학습 #{id}을(를) 운영 모델로 승격",
     "eval.promote.done": "학습 #{id}이(가) 운영 모델이 되었습니다.",
     "eval.promote.figures": "같은 테스트 사진 기준: 운영점 결함 재현율 {new} 대 {old}, macro-F1 {new_f1} 대 {old_f1} "
-                            "(학습 #{previous}).",
+    "(학습 #{previous}).",
     "eval.promote.forced": "검사 무시 승격이 기록되었습니다.",
     "eval.absent": "{split} 분할에 {absent} 사진이 없습니다. 평균(macro-F1, micro-F1, 가중 F1)은 이 분할에 나오는 "
-                   "클래스만으로 계산합니다: {averaged}.",
+    "클래스만으로 계산합니다: {averaged}.",
     "eval.c.run": "학습",
     "eval.c.arch": "백본",
     "eval.c.kind": "종류",
@@ -217,7 +216,7 @@ KO: dict[str, str] = {
     "eval.c.production": "운영",
     "eval.c.yes": "✓",
     "eval.c.help.defect_recall": "학습의 운영점에서 테스트 분할의 결함 재현율: 결함 볼트를 정상으로 판정하지 않은 "
-                                 "비율.",
+    "비율.",
     "eval.c.help.cpu_ms": "사진 한 장(배치 1)의 CPU 지연 시간, 학습이 끝날 때 측정.",
     "eval.c.help.gflops": "학습 이미지 크기에서 사진 한 장당 GFLOPs.",
     "eval.axis.ms": "사진당 CPU ms",
@@ -226,14 +225,13 @@ KO: dict[str, str] = {
     "eval.compare.training": "학습별 학습 조건",
     # 페이지가 보여 줄 수 있는 코어 오류
     "evaluate.promote_refused_recall": "학습 #{run}은(는) 운영 모델 #{production}보다 결함을 더 많이 놓칩니다: 같은 "
-                                       "테스트 사진에서 운영점 결함 재현율이 {new}(으)로 {old}보다 낮습니다 "
-                                       "(macro-F1 {new_f1} 대 {old_f1}). 그래도 승격하려면 ‘" + FORCE_KO
-                                       + "’을(를) 선택하세요.",
+    "테스트 사진에서 운영점 결함 재현율이 {new}(으)로 {old}보다 낮습니다 "
+    "(macro-F1 {new_f1} 대 {old_f1}). 그래도 승격하려면 ‘" + FORCE_KO + "’을(를) 선택하세요.",
     "evaluate.promote_refused_f1": "학습 #{run}의 테스트 macro-F1이 운영 모델 #{production}보다 낮습니다: {new}, "
-                                   "운영 모델 {old}. 그래도 승격하려면 ‘" + FORCE_KO + "’을(를) 선택하세요.",
+    "운영 모델 {old}. 그래도 승격하려면 ‘" + FORCE_KO + "’을(를) 선택하세요.",
     "evaluate.promote_refused_photos": "학습 #{run}은(는) 운영 모델 #{production}과(와) 다른 사진으로 테스트되어 "
-                                       "지표를 비교할 수 없습니다. 데이터셋 페이지에서 테스트 분할을 고정하고 다시 "
-                                       "학습하거나 ‘" + FORCE_KO + "’을(를) 선택하세요.",
+    "지표를 비교할 수 없습니다. 데이터셋 페이지에서 테스트 분할을 고정하고 다시 "
+    "학습하거나 ‘" + FORCE_KO + "’을(를) 선택하세요.",
     "evaluate.already_production": "학습 #{run}은(는) 이미 운영 모델입니다.",
     "evaluate.unfinished": "학습 #{run}이(가) 아직 끝나지 않아 평가할 예측이 없습니다.",
     "evaluate.no_run": "학습 #{run}이(가) 없습니다.",
@@ -241,5 +239,5 @@ KO: dict[str, str] = {
     "evaluate.target_range": "목표 결함 재현율 {target}은(는) 0.5와 1 사이여야 합니다.",
     "evaluate.no_threshold": "학습 #{run}에는 'normal' 클래스나 검증 사진이 없어 결함 임계값을 고를 수 없습니다.",
     "evaluate.need_two_labels": "학습하려면 학습 분할에 적어도 두 라벨의 사진이 필요합니다. 찾은 라벨 {n}개 "
-                                "({found}). 데이터셋 페이지에서 사진에 라벨을 더 다세요.",
+    "({found}). 데이터셋 페이지에서 사진에 라벨을 더 다세요.",
 }

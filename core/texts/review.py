@@ -29,7 +29,7 @@ EN: dict[str, str] = {
     "review.confirm": "Label is right: {label}",
     "review.skip": "Skip",
     "review.to_normal.ask": "Photo #{id} is labelled **{old}**. Relabel it **{new}**? The next model then learns "
-                            "that photos like this pass inspection.",
+    "that photos like this pass inspection.",
     "review.to_normal.yes": "Yes, relabel as {label}",
     "review.to_normal.no": "Cancel, keep {label}",
     "review.error.to_normal": "Photo #{id} is labelled {old}: relabelling it {new} needs a confirmation.",
@@ -78,7 +78,7 @@ KO: dict[str, str] = {
     "review.confirm": "라벨이 맞음: {label}",
     "review.skip": "건너뛰기",
     "review.to_normal.ask": "사진 #{id}의 라벨은 **{old}**입니다. **{new}**(으)로 바꿀까요? 그러면 다음 모델은 "
-                            "이런 사진을 합격으로 배웁니다.",
+    "이런 사진을 합격으로 배웁니다.",
     "review.to_normal.yes": "예, {label}(으)로 라벨",
     "review.to_normal.no": "취소, {label} 유지",
     "review.error.to_normal": "사진 #{id}의 라벨은 {old}입니다. {new}(으)로 바꾸려면 확인이 필요합니다.",

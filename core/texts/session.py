@@ -20,13 +20,13 @@ EN: dict[str, str] = {
     "session.user_no_account": "there is no boltscope account for {name}; an admin can add one with that e-mail",
     "session.user_disabled": "the account {name} is disabled",
     "session.disk_low": "The server's disk is nearly full ({free_mb} MB free). Sign-in still works, but imports are "
-                        "stopped: an admin should free space on the workspace's disk.",
+    "stopped: an admin should free space on the workspace's disk.",
 }
 
 KO: dict[str, str] = {
     "session.changed": "관리자가 계정(역할, 비밀번호 또는 접근 권한)을 변경했습니다. 다시 로그인하세요.",
     "session.not_allowed": "**{page}** 페이지는 {need} 이상의 역할이 필요합니다. 현재 {name}({role})(으)로 "
-                           "로그인되어 있습니다.",
+    "로그인되어 있습니다.",
     "session.not_allowed_help": "이 페이지를 쓸 수 있는 역할을 관리자에게 요청하거나, 메뉴에서 페이지를 고르세요.",
     "session.user_password_short": "비밀번호는 {n}자 이상이어야 합니다",
     "session.user_password_long": "비밀번호는 {n}자를 넘을 수 없습니다",
@@ -44,5 +44,5 @@ KO: dict[str, str] = {
     "session.user_no_account": "{name}의 boltscope 계정이 없습니다. 관리자가 그 이메일로 계정을 만들 수 있습니다",
     "session.user_disabled": "{name} 계정은 비활성화되었습니다",
     "session.disk_low": "서버 디스크가 거의 가득 찼습니다(남은 공간 {free_mb} MB). 로그인은 되지만 가져오기는 "
-                        "멈췄습니다. 관리자가 작업 공간 디스크의 공간을 확보해야 합니다.",
+    "멈췄습니다. 관리자가 작업 공간 디스크의 공간을 확보해야 합니다.",
 }

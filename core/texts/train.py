@@ -20,8 +20,8 @@ EN: dict[str, str] = {
     "train.weights.source.hub": "torch hub cache",
     "train.weights.source.workspace": "workspace weights folder",
     "train.weights.missing": "No pretrained weights for this backbone on this machine: it will train from scratch "
-                             "(slower, needs more photos). To use ImageNet weights, copy `{file}` into `{workspace}` "
-                             "or `{hub}`.",
+    "(slower, needs more photos). To use ImageNet weights, copy `{file}` into `{workspace}` "
+    "or `{hub}`.",
     "train.weights.none_exist": "This model has no pretrained weights: it always trains from scratch.",
     "train.epochs": "Epochs",
     "train.batch": "Batch size",
@@ -34,7 +34,7 @@ EN: dict[str, str] = {
     "train.augment.photo": "handheld photo",
     "train.augment.strong": "strong (RandAugment + mixup/cutmix)",
     "train.augment.help": "flips: mirror images. handheld photo: flips plus light, contrast, blur, a small tilt and "
-                          "perspective. strong: RandAugment and mixing photos, for large datasets.",
+    "perspective. strong: RandAugment and mixing photos, for large datasets.",
     "train.advanced": "Advanced settings",
     "train.scheduler": "Schedule",
     "train.scheduler.cosine": "cosine with warm-up",
@@ -167,8 +167,8 @@ KO: dict[str, str] = {
     "train.weights.source.hub": "torch hub 캐시",
     "train.weights.source.workspace": "작업 공간 weights 폴더",
     "train.weights.missing": "이 컴퓨터에 이 백본의 사전학습 가중치가 없어 처음부터 학습합니다 (더 느리고 사진이 더 "
-                             "필요합니다). ImageNet 가중치를 쓰려면 `{file}` 파일을 `{workspace}` 또는 `{hub}`에 "
-                             "복사하세요.",
+    "필요합니다). ImageNet 가중치를 쓰려면 `{file}` 파일을 `{workspace}` 또는 `{hub}`에 "
+    "복사하세요.",
     "train.weights.none_exist": "이 모델은 사전학습 가중치가 없어 항상 처음부터 학습합니다.",
     "train.epochs": "에폭",
     "train.batch": "배치 크기",
@@ -181,7 +181,7 @@ KO: dict[str, str] = {
     "train.augment.photo": "손으로 찍은 사진",
     "train.augment.strong": "강함 (RandAugment + mixup/cutmix)",
     "train.augment.help": "뒤집기: 좌우·상하 반전. 손으로 찍은 사진: 뒤집기에 밝기, 대비, 흐림, 약간의 기울기와 원근. "
-                          "강함: RandAugment와 사진 섞기, 큰 데이터셋용.",
+    "강함: RandAugment와 사진 섞기, 큰 데이터셋용.",
     "train.advanced": "고급 설정",
     "train.scheduler": "스케줄",
     "train.scheduler.cosine": "워밍업 후 코사인",

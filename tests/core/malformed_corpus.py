@@ -66,8 +66,10 @@ def _bmp_claiming(width: int, height: int) -> bytes:
     return header + info
 
 
-SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="64" height="48"><rect width="64" ' \
-      b'height="48" fill="red"/></svg>'
+SVG = (
+    b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="64" height="48"><rect width="64" '
+    b'height="48" fill="red"/></svg>'
+)
 
 # kind -> (upload name, bytes, expected: None = imported, else the refusal key)
 CORPUS: dict[str, tuple[str, bytes, str | None]] = {

@@ -29,8 +29,7 @@ def refusals(ws) -> list[audit.Entry]:
 
 def dump_without_refusals(ws) -> list[str]:
     """The whole database, less the audit rows of refusals."""
-    return [line for line in ws.conn.iterdump() if not (line.startswith('INSERT INTO "audit"')
-                                                        and "'refused'" in line)]
+    return [line for line in ws.conn.iterdump() if not (line.startswith('INSERT INTO "audit"') and "'refused'" in line)]
 
 
 def test_a_refused_call_is_audited_with_the_user_the_action_and_the_role_it_needed(populated):
@@ -44,7 +43,8 @@ def test_a_refused_call_is_audited_with_the_user_the_action_and_the_role_it_need
     assert entry.details == {"role": "viewer", "need": "trainer"}
     after = list(populated.conn.iterdump())
     assert [line for line in after if line not in before] == [  # the one audit row and nothing else
-        line for line in after if line.startswith('INSERT INTO "audit"') and f"VALUES({entry.id}," in line]
+        line for line in after if line.startswith('INSERT INTO "audit"') and f"VALUES({entry.id}," in line
+    ]
     assert dump_without_refusals(populated) == before
 
 
@@ -59,7 +59,10 @@ def test_every_refused_mutating_call_is_audited_once_where_the_app_names_the_con
     entries = refusals(populated)
     assert len(entries) == seen + 1, name
     assert (entries[0].user, entries[0].target, entries[0].details) == (
-        actor.name, action, {"role": actor.role, "need": auth.ACTION_MIN_ROLE[action]})
+        actor.name,
+        action,
+        {"role": actor.role, "need": auth.ACTION_MIN_ROLE[action]},
+    )
     assert dump_without_refusals(populated) == before
 
 

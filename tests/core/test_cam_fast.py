@@ -33,8 +33,15 @@ def library_mask(predictor: predict.Predictor, photo, method: str, target: int) 
         model.requires_grad_(False)
 
 
-@pytest.mark.parametrize("arch", ["tiny_cnn", "resnet18", pytest.param("efficientnet_lite0", marks=pytest.mark.slow),
-                                  pytest.param("mobilenet_v3_large", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "arch",
+    [
+        "tiny_cnn",
+        "resnet18",
+        pytest.param("efficientnet_lite0", marks=pytest.mark.slow),
+        pytest.param("mobilenet_v3_large", marks=pytest.mark.slow),
+    ],
+)
 def test_fast_methods_equal_pytorch_grad_cam(arch):
     predictor = predictor_for(arch)
     photos = [demo.render_crop(seed, label).image for seed, label in ((3, "broken"), (4, "missing"))]

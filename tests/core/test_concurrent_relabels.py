@@ -31,9 +31,19 @@ def test_four_processes_relabel_at_once_and_every_event_is_kept(ws):
     add_demo(ws, 6)
     ids = [i.id for i in store.all_images(ws.conn)]
     events_before = ws.conn.execute("SELECT COUNT(*) FROM label_events").fetchone()[0]
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER.format(root=str(ROOT), ws=str(ws.settings.workspace),
-                                                                    n=n, ids=ids, count=len(ids))],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(4)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                WORKER.format(root=str(ROOT), ws=str(ws.settings.workspace), n=n, ids=ids, count=len(ids)),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
     results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
     for code, err in results:
         assert code == 0 and "locked" not in err, err

@@ -68,8 +68,19 @@ def test_batch_must_divide_over_the_processes():
 
 
 def test_boundaries_are_accepted():
-    config = TrainConfig(epochs=1, warmup_epochs=0, batch_size=1, lr=1e-7, image_size=32, momentum=0.0,
-                         weight_decay=0.0, label_smoothing=0.5, val_fraction=0.5, nproc=1, early_stop=0)
+    config = TrainConfig(
+        epochs=1,
+        warmup_epochs=0,
+        batch_size=1,
+        lr=1e-7,
+        image_size=32,
+        momentum=0.0,
+        weight_decay=0.0,
+        label_smoothing=0.5,
+        val_fraction=0.5,
+        nproc=1,
+        early_stop=0,
+    )
     assert config.image_size == 32
     assert TrainConfig(epochs=1000, warmup_epochs=1000, freeze_epochs=1000, image_size=1024).epochs == 1000
 
@@ -91,10 +102,30 @@ def test_from_dict_validates_like_the_constructor():
 
 
 def test_round_trip_through_json():
-    config = TrainConfig(arch="tiny_cnn", kind="quick", epochs=7, batch_size=12, lr=3e-4, image_size=96,
-                         optimizer="sgd", nesterov=False, scheduler="plateau", warmup_epochs=2, augment="strong",
-                         label_smoothing=0.1, balance="sampler", freeze_epochs=1, early_stop=3, pretrained=False,
-                         seed=42, nproc=2, amp=False, channels_last=False, val_fraction=0.2, num_workers=2)
+    config = TrainConfig(
+        arch="tiny_cnn",
+        kind="quick",
+        epochs=7,
+        batch_size=12,
+        lr=3e-4,
+        image_size=96,
+        optimizer="sgd",
+        nesterov=False,
+        scheduler="plateau",
+        warmup_epochs=2,
+        augment="strong",
+        label_smoothing=0.1,
+        balance="sampler",
+        freeze_epochs=1,
+        early_stop=3,
+        pretrained=False,
+        seed=42,
+        nproc=2,
+        amp=False,
+        channels_last=False,
+        val_fraction=0.2,
+        num_workers=2,
+    )
     values = config.to_dict()
     assert values["scheduler"] == "plateau" and values["seed"] == 42 and len(values) == 24
     again = TrainConfig.from_dict(json.loads(json.dumps(values)))
@@ -116,8 +147,14 @@ def test_seed_outside_the_usable_range_is_refused(seed):
 
 @pytest.mark.parametrize(
     "bad",
-    [dict(seed=-1), dict(batch_size=7, nproc=2), dict(optimizer="x"), dict(lr=99.0), dict(epochs=2.5),
-     dict(pretrained="yes")],
+    [
+        dict(seed=-1),
+        dict(batch_size=7, nproc=2),
+        dict(optimizer="x"),
+        dict(lr=99.0),
+        dict(epochs=2.5),
+        dict(pretrained="yes"),
+    ],
 )
 def test_training_setting_errors_carry_a_key_translated_in_both_languages(bad):
     from core import i18n

@@ -30,12 +30,14 @@ def _fill(ws_root: Path, first: int, n: int) -> None:
         with db.transaction(ws.conn):
             ws.conn.executemany(
                 "INSERT INTO audit (at, user, action, target, details) VALUES (?, ?, ?, ?, '{}')",
-                [(db.now_iso(), f"user{i % 40}", "relabel", f"photo {i} " * 4) for i in range(first, first + n)])
+                [(db.now_iso(), f"user{i % 40}", "relabel", f"photo {i} " * 4) for i in range(first, first + n)],
+            )
             ws.conn.executemany(
                 "INSERT INTO images (sha256, ext, display_name, origin, source, width, height, bytes, phash, "
                 "brightness, sharpness, label, added_by, added_at) VALUES (?, '.jpg', ?, 'o', 'import', 64, 48, "
                 "100, '0000000000000000', 0.5, 0.5, 'normal', 'alice', ?)",
-                [(f"{i:064x}", f"bolt_{i}.jpg", db.now_iso()) for i in range(first, first + n)])
+                [(f"{i:064x}", f"bolt_{i}.jpg", db.now_iso()) for i in range(first, first + n)],
+            )
     finally:
         ws.close()
 
@@ -147,10 +149,28 @@ def test_damage_met_after_the_workspace_opened_is_the_same_clear_error(healthy):
 
 
 COMMANDS = (
-    ["stats"], ["jobs"], ["audit"], ["audit", "--csv"], ["doctor", "--dry-run"], ["doctor"], ["user", "list"],
-    ["history", "1"], ["relabel", "1", "broken"], ["demo", "--n", "1"], ["export", "OUT"], ["evaluate", "1"],
-    ["suspects"], ["promote", "1"], ["cancel", "1"], ["resume", "1"], ["backup", "OUT"], ["worker", "--once"],
-    ["import", "OUT"], ["predict", "OUT"], ["train"], ["quick-model"],
+    ["stats"],
+    ["jobs"],
+    ["audit"],
+    ["audit", "--csv"],
+    ["doctor", "--dry-run"],
+    ["doctor"],
+    ["user", "list"],
+    ["history", "1"],
+    ["relabel", "1", "broken"],
+    ["demo", "--n", "1"],
+    ["export", "OUT"],
+    ["evaluate", "1"],
+    ["suspects"],
+    ["promote", "1"],
+    ["cancel", "1"],
+    ["resume", "1"],
+    ["backup", "OUT"],
+    ["worker", "--once"],
+    ["import", "OUT"],
+    ["predict", "OUT"],
+    ["train"],
+    ["quick-model"],
 )
 
 
@@ -171,8 +191,13 @@ def test_the_real_cli_prints_one_line_and_no_traceback(kind, healthy, tmp_path):
     photo = tmp_path / "bolt.jpg"
     photo.write_bytes(b"not read: the workspace fails first")
     for argv in (["import", str(photo)], ["doctor", "--dry-run"]):
-        done = subprocess.run([sys.executable, "-m", "core", "--workspace", str(healthy), *argv], cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "core", "--workspace", str(healthy), *argv],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 1, done.stderr
         assert done.stderr.startswith("error: the workspace database ") and done.stderr.count("\n") == 1
         assert "Traceback" not in done.stderr and "restore BACKUP_DIR --force" in done.stderr
@@ -213,8 +238,9 @@ def test_damage_met_by_a_page_of_an_open_session_is_shown_translated(lang, healt
     monkeypatch.setenv("BOLTSCOPE_WORKSPACE", str(healthy))
 
     def damaged(*_args, **_kwargs):
-        raise StorageError("damaged", key="error.workspace_corrupt", file="boltscope.db", workspace="plant",
-                           reason="malformed")
+        raise StorageError(
+            "damaged", key="error.workspace_corrupt", file="boltscope.db", workspace="plant", reason="malformed"
+        )
 
     monkeypatch.setattr(store, "stats", damaged)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)

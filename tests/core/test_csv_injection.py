@@ -42,8 +42,13 @@ def test_the_audit_csv_from_the_cli_neutralises_names_typed_at_sign_in(ws, ws_pa
     for payload in PAYLOADS:
         with pytest.raises(CoreError):
             signin.authenticate(ws.conn, payload, "wrong password")
-    out = subprocess.run([sys.executable, "-m", "core", "--workspace", str(ws_path), "audit", "--csv"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "core", "--workspace", str(ws_path), "audit", "--csv"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     written = cells(out.stdout)
     assert any(cell.startswith("'=HYPERLINK") for cell in written)  # the attempt is kept, as text

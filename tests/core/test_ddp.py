@@ -21,8 +21,22 @@ def demo_path(ws):
 
 @pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_two_processes_take_the_steps_of_one(demo_path):
-    out = cli_json(demo_path, "train", "--arch", "tiny_cnn", "--epochs", "2", "--image-size", "32",
-                   "--batch-size", "8", "--nproc", "2", "--wait", timeout=300)
+    out = cli_json(
+        demo_path,
+        "train",
+        "--arch",
+        "tiny_cnn",
+        "--epochs",
+        "2",
+        "--image-size",
+        "32",
+        "--batch-size",
+        "8",
+        "--nproc",
+        "2",
+        "--wait",
+        timeout=300,
+    )
     assert out["status"] == "done", out
     assert out["best_epoch"] in (1, 2) and 0 <= out["test"]["macro_f1"] <= 1
     ws = open_workspace(demo_path)

@@ -79,9 +79,13 @@ def test_classes_differ_where_the_bolt_is():
 
 
 def test_admin_moves_every_demo_photo_to_the_trash_and_nothing_else(ws, admin, labeler):
-    demo_ids = ingest.import_uploads(ws, admin, [(f"demo/{p.label}/d{i}.jpg", p.jpeg)
-                                                 for i, p in enumerate(demo.demo_set(6, seed=5))],
-                                     image_source="demo", event_source="import").imported_ids
+    demo_ids = ingest.import_uploads(
+        ws,
+        admin,
+        [(f"demo/{p.label}/d{i}.jpg", p.jpeg) for i, p in enumerate(demo.demo_set(6, seed=5))],
+        image_source="demo",
+        event_source="import",
+    ).imported_ids
     own = ingest.import_uploads(ws, labeler, [(f"normal/o{i}.jpg", make_image(70 + i)) for i in range(3)])
     assert len(demo_ids) == 6
     with pytest.raises(PermissionDenied) as refused:

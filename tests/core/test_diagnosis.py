@@ -17,8 +17,10 @@ from core import auth, demo, diagnosis, explain, i18n, models, predict
 from core.errors import ValidationError
 
 CLASSES = ("normal", "broken", "missing")
-NAMES = {"en": {"normal": "normal", "broken": "broken", "missing": "missing"},
-         "ko": {"normal": "정상", "broken": "파손", "missing": "누락"}}
+NAMES = {
+    "en": {"normal": "normal", "broken": "broken", "missing": "missing"},
+    "ko": {"normal": "정상", "broken": "파손", "missing": "누락"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +53,10 @@ def test_every_cam_method_is_timed_over_the_same_span(ws, predictor, monkeypatch
     monkeypatch.setattr(explain, "compute", slow_compute)
     data = demo.render_crop(7, "broken").jpeg
     cases = [(method, False) for method in explain.METHODS] + [("gradcam", True), ("scorecam", True)]
-    found = {(method, tta): diagnosis.diagnose(ws, predictor, "x.jpg", data, tta, diagnosis.CamSettings(method))
-             for method, tta in cases}
+    found = {
+        (method, tta): diagnosis.diagnose(ws, predictor, "x.jpg", data, tta, diagnosis.CamSettings(method))
+        for method, tta in cases
+    }
     short = {case: round(d.result.ms) for case, d in found.items() if d.result.ms < delay * 1000}
     assert not short, f"these times leave the heatmap out: {short}"
     for (method, tta), d in found.items():
@@ -75,14 +79,16 @@ def test_verdict_is_check_for_an_unfit_photo_else_the_operating_point_decides(ws
 
 
 def test_korean_table_and_csv_hold_no_english_of_ours(ws, predictor):
-    results = [diagnosis.diagnose(ws, predictor, "bolt-1.jpg", demo.render_crop(9, "broken").jpeg, cam=
-                                  diagnosis.CamSettings("gradcam")),
-               diagnosis.diagnose(ws, predictor, "dark.jpg", dark_photo())]
+    results = [
+        diagnosis.diagnose(
+            ws, predictor, "bolt-1.jpg", demo.render_crop(9, "broken").jpeg, cam=diagnosis.CamSettings("gradcam")
+        ),
+        diagnosis.diagnose(ws, predictor, "dark.jpg", dark_photo()),
+    ]
     english = diagnosis.table(results, NAMES["en"], "en")
     korean = diagnosis.table(results, NAMES["ko"], "ko")
     assert not set(korean[0]) & set(english[0]), list(korean[0])  # every header translated
-    words = set(re.findall(r"[A-Za-z]+", " ".join(map(str, [*english[0], *english[0].values(),
-                                                            *english[1].values()]))))
+    words = set(re.findall(r"[A-Za-z]+", " ".join(map(str, [*english[0], *english[0].values(), *english[1].values()]))))
     words -= {"bolt", "jpg", "dark", "Grad", "CAM", "ms", "px", "P"}  # file names, the method's name, units
     # ("dark" is excluded as a file name; "too dark" must still not appear: "too" is checked)
     text = diagnosis.table_csv(korean).decode("utf-8-sig")
@@ -104,12 +110,16 @@ def test_save_without_a_chosen_label_is_refused(ws, predictor):
     assert refused.value.key == "diagnose.error.no_label"
 
 
-@pytest.mark.parametrize("call", [
-    lambda p, photo: explain.explain(p, photo, "nocam"),
-    lambda p, photo: explain.explain(p, photo, "gradcam", target=7),
-    lambda p, photo: explain.explain(p, photo, "gradcam", colormap="plaid"),
-    lambda p, photo: explain.explain(p, photo, "gradcam", opacity=2.0),
-], ids=["method", "target", "colormap", "opacity"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda p, photo: explain.explain(p, photo, "nocam"),
+        lambda p, photo: explain.explain(p, photo, "gradcam", target=7),
+        lambda p, photo: explain.explain(p, photo, "gradcam", colormap="plaid"),
+        lambda p, photo: explain.explain(p, photo, "gradcam", opacity=2.0),
+    ],
+    ids=["method", "target", "colormap", "opacity"],
+)
 def test_errors_the_page_can_show_carry_a_translated_key(predictor, call):
     photo = demo.render_crop(11, "normal").image
     with pytest.raises(ValidationError) as refused:

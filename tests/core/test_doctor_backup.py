@@ -27,8 +27,13 @@ def no_settle_time(monkeypatch):
 
 
 def cli(ws_path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core", "--workspace", str(ws_path), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "core", "--workspace", str(ws_path), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_healthy_workspace_needs_nothing(ws):
@@ -76,11 +81,19 @@ def test_backup_while_writing_then_restore(ws, tmp_path):
     add_demo(ws, 9)
     ids = [i.id for i in store.all_images(ws.conn)]
     store.relabel(ws.conn, ADMIN, ids[:2], "missing")
-    writer = subprocess.Popen([sys.executable, "-c", (
-        "import sys; sys.path.insert(0, '.');"
-        "from core.workspace import open_workspace; from core import store, auth;"
-        f"ws = open_workspace({str(ws.settings.workspace)!r}); a = auth.Actor('w', 'admin');"
-        f"[store.relabel(ws.conn, a, [{ids[3]}], ('normal', 'broken')[i % 2]) for i in range(400)]")], cwd=ROOT)
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys; sys.path.insert(0, '.');"
+                "from core.workspace import open_workspace; from core import store, auth;"
+                f"ws = open_workspace({str(ws.settings.workspace)!r}); a = auth.Actor('w', 'admin');"
+                f"[store.relabel(ws.conn, a, [{ids[3]}], ('normal', 'broken')[i % 2]) for i in range(400)]"
+            ),
+        ],
+        cwd=ROOT,
+    )
     try:
         out = backup.backup(ws, ADMIN, tmp_path / "bk")
     finally:
@@ -115,8 +128,12 @@ def test_kill_9_during_an_import_leaves_a_workspace_doctor_finds_consistent(tmp_
     for i in range(400):
         (folder / f"p{i:04d}.jpg").write_bytes(make_image(i, size=(640, 480)))
     ws_path = tmp_path / "ws"
-    proc = subprocess.Popen([sys.executable, "-m", "core", "--workspace", str(ws_path), "import", str(folder)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core", "--workspace", str(ws_path), "import", str(folder)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until part of the import is committed
         with contextlib.suppress(sqlite3.Error), sqlite3.connect(ws_path / "boltscope.db", timeout=5) as conn:
@@ -130,8 +147,9 @@ def test_kill_9_during_an_import_leaves_a_workspace_doctor_finds_consistent(tmp_
         rows = store.all_images(ws.conn)
         assert 20 <= len(rows) < 400
         for image in rows:  # every committed row has its files, whole
-            assert ws.layout.original(image.sha256, image.ext).read_bytes() == (
-                folder / image.display_name).read_bytes()
+            assert (
+                ws.layout.original(image.sha256, image.ext).read_bytes() == (folder / image.display_name).read_bytes()
+            )
         report = doctor.run(ws, ADMIN)
         assert report.consistent, report.to_json()
         assert not [p for p in ws.layout.root.rglob(f"{files.TMP_PREFIX}*")]
@@ -146,6 +164,7 @@ def test_kill_9_during_an_import_leaves_a_workspace_doctor_finds_consistent(tmp_
 def _wait_for_saves(path, proc, saves: int) -> None:
     """Until the checkpoint has been replaced `saves` times by proc (each save renames a new file into place),
     not for a fixed time: importing torch alone can take seconds on a busy machine."""
+
     def inode():
         with contextlib.suppress(FileNotFoundError):
             return path.stat().st_ino
@@ -164,10 +183,12 @@ def _wait_for_saves(path, proc, saves: int) -> None:
 def test_kill_9_during_checkpoint_writes_never_leaves_a_torn_checkpoint(tmp_path):
     ws = open_workspace(tmp_path / "ws")
     path = ws.layout.run_dir(1) / "last.pt"
-    code = ("import sys, torch; sys.path.insert(0, '.'); from pathlib import Path; from core import checkpoint;"
-            f"p = Path({str(path)!r}); i = 0\n"
-            "while True:\n"
-            "    checkpoint.save(p, {'epoch': i, 'model': {'w': torch.full((1500, 1500), float(i))}}); i += 1\n")
+    code = (
+        "import sys, torch; sys.path.insert(0, '.'); from pathlib import Path; from core import checkpoint;"
+        f"p = Path({str(path)!r}); i = 0\n"
+        "while True:\n"
+        "    checkpoint.save(p, {'epoch': i, 'model': {'w': torch.full((1500, 1500), float(i))}}); i += 1\n"
+    )
     for saves in (1, 2, 3):  # killed at a different point of a later write each time
         proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
         _wait_for_saves(path, proc, saves)

@@ -84,8 +84,13 @@ def test_the_doctor_command_on_a_damaged_database_exits_1_without_a_traceback(tm
     path = tmp_path / "ws"
     _workspace_with_photos(path, tmp_path)
     _corrupt(path / "boltscope.db", "table")
-    result = subprocess.run([sys.executable, "-m", "core", "--workspace", str(path), "doctor"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "core", "--workspace", str(path), "doctor"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     said = result.stdout + result.stderr
     assert result.returncode == 1, said
     assert "Traceback" not in said

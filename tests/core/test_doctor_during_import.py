@@ -77,8 +77,13 @@ def test_doctor_during_an_import_keeps_the_files_of_photos_being_imported(tmp_pa
     strays = [_stray(ws.layout.thumb("cd" * 32), 3600), _stray(ws.layout.cached("ef" * 32), 3600)]
     ws.close()
     paused, go = tmp_path / "paused", tmp_path / "go"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(ws_path), str(paused), str(go), str(folder)],
-                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(ws_path), str(paused), str(go), str(folder)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_for(lambda: paused.exists() or child.poll() is not None, "the import to write its files")
         assert paused.exists(), child.communicate()[1]
@@ -131,8 +136,10 @@ def test_doctor_during_an_import_keeps_the_files_of_photos_being_imported(tmp_pa
 
 def test_old_orphans_go_young_ones_stay(ws, tmp_path):
     ingest.import_paths(ws, ADMIN, [_photos(tmp_path / "photos", 2)])
-    old = [_stray(ws.layout.thumb("a1" * 32), doctor.SETTLE_S + 60),
-           _stray(ws.layout.cached("a2" * 32), doctor.SETTLE_S + 60)]
+    old = [
+        _stray(ws.layout.thumb("a1" * 32), doctor.SETTLE_S + 60),
+        _stray(ws.layout.cached("a2" * 32), doctor.SETTLE_S + 60),
+    ]
     young = [_stray(ws.layout.thumb("b1" * 32)), _stray(ws.layout.cached("b2" * 32))]
     dry = doctor.run(ws, ADMIN, repair=False)
     assert dry.orphan_derived_removed == 2 and all(p.exists() for p in old)

@@ -19,9 +19,14 @@ zip_bytes = malformed_corpus._zip  # entries -> the bytes of a zip holding them
 
 
 def entries() -> dict[str, bytes]:
-    return {"normal/ok.jpg": make_image(1), "normal/.hidden_photo.jpg": make_image(2),
-            "normal/._ok.jpg": APPLEDOUBLE, "normal/.DS_Store": b"\x00\x00\x00\x01Bud1",
-            "__MACOSX/normal/._ok.jpg": APPLEDOUBLE, "normal/.thumbnails/t.jpg": make_image(3)}
+    return {
+        "normal/ok.jpg": make_image(1),
+        "normal/.hidden_photo.jpg": make_image(2),
+        "normal/._ok.jpg": APPLEDOUBLE,
+        "normal/.DS_Store": b"\x00\x00\x00\x01Bud1",
+        "__MACOSX/normal/._ok.jpg": APPLEDOUBLE,
+        "normal/.thumbnails/t.jpg": make_image(3),
+    }
 
 
 def outcomes(report_json: dict) -> tuple[int, list[str], list[str]]:

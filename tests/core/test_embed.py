@@ -19,8 +19,11 @@ def folded_probs(x, weight, bias):
     return torch.softmax(torch.from_numpy(x).float() @ weight.T + bias, dim=1).numpy()
 
 
-@pytest.mark.parametrize(("num_classes", "present"), [(2, [0, 1]), (3, [0, 1, 2]), (3, [0, 2]), (4, [1, 3])],
-                         ids=["binary", "three", "three-one-missing", "four-two-missing"])
+@pytest.mark.parametrize(
+    ("num_classes", "present"),
+    [(2, [0, 1]), (3, [0, 1, 2]), (3, [0, 2]), (4, [1, 3])],
+    ids=["binary", "three", "three-one-missing", "four-two-missing"],
+)
 def test_fold_head_equals_scaler_plus_probe(num_classes, present):
     rng = np.random.default_rng(len(present) * 10 + num_classes)
     y = rng.choice(present, size=120)
@@ -103,8 +106,13 @@ def test_embeddings_are_cached_per_model_key(demo_ws, monkeypatch):
 def _checkpoint_probs(ws, run, image_ids):
     """Probabilities the saved best.pt gives, loaded into a freshly built model, for the given photos."""
     best = checkpoint.load(ws.settings.workspace / run.checkpoint)
-    spec = models.build(best["arch"], len(best["class_names"]), pretrained=False,
-                        image_size=best["preprocess"]["size"], pooling=best["pooling"])
+    spec = models.build(
+        best["arch"],
+        len(best["class_names"]),
+        pretrained=False,
+        image_size=best["preprocess"]["size"],
+        pooling=best["pooling"],
+    )
     spec.model.load_state_dict(best["model"])
     spec.model.eval()
     by_id = {im.id: im.sha256 for im in store.all_images(ws.conn)}
@@ -171,8 +179,9 @@ def _old_fit_probe(x, y, seed=0):
     split = StratifiedKFold(5, shuffle=True, random_state=seed)
     best = None
     for c in embed.PROBE_C:
-        oof = cross_val_predict(LogisticRegression(C=c, max_iter=3000, random_state=seed), z, y, cv=split,
-                                method="predict_proba")
+        oof = cross_val_predict(
+            LogisticRegression(C=c, max_iter=3000, random_state=seed), z, y, cv=split, method="predict_proba"
+        )
         loss = log_loss(y, oof)
         if best is None or loss < best[0]:
             best = (loss, c, oof)

@@ -17,8 +17,20 @@ from sklearn.metrics import (
 from core import jobs, runs
 from tests.core.train_helpers import ADMIN, add_demo, cli_json, new_run, run_cli, run_job_here, tiny_config
 
-CONTRACT = {"labels", "confusion_matrix", "accuracy", "macro_f1", "micro_f1", "weighted_f1", "per_class",
-            "operating_point", "top2_accuracy", "n", "absent", "averaged"}
+CONTRACT = {
+    "labels",
+    "confusion_matrix",
+    "accuracy",
+    "macro_f1",
+    "micro_f1",
+    "weighted_f1",
+    "per_class",
+    "operating_point",
+    "top2_accuracy",
+    "n",
+    "absent",
+    "averaged",
+}
 EXACT = 1e-9
 
 
@@ -76,7 +88,8 @@ def test_evaluate_json_equals_scikit_learn_on_the_stored_predictions(ws):
     assert set(out["per_class"]) == set(run.class_names)
     for i, name in enumerate(run.class_names):
         assert out["per_class"][name] == pytest.approx(
-            {"precision": precision[i], "recall": recall[i], "f1": f1[i], "support": support[i]}, abs=EXACT), name
+            {"precision": precision[i], "recall": recall[i], "f1": f1[i], "support": support[i]}, abs=EXACT
+        ), name
     assert out["top2_accuracy"] == pytest.approx(top_k_accuracy_score(truth, probs, k=2, labels=index), abs=EXACT)
     assert len(set(pred.tolist())) > 1, "a constant classifier would make this comparison weak"
 

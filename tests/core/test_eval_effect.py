@@ -67,8 +67,11 @@ def test_operating_effect_equals_the_pages_arithmetic_and_scikit_learn(ws, seed,
     stored = evaluation.summarize_run(ws.conn, run.id)["operating_point"]
     assert stored is not None and stored["target_recall"] == pytest.approx(metrics.DEFAULT_TARGET_RECALL)
     default = evaluation.operating_effect(ws.conn, run, evaluation.operating_point(ws.conn, run))
-    assert (stored["defect_recall"], stored["false_alarm_rate"], stored["confusion_matrix"]) == \
-        (default.defect_recall, default.false_alarm_rate, default.confusion_matrix)
+    assert (stored["defect_recall"], stored["false_alarm_rate"], stored["confusion_matrix"]) == (
+        default.defect_recall,
+        default.false_alarm_rate,
+        default.confusion_matrix,
+    )
 
 
 def test_operating_effect_on_an_empty_split_has_n_zero_and_a_zero_matrix(ws):

@@ -39,8 +39,11 @@ def reference_threshold(truth, p_normal, target: float) -> float:
     ends; keep those reaching the target defect recall, take the fewest false alarms, ties to the higher one."""
     values = sorted(set(float(v) for v in p_normal))
     candidates = [0.0] + [(a + b) / 2 for a, b in zip(values, values[1:], strict=False)] + [1.0 + 1e-9]
-    ok = [(rates_by_hand(truth, p_normal, t)[1], -t) for t in candidates
-          if rates_by_hand(truth, p_normal, t)[0] + 1e-12 >= target]
+    ok = [
+        (rates_by_hand(truth, p_normal, t)[1], -t)
+        for t in candidates
+        if rates_by_hand(truth, p_normal, t)[0] + 1e-12 >= target
+    ]
     return -min(ok)[1]
 
 
@@ -60,7 +63,8 @@ def test_evaluate_equals_scikit_learn(seed):
         precision, recall = tp / predicted if predicted else 0.0, tp / support
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         assert out["per_class"][name] == pytest.approx(
-            {"precision": precision, "recall": recall, "f1": f1, "support": support}, abs=1e-12)
+            {"precision": precision, "recall": recall, "f1": f1, "support": support}, abs=1e-12
+        )
     assert out["top2_accuracy"] == pytest.approx(top2_by_hand(truth, probs), abs=1e-12)
     assert 0 < out["accuracy"] < out["top2_accuracy"] < 1  # the case is neither trivial nor perfect
 
@@ -76,7 +80,9 @@ def test_evaluate_of_given_decisions_uses_them_not_the_argmax():
 
 def test_a_class_absent_from_truth_keeps_every_shape():
     truth = np.array([0, 0, 1, 1, 0, 1])
-    probs = np.array([[.7, .2, .1], [.5, .1, .4], [.1, .8, .1], [.2, .3, .5], [.6, .3, .1], [.3, .6, .1]])
+    probs = np.array(
+        [[0.7, 0.2, 0.1], [0.5, 0.1, 0.4], [0.1, 0.8, 0.1], [0.2, 0.3, 0.5], [0.6, 0.3, 0.1], [0.3, 0.6, 0.1]]
+    )
     out = metrics.compute_metrics(truth, probs, LABELS)
     assert np.array(out["confusion_matrix"]).shape == (3, 3)
     assert out["confusion_matrix"] == [[3, 0, 0], [0, 2, 1], [0, 0, 0]]
@@ -192,8 +198,9 @@ def test_operating_point_matches_the_documented_rule_by_brute_force(seed, target
     assert point.threshold == pytest.approx(reference_threshold(truth, probs[:, NORMAL], target), abs=1e-12)
     recall, false_alarm = rates_by_hand(truth, probs[:, NORMAL], point.threshold)
     assert recall >= target and (point.val_defect_recall, point.val_false_alarm_rate) == (recall, false_alarm)
-    fewest = min(fa for t in np.arange(0, 1.0002, 1e-4)
-                 for r, fa in [rates_by_hand(truth, probs[:, NORMAL], t)] if r >= target)
+    fewest = min(
+        fa for t in np.arange(0, 1.0002, 1e-4) for r, fa in [rates_by_hand(truth, probs[:, NORMAL], t)] if r >= target
+    )
     assert false_alarm == fewest
 
 

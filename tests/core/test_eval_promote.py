@@ -10,8 +10,23 @@ from core.errors import PermissionDenied, ValidationError
 from tests.core.train_helpers import ADMIN, TRAINER, add_demo, cli_json, new_run, run_cli, run_job_here, tiny_config
 
 LABELER = auth.Actor("lee", "labeler")
-COMPARE_KEYS = {"run_id", "kind", "arch", "pretrained", "params_m", "gflops", "image_size", "epochs", "train_s",
-                "images_per_s", "accuracy", "macro_f1", "defect_recall", "cpu_ms", "production"}
+COMPARE_KEYS = {
+    "run_id",
+    "kind",
+    "arch",
+    "pretrained",
+    "params_m",
+    "gflops",
+    "image_size",
+    "epochs",
+    "train_s",
+    "images_per_s",
+    "accuracy",
+    "macro_f1",
+    "defect_recall",
+    "cpu_ms",
+    "production",
+}
 GOOD = {"epochs": 6, "lr": 0.01}
 WORSE = {"epochs": 1, "lr": 1e-5}  # barely moves from its random start: about one class for every photo
 
@@ -43,8 +58,14 @@ def two_runs(ws):
 def test_a_worse_run_is_refused_unless_forced(ws, two_runs):
     good, worse = two_runs
     first = evaluation.promote(ws.conn, TRAINER, good.id)
-    assert first == {"run_id": good.id, "previous_run_id": None, "forced": False, "overridden": False,
-                     "reason": "first production model", "figures": None}
+    assert first == {
+        "run_id": good.id,
+        "previous_run_id": None,
+        "forced": False,
+        "overridden": False,
+        "reason": "first production model",
+        "figures": None,
+    }
     assert runs.production_run_id(ws.conn) == good.id
 
     path = ws.settings.workspace
@@ -156,9 +177,14 @@ def crafted_run(ws, test_predictions: list[str], **config) -> runs.Run:
     predicted = dict(zip([it.image_id for it in test], test_predictions, strict=True))
     rows = [(it.image_id, it.split, predicted.get(it.image_id, it.label)) for it in items if it.split != "train"]
     probs = {name: [0.8 if n == name else 0.1 for n in names] for name in names}
-    results = {split: metrics.summary([names.index(it.label) for it in items if it.split == split],
-                                      [names.index(p) for i, s, p in rows if s == split], len(names))
-               for split in ("val", "test")}
+    results = {
+        split: metrics.summary(
+            [names.index(it.label) for it in items if it.split == split],
+            [names.index(p) for i, s, p in rows if s == split],
+            len(names),
+        )
+        for split in ("val", "test")
+    }
     runs.finish_run(ws.conn, run.id, 1, results, None, [(i, s, p, probs[p]) for i, s, p in rows])
     assert jobs.claim(ws.conn, run.job_id) is not None  # its job is done too: no worker picks it up
     jobs.finish(ws.conn, run.job_id, "done")
@@ -224,8 +250,14 @@ def test_promotion_refuses_a_run_that_misses_more_defects_even_with_a_higher_mac
     with pytest.raises(ValidationError) as refused:
         evaluation.promote(ws.conn, TRAINER, risky.id)
     assert refused.value.key == "evaluate.promote_refused_recall"
-    assert refused.value.detail == {"run": risky.id, "production": safe.id, "new": "0.750", "old": "1.000",
-                                    "new_f1": f"{new['macro_f1']:.3f}", "old_f1": f"{old['macro_f1']:.3f}"}
+    assert refused.value.detail == {
+        "run": risky.id,
+        "production": safe.id,
+        "new": "0.750",
+        "old": "1.000",
+        "new_f1": f"{new['macro_f1']:.3f}",
+        "old_f1": f"{old['macro_f1']:.3f}",
+    }
     assert "misses more defects" in str(refused.value) and "--force" in str(refused.value)
     proc = run_cli(ws.settings.workspace, "promote", str(risky.id))
     assert proc.returncode == 2 and proc.stdout == "" and "Traceback" not in proc.stderr
@@ -233,16 +265,23 @@ def test_promotion_refuses_a_run_that_misses_more_defects_even_with_a_higher_mac
     assert runs.production_run_id(ws.conn) == safe.id and len(runs.promotions(ws.conn)) == 1
 
     done = evaluation.promote(ws.conn, TRAINER, risky.id, force=True)
-    assert (done["run_id"], done["previous_run_id"], done["forced"], done["overridden"]) == \
-        (risky.id, safe.id, True, True)
+    assert (done["run_id"], done["previous_run_id"], done["forced"], done["overridden"]) == (
+        risky.id,
+        safe.id,
+        True,
+        True,
+    )
     assert done["figures"] == {"defect_recall": [0.75, 1.0], "macro_f1": [new["macro_f1"], old["macro_f1"]]}
     latest = runs.promotions(ws.conn)[0]
     assert (latest["run_id"], latest["forced"], latest["user"]) == (risky.id, 1, TRAINER.name)
     assert latest["reason"] == done["reason"] and "defect recall 0.7500 vs 1.0000" in latest["reason"]
     assert latest["reason"].endswith("forced by the user")
     logged = audit.query(ws.conn, actions=("promote",))[0]
-    assert (logged.target, logged.details["forced"], logged.details["reason"]) == (f"run {risky.id}", True,
-                                                                                   done["reason"])
+    assert (logged.target, logged.details["forced"], logged.details["reason"]) == (
+        f"run {risky.id}",
+        True,
+        done["reason"],
+    )
 
     best = crafted_run(ws, labels)  # every photo right: better on both figures, no force needed
     back = evaluation.promote(ws.conn, TRAINER, best.id)

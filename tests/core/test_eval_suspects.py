@@ -22,8 +22,7 @@ def separable_ws(ws, monkeypatch):
     names = ["normal", "broken", "missing"]
     rng = np.random.default_rng(0)
     # every dimension carries class signal: no pure-noise dimension for the probe to overfit in a small fold
-    features = {im.sha256: np.repeat(np.eye(3)[names.index(im.label)], 4) * 6 + rng.normal(0, 0.5, 12)
-                for im in images}
+    features = {im.sha256: np.repeat(np.eye(3)[names.index(im.label)], 4) * 6 + rng.normal(0, 0.5, 12) for im in images}
     calls = []
 
     def fake_embeddings(conn, spec, shas, paths, device, hooks=None):
@@ -37,8 +36,11 @@ def separable_ws(ws, monkeypatch):
 def test_flipped_labels_are_ranked_first_and_flagged(separable_ws):
     ws, images, calls = separable_ws
     by_label = {name: [im for im in images if im.label == name] for name in ("normal", "broken", "missing")}
-    flips = {by_label["normal"][0].id: ("normal", "broken"), by_label["broken"][1].id: ("broken", "missing"),
-             by_label["missing"][2].id: ("missing", "normal")}
+    flips = {
+        by_label["normal"][0].id: ("normal", "broken"),
+        by_label["broken"][1].id: ("broken", "missing"),
+        by_label["missing"][2].id: ("missing", "normal"),
+    }
     for image_id, (_, wrong) in flips.items():
         assert store.relabel(ws.conn, ADMIN, [image_id], wrong) == 1
 
@@ -81,7 +83,7 @@ def test_screws_suspects_find_flipped_labels(tmp_path, screws_dir):
 
     found = cli_json(path, "suspects", "--json", timeout=1800)
     assert len(found) == 400 and all(set(s) == SUSPECT_KEYS for s in found)
-    top = found[:2 * len(flipped)]
+    top = found[: 2 * len(flipped)]
     caught = [s for s in top if s["image"] in given]
     assert len(caught) >= 0.9 * len(flipped), (len(caught), len(flipped), top)
     assert all(s["given"] == given[s["image"]] and s["predicted"] != s["given"] for s in caught)

@@ -58,8 +58,10 @@ def test_torchscript_export_and_bad_requests(production, tmp_path):
     with torch.inference_mode():
         expected = predict.load_predictor(ws).spec.model(sample).numpy()
         np.testing.assert_allclose(loaded(sample).numpy(), expected, atol=1e-5)
-    for args in (("99", "--format", "onnx", "--out", str(tmp_path / "x.onnx")),
-                 (str(run.id), "--format", "onnx"),
-                 ("photos", "--format", "onnx", "--out", str(tmp_path / "y.onnx"))):
+    for args in (
+        ("99", "--format", "onnx", "--out", str(tmp_path / "x.onnx")),
+        (str(run.id), "--format", "onnx"),
+        ("photos", "--format", "onnx", "--out", str(tmp_path / "y.onnx")),
+    ):
         failed = cli(ws.settings.workspace, "export", *args)
         assert failed.returncode == 2 and "error:" in failed.stderr, args

@@ -20,7 +20,6 @@ def test_training_on_cuda_uses_the_gpu_and_finishes(ws):
     assert [e.epoch for e in runs.epochs(ws.conn, run.id)] == [1, 2]
 
 
-
 def test_batches_are_augmented_on_the_gpu_and_match_the_cpu():
     from core import data, transforms
     from core.models import IMAGENET_MEAN, IMAGENET_STD, Preprocess

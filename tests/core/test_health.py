@@ -167,8 +167,11 @@ def test_real_photos_give_usable_signals(ws, admin, tmp_path):
 def test_a_kept_pair_stops_showing_and_the_keep_is_audited(ws, admin, labeler, viewer):
     ids = ingest.import_uploads(ws, admin, [(f"normal/{i}.jpg", make_image(i)) for i in range(3)]).imported_ids
     images = [store.get_image(ws.conn, i) for i in ids]
-    near = [replace(images[0], phash="00000000000000ff"), replace(images[1], phash="00000000000000f8"),
-            replace(images[2], phash="00000000000000f0")]
+    near = [
+        replace(images[0], phash="00000000000000ff"),
+        replace(images[1], phash="00000000000000f8"),
+        replace(images[2], phash="00000000000000f0"),
+    ]
     assert len(health.check(near, ["normal"], 1).near_pairs) == 3
     assert health.kept_pairs(ws.conn) == frozenset()
     with pytest.raises(PermissionDenied):

@@ -696,12 +696,21 @@ def test_trainer_may_import(ws, tmp_path):
 def test_report_lists_files_in_the_order_given_even_with_equal_names(ws, admin):
     from tests.conftest import make_image as picture
 
-    uploads = [("same.jpg", b"not an image"), ("ok.png", picture(71, fmt="PNG")),
-               ("same.jpg", picture(72)), ("z.txt", b"text"), ("again.png", picture(71, fmt="PNG"))]
+    uploads = [
+        ("same.jpg", b"not an image"),
+        ("ok.png", picture(71, fmt="PNG")),
+        ("same.jpg", picture(72)),
+        ("z.txt", b"text"),
+        ("again.png", picture(71, fmt="PNG")),
+    ]
     report = ingest.import_uploads(ws, admin, uploads)
     assert [(o.file, o.status) for o in report.outcomes] == [
-        ("same.jpg", "rejected"), ("ok.png", "imported"), ("same.jpg", "imported"),
-        ("z.txt", "rejected"), ("again.png", "duplicate")]
+        ("same.jpg", "rejected"),
+        ("ok.png", "imported"),
+        ("same.jpg", "imported"),
+        ("z.txt", "rejected"),
+        ("again.png", "duplicate"),
+    ]
 
 
 # ---- a split chosen by hand (issue 13, point 8) -------------------------------------------------
@@ -725,8 +734,12 @@ def test_hand_labelled_test_folder_uploaded_with_split_test_stays_whole(ws, labe
         uploads = [(f"{classes[j % 3]}/a{batch}_{j}.jpg", make_image(5000 + 100 * batch + j)) for j in range(40)]
         assert ingest.import_uploads(ws, labeler, uploads).count("imported") == 40
         assert where() == {("test", True)}
-    for ratios, locked in (((0.5, 0.25, 0.25), True), ((0.9, 0.05, 0.05), False), ((0.34, 0.33, 0.33), False),
-                           ((0.98, 0.01, 0.01), True)):
+    for ratios, locked in (
+        ((0.5, 0.25, 0.25), True),
+        ((0.9, 0.05, 0.05), False),
+        ((0.34, 0.33, 0.33), False),
+        ((0.98, 0.01, 0.01), True),
+    ):
         store.save_split_settings(ws.conn, admin, ratios, locked)
         assert where() == {("test", True)}, ratios
     automatic = [im for im in store.all_images(ws.conn) if im.id not in kept]
@@ -740,8 +753,11 @@ def test_upload_with_a_split_reports_a_duplicate_stored_in_another_split(ws, lab
     assert [o.key for o in again.outcomes] == ["dup.existing", "dup.existing"]
     moved = ingest.import_uploads(ws, labeler, [("a3.jpg", make_image(1)), ("c.jpg", make_image(3))], split="test")
     outcome = moved.outcomes[0]
-    assert (outcome.status, outcome.key, outcome.detail) == ("duplicate", "dup.other_split",
-                                                              {"id": first.imported_ids[0], "split": "train"})
+    assert (outcome.status, outcome.key, outcome.detail) == (
+        "duplicate",
+        "dup.other_split",
+        {"id": first.imported_ids[0], "split": "train"},
+    )
     assert "in the train split; it stays there" in outcome.message
     assert store.get_image(ws.conn, first.imported_ids[0]).split == "train"  # never moved by an upload
     with pytest.raises(ValidationError) as refused:

@@ -17,10 +17,24 @@ LABELS = ("normal", "broken", "missing")
 
 def fill(ws, actor: auth.Actor, n: int) -> None:
     """n stored photos (rows only: an import reads no stored photo's files), spread over the labels, settled."""
-    rows = [store.NewImage(sha256=hashlib.sha256(f"stored {i}".encode()).hexdigest(), ext=".jpg",
-                           display_name=f"stored_{i}.jpg", origin="", source="import", width=64, height=48,
-                           bytes=1000, phash="0" * 16, brightness=0.5, sharpness=0.5, label=LABELS[i % 3], split=None)
-            for i in range(n)]
+    rows = [
+        store.NewImage(
+            sha256=hashlib.sha256(f"stored {i}".encode()).hexdigest(),
+            ext=".jpg",
+            display_name=f"stored_{i}.jpg",
+            origin="",
+            source="import",
+            width=64,
+            height=48,
+            bytes=1000,
+            phash="0" * 16,
+            brightness=0.5,
+            sharpness=0.5,
+            label=LABELS[i % 3],
+            split=None,
+        )
+        for i in range(n)
+    ]
     store.insert_images(ws.conn, actor, rows, "import", ws.settings.split_ratios)
     assert store.stats(ws.conn)["total"] == n
 

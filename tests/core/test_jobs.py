@@ -26,8 +26,10 @@ def status(ws, job_id):
 def fake_running(ws, job_id, pid, heartbeat_age_s, host=None):
     """A running job row as a worker leaves it: its pid and host, and a heartbeat of a given age."""
     with db.transaction(ws.conn):
-        ws.conn.execute("UPDATE jobs SET status = 'running', worker_pid = ?, worker_host = ?, heartbeat_at = ?"
-                        " WHERE id = ?", (pid, host or socket.gethostname(), jobs._ago(heartbeat_age_s), job_id))
+        ws.conn.execute(
+            "UPDATE jobs SET status = 'running', worker_pid = ?, worker_host = ?, heartbeat_at = ? WHERE id = ?",
+            (pid, host or socket.gethostname(), jobs._ago(heartbeat_age_s), job_id),
+        )
 
 
 @pytest.fixture
@@ -244,8 +246,9 @@ def test_ensure_worker_after_the_grace_period(ws, admin, launches):
     jobs.submit(ws.conn, admin, CONFIG)
     assert jobs.ensure_worker(ws)
     with db.transaction(ws.conn):
-        ws.conn.execute("UPDATE settings SET value = ? WHERE key = 'worker_launched_at'",
-                        (jobs._ago(jobs.LAUNCH_GRACE_S + 1),))
+        ws.conn.execute(
+            "UPDATE settings SET value = ? WHERE key = 'worker_launched_at'", (jobs._ago(jobs.LAUNCH_GRACE_S + 1),)
+        )
     assert jobs.ensure_worker(ws) is True and len(launches) == 2  # the first never came up
 
 
@@ -287,12 +290,14 @@ def test_refusals_carry_text_keys_the_page_translates(ws, admin):
     jobs.claim(ws.conn)
     jobs.finish(ws.conn, done, "done")
     queued = jobs.submit(ws.conn, admin, CONFIG)
-    refusals = [(lambda: jobs.cancel(ws.conn, admin, done), "train.error.not_cancellable"),
-                (lambda: jobs.resume(ws.conn, admin, done), "train.error.resume_done"),
-                (lambda: jobs.resume(ws.conn, admin, queued), "train.error.resume_active"),
-                (lambda: jobs.get_job(ws.conn, 999), "train.error.no_job"),
-                (lambda: jobs.submit_sweep(ws.conn, admin, CONFIG, [], [1e-3]), "train.error.sweep_empty"),
-                (lambda: jobs.submit_sweep(ws.conn, admin, CONFIG, [8] * 7, [1e-3] * 6), "train.error.sweep_large")]
+    refusals = [
+        (lambda: jobs.cancel(ws.conn, admin, done), "train.error.not_cancellable"),
+        (lambda: jobs.resume(ws.conn, admin, done), "train.error.resume_done"),
+        (lambda: jobs.resume(ws.conn, admin, queued), "train.error.resume_active"),
+        (lambda: jobs.get_job(ws.conn, 999), "train.error.no_job"),
+        (lambda: jobs.submit_sweep(ws.conn, admin, CONFIG, [], [1e-3]), "train.error.sweep_empty"),
+        (lambda: jobs.submit_sweep(ws.conn, admin, CONFIG, [8] * 7, [1e-3] * 6), "train.error.sweep_large"),
+    ]
     for call, key in refusals:
         with pytest.raises((ValidationError, NotFoundError)) as caught:
             call()
@@ -318,9 +323,20 @@ def test_finish_keeps_the_cause_as_text_keys(ws, admin):
     job_id = jobs.submit(ws.conn, admin, CONFIG)
     jobs.claim(ws.conn)
     jobs.heartbeat(ws.conn, job_id, {"phase": "train", "epoch": 2, "resumed_from": 1})
-    jobs.finish(ws.conn, job_id, "cancelled", "stopped during epoch 2, step 3", None,
-                {"error_key": "train.error.stopped_epoch", "error_detail": {"epoch": 2, "step": 3}})
+    jobs.finish(
+        ws.conn,
+        job_id,
+        "cancelled",
+        "stopped during epoch 2, step 3",
+        None,
+        {"error_key": "train.error.stopped_epoch", "error_detail": {"epoch": 2, "step": 3}},
+    )
     job = jobs.get_job(ws.conn, job_id)
     assert job.error == "stopped during epoch 2, step 3"  # the CLI's English stays
-    assert job.progress == {"phase": "train", "epoch": 2, "resumed_from": 1, "error_key": "train.error.stopped_epoch",
-                            "error_detail": {"epoch": 2, "step": 3}}
+    assert job.progress == {
+        "phase": "train",
+        "epoch": 2,
+        "resumed_from": 1,
+        "error_key": "train.error.stopped_epoch",
+        "error_detail": {"epoch": 2, "step": 3},
+    }

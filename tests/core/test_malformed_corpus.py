@@ -16,8 +16,12 @@ from tests.core.train_helpers import ADMIN
 def test_every_kind_is_imported_correctly_or_refused_with_its_reason(ws):
     uploads = [(name, data) for name, data, _ in CORPUS.values()]
     # two different photos with the same name, and one photo twice, in the same batch
-    uploads += [("same.jpg", make_image(40)), ("same.jpg", make_image(41)), ("twice.jpg", make_image(42)),
-                ("again.jpg", make_image(42))]
+    uploads += [
+        ("same.jpg", make_image(40)),
+        ("same.jpg", make_image(41)),
+        ("twice.jpg", make_image(42)),
+        ("again.jpg", make_image(42)),
+    ]
     report = ingest.import_uploads(ws, ADMIN, uploads)
     assert len(report.outcomes) == len(uploads)  # one outcome per file, none passed over
     by_kind = dict(zip([*CORPUS, "same name 1", "same name 2", "twice", "again"], report.outcomes, strict=True))
@@ -36,8 +40,10 @@ def test_every_kind_is_imported_correctly_or_refused_with_its_reason(ws):
         image = rows[by_kind[kind].image_id]
         with Image.open(ws.layout.cached(image.sha256)) as copy:
             assert copy.mode == "RGB" and copy.size == (image.width, image.height), kind
-    assert (rows[by_kind["exif-rotated jpeg"].image_id].width, rows[by_kind["exif-rotated jpeg"].image_id].height) \
-        == (40, 80)  # stored upright
+    assert (rows[by_kind["exif-rotated jpeg"].image_id].width, rows[by_kind["exif-rotated jpeg"].image_id].height) == (
+        40,
+        80,
+    )  # stored upright
     with Image.open(ws.layout.cached(rows[by_kind["16-bit png"].image_id].sha256)) as copy:
         assert np.asarray(copy).std() > 10  # 16-bit values scaled to 8 bits, not clipped to white
     long_name = rows[by_kind["300-character name"].image_id].display_name

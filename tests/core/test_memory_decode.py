@@ -40,8 +40,14 @@ def _env() -> dict[str, str]:
 
 
 def _peak_mb(body: str, *args: str) -> tuple[int, str]:
-    done = subprocess.run([sys.executable, "-c", _PEAK.format(body=body), *args], cwd=ROOT, env=_env(),
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK.format(body=body), *args],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
     return int(lines[-1]), "\n".join(lines[:-1])
@@ -109,8 +115,9 @@ assert all(max(d.image.size) == 1024 for d in done)
 @pytest.mark.slow
 def test_three_concurrent_decodes_in_one_process_stay_under_the_bar(photos):
     """Three viewers dropping a deep photo on Diagnose at once: Diagnose decodes through imaging.decode."""
-    base, _ = _peak_mb("from core import imaging; imaging.decode(open(sys.argv[1], 'rb').read(), 10**8, 1024)",
-                       str(photos["tiny"]))
+    base, _ = _peak_mb(
+        "from core import imaging; imaging.decode(open(sys.argv[1], 'rb').read(), 10**8, 1024)", str(photos["tiny"])
+    )
     peak, _ = _peak_mb(_THREE, str(photos["float_tiff"]))
     print(f"three concurrent float TIFF decodes: peak {peak} MB, baseline {base} MB")
     assert peak - base <= BAR_MB

@@ -22,8 +22,10 @@ def test_bars_show_each_class_in_the_users_words_normal_green_defects_red():
     assert not fig.layout.shapes and not fig.layout.annotations  # no operating point: no line
 
 
-@pytest.mark.parametrize(("order", "threshold", "anchor"), [(["broken", "normal", "missing"], 0.8, "right"),
-                                                             (["missing", "broken", "normal"], 0.25, "left")])
+@pytest.mark.parametrize(
+    ("order", "threshold", "anchor"),
+    [(["broken", "normal", "missing"], 0.8, "right"), (["missing", "broken", "normal"], 0.25, "left")],
+)
 def test_the_operating_point_line_crosses_the_normal_bar_only(order, threshold, anchor):
     probs = {c: PROBS[c] for c in order}
     fig = plots.probability_bars(probs, {}, "normal", threshold, {"operating_point": "Operating point"})

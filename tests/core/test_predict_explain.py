@@ -48,8 +48,11 @@ def test_predict_matches_the_stored_probabilities_and_applies_the_threshold(prod
         np.testing.assert_allclose(list(result.probs.values()), row["probs"], atol=1e-5)
         normal_p = result.probs["normal"]
         assert result.defect == (normal_p < predictor.threshold)
-        assert result.label == ("normal" if normal_p >= predictor.threshold else
-                                max((p, c) for c, p in result.probs.items() if c != "normal")[1])
+        assert result.label == (
+            "normal"
+            if normal_p >= predictor.threshold
+            else max((p, c) for c, p in result.probs.items() if c != "normal")[1]
+        )
 
 
 def test_every_cam_method_gives_a_mask_at_the_photo_size_and_keeps_one_hook(production):
@@ -79,8 +82,17 @@ def test_predict_cli_contract(production, tmp_path):
         files.append(str(path))
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not a photo")
-    out = cli(ws.settings.workspace, "predict", *files, str(bad), "--cam", "gradcam", "--out", str(tmp_path / "cams"),
-              "--json")
+    out = cli(
+        ws.settings.workspace,
+        "predict",
+        *files,
+        str(bad),
+        "--cam",
+        "gradcam",
+        "--out",
+        str(tmp_path / "cams"),
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert [line["file"] for line in lines] == [*files, str(bad)]
@@ -110,8 +122,9 @@ def test_predict_on_screws_test_agrees_with_evaluate(tmp_path, screws_dir):
     assert abs(correct - evaluated["accuracy"]) <= 0.02
     # photo by photo: the stored test prediction of the same content (by SHA-256) gives the same class
     ws = open_workspace(ws_path)
-    stored = {store.get_image(ws.conn, row["image_id"]).sha256: row
-              for row in runs.predictions(ws.conn, run_id, "test")}
+    stored = {
+        store.get_image(ws.conn, row["image_id"]).sha256: row for row in runs.predictions(ws.conn, run_id, "test")
+    }
     agree, compared, worst = 0, 0, 0.0
     for f in files:
         row = stored.get(hashlib.sha256(Path(f).read_bytes()).hexdigest())

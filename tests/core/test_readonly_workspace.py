@@ -24,8 +24,13 @@ photos, snapshot = faults.photos, faults.snapshot
 
 
 def cli(ws, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core", "--workspace", str(ws), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "core", "--workspace", str(ws), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.slow  # nine CLI processes

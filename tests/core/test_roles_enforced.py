@@ -47,28 +47,39 @@ def below(action: str) -> auth.Actor | None:
 # function name -> (action, call with (ws, actor))
 CALLS = {
     "backup.backup": ("settings", lambda ws, a: backup.backup(ws, a, ws.layout.root.parent / "bk")),
-    "backup.restore": ("restore", lambda ws, a: backup.restore(ws.layout.root.parent / "bk", ws.layout.root.parent
-                                                                / "restored", a)),
+    "backup.restore": (
+        "restore",
+        lambda ws, a: backup.restore(ws.layout.root.parent / "bk", ws.layout.root.parent / "restored", a),
+    ),
     "doctor.run": ("settings", lambda ws, a: doctor.run(ws, a)),
-    "diagnosis.save_with_label": ("upload", lambda ws, a: diagnosis.save_with_label(
-        ws, a, diagnosis.Diagnosis("x.jpg", b"", None, 1, 1, [], None), "normal")),  # type: ignore[arg-type]
+    "diagnosis.save_with_label": (
+        "upload",
+        lambda ws, a: diagnosis.save_with_label(
+            ws, a, diagnosis.Diagnosis("x.jpg", b"", None, 1, 1, [], None), "normal"
+        ),
+    ),  # type: ignore[arg-type]
     "evaluation.promote": ("promote", lambda ws, a: evaluation.promote(ws.conn, a, 1)),
     "evaluation.store_operating_point": ("promote", lambda ws, a: evaluation.store_operating_point(ws.conn, a, 1)),
     "export.export_run": ("export", lambda ws, a: export.export_run(ws, a, 1, "onnx", ws.layout.exports / "m.onnx")),
     "export.export_to_workspace": ("export", lambda ws, a: export.export_to_workspace(ws, a, 1, "onnx")),
     "dataset_export.export_folder": (
-        "export", lambda ws, a: dataset_export.export_folder(ws, a, ws.layout.root.parent / "out")),
+        "export",
+        lambda ws, a: dataset_export.export_folder(ws, a, ws.layout.root.parent / "out"),
+    ),
     "dataset_export.export_zip": ("export", lambda ws, a: dataset_export.export_zip(ws, a)),
     "ingest.import_paths": ("upload", lambda ws, a: ingest.import_paths(ws, a, [str(ws.layout.root)])),
-    "ingest.import_sources": ("upload", lambda ws, a: ingest.import_sources(ws, a, [], None, None, "import",
-                                                                            "import")),
+    "ingest.import_sources": ("upload", lambda ws, a: ingest.import_sources(ws, a, [], None, None, "import", "import")),
     "ingest.import_uploads": ("upload", lambda ws, a: ingest.import_uploads(ws, a, [("a.jpg", b"x")])),
     "jobs.cancel": ("cancel", lambda ws, a: jobs.cancel(ws.conn, a, 1)),
     "jobs.resume": ("train", lambda ws, a: jobs.resume(ws.conn, a, 1)),
     "jobs.submit": ("train", lambda ws, a: jobs.submit(ws.conn, a, tiny_config())),
     "jobs.submit_sweep": ("train", lambda ws, a: jobs.submit_sweep(ws.conn, a, tiny_config(), [8], [0.01])),
-    "review.record_decision": ("relabel", lambda ws, a: review.record_decision(
-        ws.conn, a, review.Item(1, "suspect", "normal", "broken", 0.9), "relabel", "broken")),
+    "review.record_decision": (
+        "relabel",
+        lambda ws, a: review.record_decision(
+            ws.conn, a, review.Item(1, "suspect", "normal", "broken", 0.9), "relabel", "broken"
+        ),
+    ),
     "runs.record_promotion": ("promote", lambda ws, a: runs.record_promotion(ws.conn, a, 1, False, "x")),
     "runs.set_operating_point": ("promote", lambda ws, a: runs.set_operating_point(ws.conn, a, 1, {"t": 1})),
     "label_set.add_label": ("settings", lambda ws, a: label_set.add_label(ws.conn, a, "rusty", "rusty", "녹")),
@@ -95,8 +106,11 @@ def functions_taking_an_actor() -> set[str]:
             continue
         module = importlib.import_module(info.name)
         for name, fn in inspect.getmembers(module, inspect.isfunction):
-            if fn.__module__ == module.__name__ and not name.startswith("_") \
-                    and "actor" in inspect.signature(fn).parameters:
+            if (
+                fn.__module__ == module.__name__
+                and not name.startswith("_")
+                and "actor" in inspect.signature(fn).parameters
+            ):
                 found.add(f"{short}.{name}")
     return found - NOT_MUTATING
 
@@ -120,8 +134,7 @@ def populated(tmp_path_factory):
 
 def dump(ws) -> list[str]:
     """The whole database, less the audit rows of refusals (audited since issue 14: test_audit_gaps.py)."""
-    return [line for line in ws.conn.iterdump()
-            if not (line.startswith('INSERT INTO "audit"') and "'refused'" in line)]
+    return [line for line in ws.conn.iterdump() if not (line.startswith('INSERT INTO "audit"') and "'refused'" in line)]
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))
@@ -130,13 +143,22 @@ def test_a_role_below_is_refused_and_nothing_changes(populated, name):
     actor = below(action)
     assert actor is not None, f"{name}: {action} is open to viewers, so it must not mutate"
     before = dump(populated)
-    files_before = sorted(p.relative_to(populated.layout.root) for p in populated.layout.root.rglob("*")
-                          if p.is_file() and not p.name.startswith("boltscope.db"))
+    files_before = sorted(
+        p.relative_to(populated.layout.root)
+        for p in populated.layout.root.rglob("*")
+        if p.is_file() and not p.name.startswith("boltscope.db")
+    )
     with pytest.raises(PermissionDenied, match=f"needs role '{auth.ACTION_MIN_ROLE[action]}'"):
         call(populated, actor)
     assert dump(populated) == before
-    assert sorted(p.relative_to(populated.layout.root) for p in populated.layout.root.rglob("*")
-                  if p.is_file() and not p.name.startswith("boltscope.db")) == files_before
+    assert (
+        sorted(
+            p.relative_to(populated.layout.root)
+            for p in populated.layout.root.rglob("*")
+            if p.is_file() and not p.name.startswith("boltscope.db")
+        )
+        == files_before
+    )
 
 
 def test_a_user_may_change_their_own_password_but_no_one_elses(populated):

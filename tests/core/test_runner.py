@@ -61,28 +61,46 @@ def test_steps_per_epoch_is_what_a_data_loader_counts(drop_last):
         for rank in range(world):
             sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=False) if world > 1 else None
             loader = DataLoader(dataset, batch_size=batch // world, sampler=sampler, drop_last=drop_last)
-            assert train_state.steps_per_epoch(samples, batch, world, drop_last) == len(loader), \
-                (samples, batch, world, rank)
+            assert train_state.steps_per_epoch(samples, batch, world, drop_last) == len(loader), (
+                samples,
+                batch,
+                world,
+                rank,
+            )
 
 
-@pytest.mark.parametrize(("world", "balance"), [(1, "none"), (1, "sampler"), (1, "weighted_loss"), (2, "none"),
-                                                (2, "sampler")])
+@pytest.mark.parametrize(
+    ("world", "balance"), [(1, "none"), (1, "sampler"), (1, "weighted_loss"), (2, "none"), (2, "sampler")]
+)
 def test_the_trainer_takes_the_steps_it_counts(world, balance):
     cache = torch.zeros(42, 3, 4, 4, dtype=torch.uint8)
     dataset = data.CachedImages(cache, [i % 3 for i in range(42)])
-    ctx = trainer.RunContext(tiny_config(batch_size=8, balance=balance), ("a", "b", "c"), [], [], Path("."),
-                             Path("."), rank=world - 1, world=world)
+    ctx = trainer.RunContext(
+        tiny_config(batch_size=8, balance=balance),
+        ("a", "b", "c"),
+        [],
+        [],
+        Path("."),
+        Path("."),
+        rank=world - 1,
+        world=world,
+    )
     # one process: 42 photos, 8 a batch -> 6 steps; two: 21 photos a rank, 4 a batch -> 6 steps
     assert len(trainer._train_loader(ctx, dataset, 1)) == train_state.steps_per_epoch(42, 8, world) == 6
 
 
 def test_checkpoint_write_describes_the_model_then_adds_extras(tmp_path):
     spec = models.build("tiny_cnn", 2, pretrained=False, image_size=32)
-    checkpoint.write(tmp_path / checkpoint.BEST, spec, tiny_config(), ("ok", "bad"), 3, {"val_macro_f1": 0.5},
-                     probe_c=0.25)
+    checkpoint.write(
+        tmp_path / checkpoint.BEST, spec, tiny_config(), ("ok", "bad"), 3, {"val_macro_f1": 0.5}, probe_c=0.25
+    )
     saved = checkpoint.load(tmp_path / checkpoint.BEST)
-    assert (saved["format_version"], saved["arch"], saved["class_names"], saved["epoch"]) == \
-        (checkpoint.FORMAT_VERSION, "tiny_cnn", ["ok", "bad"], 3)
+    assert (saved["format_version"], saved["arch"], saved["class_names"], saved["epoch"]) == (
+        checkpoint.FORMAT_VERSION,
+        "tiny_cnn",
+        ["ok", "bad"],
+        3,
+    )
     assert saved["config"] == tiny_config().to_dict() and saved["preprocess"] == spec.preprocess.to_dict()
     assert saved["metrics"] == {"val_macro_f1": 0.5} and saved["probe_c"] == 0.25
     assert saved["model"].keys() == spec.model.state_dict().keys()

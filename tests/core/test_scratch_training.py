@@ -19,8 +19,14 @@ def test_resnet50_without_weights_trains_from_scratch(ws_path, tmp_path):
     env = {"TORCH_HOME": str(tmp_path / "no-torch-home"), "BOLTSCOPE_WORKSPACE": str(ws_path)}
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True, text=True,
-                              env={**os.environ, **env}, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "core", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=300,
+        )
 
     assert cli("demo", "--n", "24").returncode == 0
     done = cli("train", "--arch", "resnet50", "--epochs", "1", "--image-size", "32", "--batch-size", "8", "--wait")

@@ -120,8 +120,15 @@ def test_the_cookie_is_signed_and_a_tampered_one_is_refused(ws, kim):
     assert sessions.verify(key, value) == token
     signature = value.partition(".")[2]
     forged = [
-        "x" + value, value[:-1] + ("0" if value[-1] != "0" else "1"), token, token + ".", "." + signature,
-        sessions.sign(b"k" * 32, token), f"{token}.{signature}\u00e9", "", None,
+        "x" + value,
+        value[:-1] + ("0" if value[-1] != "0" else "1"),
+        token,
+        token + ".",
+        "." + signature,
+        sessions.sign(b"k" * 32, token),
+        f"{token}.{signature}\u00e9",
+        "",
+        None,
     ]
     assert [sessions.verify(key, bad) for bad in forged] == [None] * len(forged)
 

@@ -27,15 +27,19 @@ print(json.dumps({"upload_mb": config.get_option("server.maxUploadSize"),
 
 
 def probe(**env: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **env})
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, **env}
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_serve_sets_the_upload_limit_from_the_configured_file_limit_and_turns_legacy_pages_off():
     assert probe(BOLTSCOPE_MAX_FILE_MB="7") == {
-        "upload_mb": 7, "legacy_pages": False, "routes": [["/auth/session", ["DELETE", "POST"]]]}
+        "upload_mb": 7,
+        "legacy_pages": False,
+        "routes": [["/auth/session", ["DELETE", "POST"]]],
+    }
 
 
 def test_without_serve_py_the_upload_limit_is_still_cores_default():
@@ -60,8 +64,14 @@ def fake_venv(tmp_path):
 def make(venv_root, *args: str) -> list[str]:
     calls = venv_root / "calls"
     calls.unlink(missing_ok=True)
-    subprocess.run(["make", "-s", f"VENV={venv_root / 'venv'}", "HOST=localhost", *args], cwd=ROOT, check=True,
-                   capture_output=True, text=True, timeout=60)
+    subprocess.run(
+        ["make", "-s", f"VENV={venv_root / 'venv'}", "HOST=localhost", *args],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return calls.read_text().splitlines() if calls.exists() else []
 
 

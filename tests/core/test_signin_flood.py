@@ -36,8 +36,9 @@ def clock(monkeypatch) -> Clock:
 
 
 def audit_chars(conn) -> int:
-    return conn.execute("SELECT COALESCE(SUM(length(user) + length(target) + length(details)), 0) FROM audit"
-                        ).fetchone()[0]
+    return conn.execute(
+        "SELECT COALESCE(SUM(length(user) + length(target) + length(details)), 0) FROM audit"
+    ).fetchone()[0]
 
 
 def test_ten_five_megabyte_names_are_refused_and_the_audit_grows_by_a_bounded_amount(ws, clock):
@@ -81,10 +82,12 @@ def test_a_huge_password_is_refused_without_hashing_and_counts_as_a_guess(ws, cl
 
 
 def test_account_creation_refuses_huge_names_passwords_and_emails_before_storing(ws):
-    for name, password, email, key in [(HUGE, "long enough!", None, "session.user_name_invalid"),
-                                       ("kim\n", "long enough!", None, "session.user_name_invalid"),
-                                       ("kim", HUGE, None, "session.user_password_long"),
-                                       ("kim", None, "a@" + HUGE, "session.user_email_invalid")]:
+    for name, password, email, key in [
+        (HUGE, "long enough!", None, "session.user_name_invalid"),
+        ("kim\n", "long enough!", None, "session.user_name_invalid"),
+        ("kim", HUGE, None, "session.user_password_long"),
+        ("kim", None, "a@" + HUGE, "session.user_email_invalid"),
+    ]:
         with pytest.raises(ValidationError) as refused:
             users.add(ws.conn, ADMIN, name, "viewer", password, email)
         assert refused.value.key == key and len(str(refused.value)) < 300

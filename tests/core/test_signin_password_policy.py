@@ -11,14 +11,17 @@ from core.errors import ValidationError
 ADMIN = auth.Actor("root", "admin")
 
 
-@pytest.mark.parametrize("role, password, key", [
-    ("admin", "elevenchars", "session.user_password_short"),
-    ("trainer", "elevenchars", "session.user_password_short"),
-    ("admin", "Password1234", "session.user_password_common"),
-    ("trainer", "QWERTY123456", "session.user_password_common"),
-    ("admin", "xx-Kim-2026-xx", "session.user_password_name"),
-    ("viewer", "x" * 1025, "session.user_password_long"),
-])
+@pytest.mark.parametrize(
+    "role, password, key",
+    [
+        ("admin", "elevenchars", "session.user_password_short"),
+        ("trainer", "elevenchars", "session.user_password_short"),
+        ("admin", "Password1234", "session.user_password_common"),
+        ("trainer", "QWERTY123456", "session.user_password_common"),
+        ("admin", "xx-Kim-2026-xx", "session.user_password_name"),
+        ("viewer", "x" * 1025, "session.user_password_long"),
+    ],
+)
 def test_weak_passwords_of_trainers_and_admins_are_refused_with_a_translated_reason(ws, role, password, key):
     with pytest.raises(ValidationError) as refused:
         users.add(ws.conn, ADMIN, "kim", role, password)

@@ -288,15 +288,20 @@ def test_book_gives_the_splits_plan_gives_over_whole_groups(seed, test_locked):
     rng = random.Random(seed)
     ratios = rng.choice([RATIOS, (0.5, 0.25, 0.25), (0.8, 0.1, 0.1), (0.6, 0.4, 0.0), (1.0, 0.0, 0.0)])
     labels = ("normal", "broken", None)
-    ws = Stored(settle(make_items({"normal": rng.randint(0, 60), "broken": rng.randint(0, 9), None: 3}),
-                          ratios, test_locked))
+    ws = Stored(
+        settle(make_items({"normal": rng.randint(0, 60), "broken": rng.randint(0, 9), None: 3}), ratios, test_locked)
+    )
     for item in rng.sample(ws.items, k=min(4, len(ws.items))):  # relabelled since: their groups are off balance
         ws.items = [replace(i, label=rng.choice(labels)) if i.id == item.id else i for i in ws.items]
     book, next_id = splits.Book(), 1000
     for _chunk in range(10):
         n = rng.choice([1, 5, 16])
-        ws.chunk(book, new_photos(rng, next_id, n, labels, locked_share=rng.choice([0.0, 0.0, 0.5, 1.0])),
-                 ratios, test_locked)
+        ws.chunk(
+            book,
+            new_photos(rng, next_id, n, labels, locked_share=rng.choice([0.0, 0.0, 0.5, 1.0])),
+            ratios,
+            test_locked,
+        )
         next_id += n
         if rng.random() < 0.2:  # another connection changed the workspace between two chunks
             ws.items = [replace(i, split=None) if i.id % 7 == 0 and not i.locked else i for i in ws.items]

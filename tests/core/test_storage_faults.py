@@ -58,8 +58,13 @@ def test_a_read_only_workspace_gives_a_clear_error_and_keeps_everything(small_di
     with disks.read_only(small_disk):
         with pytest.raises(StorageError, match="is read-only; boltscope needs to write there"):
             open_workspace(small_disk / "ws")
-        out = subprocess.run([sys.executable, "-m", "core", "--workspace", str(small_disk / "ws"), "relabel", "1",
-                              "broken"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-m", "core", "--workspace", str(small_disk / "ws"), "relabel", "1", "broken"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert out.returncode == 1 and "is read-only" in out.stderr and "Traceback" not in out.stderr
     ws = open_workspace(small_disk / "ws")
     assert snapshot(ws) == before
@@ -138,8 +143,13 @@ def workspace_with_photos(path, n: int):
 def test_a_backup_that_cannot_fit_is_refused_up_front_with_one_clear_line(small_disk, tmp_path):
     ws = workspace_with_photos(tmp_path / "ws", 12)  # about 4.5 MB of originals, on a 3 MB disk
     ws.close()
-    out = subprocess.run([sys.executable, "-m", "core", "--workspace", str(tmp_path / "ws"), "backup",
-                          str(small_disk / "bk")], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "core", "--workspace", str(tmp_path / "ws"), "backup", str(small_disk / "bk")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 1 and "Traceback" not in out.stderr and out.stderr.count("\n") == 1, out.stderr
     assert "the backup needs about" in out.stderr and "choose a disk with more room" in out.stderr
     assert list(small_disk.iterdir()) == []

@@ -242,13 +242,19 @@ def old_stats(conn) -> dict[str, object]:
     """store.stats as it was (four queries) before it came from label_split_counts (baseline b412fd3)."""
     live = "FROM images WHERE deleted_at IS NULL"
     by_label = {lab.name: 0 for lab in label_set.list_labels(conn)}
-    by_label.update({r[0]: r[1] for r in conn.execute(f"SELECT label, COUNT(*) {live} AND label IS NOT NULL "
-                                                       "GROUP BY label")})
+    by_label.update(
+        {r[0]: r[1] for r in conn.execute(f"SELECT label, COUNT(*) {live} AND label IS NOT NULL GROUP BY label")}
+    )
     by_split = {name: 0 for name in store.SPLITS}
-    by_split.update({r[0]: r[1] for r in conn.execute(f"SELECT split, COUNT(*) {live} AND split IS NOT NULL "
-                                                       "GROUP BY split")})
-    return {"total": conn.execute(f"SELECT COUNT(*) {live}").fetchone()[0], "by_label": by_label,
-            "by_split": by_split, "unlabeled": conn.execute(f"SELECT COUNT(*) {live} AND label IS NULL").fetchone()[0]}
+    by_split.update(
+        {r[0]: r[1] for r in conn.execute(f"SELECT split, COUNT(*) {live} AND split IS NOT NULL GROUP BY split")}
+    )
+    return {
+        "total": conn.execute(f"SELECT COUNT(*) {live}").fetchone()[0],
+        "by_label": by_label,
+        "by_split": by_split,
+        "unlabeled": conn.execute(f"SELECT COUNT(*) {live} AND label IS NULL").fetchone()[0],
+    }
 
 
 def test_label_split_counts_equal_the_loop_over_every_image(ws, admin):
@@ -265,10 +271,13 @@ def test_label_split_counts_equal_the_loop_over_every_image(ws, admin):
     for im in images:
         loop[(im.label, im.split)] = loop.get((im.label, im.split), 0) + 1
     assert cells == loop
-    page_table = [[sum(1 for im in images if im.label == name and im.split == split) for split in store.SPLITS]
-                  for name in ("normal", "broken", "missing")]
-    assert page_table == [[cells.get((name, split), 0) for split in store.SPLITS]
-                          for name in ("normal", "broken", "missing")]
+    page_table = [
+        [sum(1 for im in images if im.label == name and im.split == split) for split in store.SPLITS]
+        for name in ("normal", "broken", "missing")
+    ]
+    assert page_table == [
+        [cells.get((name, split), 0) for split in store.SPLITS] for name in ("normal", "broken", "missing")
+    ]
     assert store.stats(ws.conn) == old_stats(ws.conn)
     assert list(store.stats(ws.conn)["by_label"]) == ["normal", "broken", "missing"]
     store.set_trashed(ws.conn, admin, ids, True)

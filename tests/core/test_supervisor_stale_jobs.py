@@ -45,9 +45,13 @@ def test_a_worker_killed_with_kill_9_is_marked_interrupted_by_the_supervisor_wit
     add_demo(ws)
     job_id = jobs.submit(ws.conn, ADMIN, tiny_config(epochs=1000))
     ws.close()
-    worker = subprocess.Popen([sys.executable, "-m", "core", "--workspace", str(ws_path), "worker", "--once"],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "core", "--workspace", str(ws_path), "worker", "--once"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     thread, stop = None, threading.Event()
     try:
         wait_for(lambda: status_of(ws_path, job_id) == "running", 60)
@@ -104,11 +108,16 @@ asyncio.run(main())
 
 def test_the_server_runs_the_supervisor_for_its_lifetime(ws_path):
     env = {**os.environ, "BOLTSCOPE_WORKSPACE": str(ws_path)}
-    done = subprocess.run([sys.executable, "-c", SERVER_PROBE], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", SERVER_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {
-        "lifespan": True, "running": ["boltscope-job-supervisor"], "status": "interrupted", "after": []}
+        "lifespan": True,
+        "running": ["boltscope-job-supervisor"],
+        "status": "interrupted",
+        "after": [],
+    }
 
 
 @pytest.mark.slow
@@ -116,17 +125,33 @@ def test_a_running_server_with_no_page_open_marks_a_dead_workers_job_interrupted
     """`streamlit run serve.py` as `make run` starts it, no browser: the job of a worker that died is found."""
     ws = open_workspace(ws_path)
     with db.transaction(ws.conn):  # beating a moment ago, from a pid that does not exist on this host
-        ws.conn.execute("INSERT INTO jobs (kind, status, config, created_by, created_at, heartbeat_at, worker_pid,"
-                        " worker_host) VALUES ('train', 'running', ?, 'x', ?, ?, ?, ?)",
-                        (json.dumps(tiny_config().to_dict()), db.now_iso(), db.now_iso(), 2**22 + 7,
-                         socket.gethostname()))
+        ws.conn.execute(
+            "INSERT INTO jobs (kind, status, config, created_by, created_at, heartbeat_at, worker_pid,"
+            " worker_host) VALUES ('train', 'running', ?, 'x', ?, ?, ?, ?)",
+            (json.dumps(tiny_config().to_dict()), db.now_iso(), db.now_iso(), 2**22 + 7, socket.gethostname()),
+        )
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
-                               "--server.address", "127.0.0.1", "--server.headless", "true"], cwd=ROOT,
-                              env={**os.environ, "BOLTSCOPE_WORKSPACE": str(ws_path)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "serve.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "BOLTSCOPE_WORKSPACE": str(ws_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: status_of(ws_path, 1) == "interrupted", jobs.STALE_S + 30)
     finally:

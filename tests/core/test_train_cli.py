@@ -17,8 +17,22 @@ from tests.conftest import ROOT
 from tests.core.train_helpers import ADMIN, add_demo, cli_env, cli_json, run_cli, sigterm_kept, tiny_config
 
 RESULT_KEYS = {"job_id", "run_id", "status", "best_epoch", "val", "test"}
-JOB_KEYS = {"job_id", "kind", "status", "arch", "run_id", "sweep", "created_by", "created_at", "started_at",
-            "finished_at", "attempts", "progress", "error", "hint"}
+JOB_KEYS = {
+    "job_id",
+    "kind",
+    "status",
+    "arch",
+    "run_id",
+    "sweep",
+    "created_by",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "attempts",
+    "progress",
+    "error",
+    "hint",
+}
 TINY = ("--arch", "tiny_cnn", "--image-size", "32", "--batch-size", "8")
 
 
@@ -95,8 +109,11 @@ def test_queue_cancel_resume_and_run_with_worker_once(ws, capsys, monkeypatch):
     assert code == 0 and set(out) == {"job_id"} and launched == []
     job_id = out["job_id"]
     assert jobs.get_job(ws.conn, job_id).status == "queued"
-    assert cli_here(capsys, path, "cancel", str(job_id))[1] == {"job_id": job_id, "status": "cancelled",
-                                                                  "cancel_requested": False}
+    assert cli_here(capsys, path, "cancel", str(job_id))[1] == {
+        "job_id": job_id,
+        "status": "cancelled",
+        "cancel_requested": False,
+    }
     code, out, _ = cli_here(capsys, path, "resume", str(job_id))  # no --no-start: a worker is launched
     assert code == 0 and out == {"job_id": job_id} and launched == [path]
     assert jobs.get_job(ws.conn, job_id).status == "queued"
@@ -166,8 +183,13 @@ def test_killed_worker_then_resume_matches_an_uninterrupted_run(ws, tmp_path):
     path = ws.settings.workspace
     job_id = cli_json(path, "train", *SLOW_ARGS, "--no-start")["job_id"]
     with open(tmp_path / "worker.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "core", "--workspace", str(path), "worker"], cwd=ROOT,
-                                env=cli_env(), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "core", "--workspace", str(path), "worker"],
+            cwd=ROOT,
+            env=cli_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 180
         while not epochs_done(ws, job_id):
@@ -205,8 +227,9 @@ def test_screws_dataset_reaches_99_percent(tmp_path, screws_dir):
     assert cli_json(path, "import", str(screws_dir / "train"), "--split", "train")["imported"] == 400
     test = cli_json(path, "import", str(screws_dir / "test"), "--split", "test")
     assert test["imported"] + test["duplicates"] == 184 and test["imported"] > 170  # 4 test photos repeat train ones
-    out = cli_json(path, "train", "--arch", "efficientnet_lite0", "--epochs", "3", "--image-size", "160", "--wait",
-                   timeout=1800)
+    out = cli_json(
+        path, "train", "--arch", "efficientnet_lite0", "--epochs", "3", "--image-size", "160", "--wait", timeout=1800
+    )
     assert out["status"] == "done" and out["test"]["macro_f1"] >= 0.99, out
     quick = cli_json(path, "quick-model", "--wait", timeout=1800)
     assert quick["status"] == "done" and quick["test"]["macro_f1"] >= 0.99, quick

@@ -91,8 +91,9 @@ def test_held_out_validation_is_stratified_and_seeded(ws):
     bigger = runs.plan_snapshot(ws.conn, tiny_config(val_fraction=0.4))[1]
     assert Counter(it.label for it in bigger if it.held_out) == {"normal": 6, "broken": 6, "missing": 6}
     run = new_run(ws, tiny_config())
-    assert [(it.image_id, it.split, it.held_out) for it in runs.snapshot(ws.conn, run.id)] == \
-        [(it.image_id, it.split, it.held_out) for it in items]
+    assert [(it.image_id, it.split, it.held_out) for it in runs.snapshot(ws.conn, run.id)] == [
+        (it.image_id, it.split, it.held_out) for it in items
+    ]
 
 
 def test_each_label_with_two_train_photos_gets_a_val_photo(ws):

@@ -23,12 +23,15 @@ def test_passwords_are_stored_as_argon2id_hashes_only(ws):
     assert "plain text secret" not in "\n".join(ws.conn.iterdump())
 
 
-@pytest.mark.parametrize("name, password, reason", [
-    ("kim", "wrong one!", "wrong password"),
-    ("nobody", "whatever1", "unknown user"),
-    ("off", "long enough!", "disabled"),
-    ("sso", "anything", "no password (single sign-on only)"),
-])
+@pytest.mark.parametrize(
+    "name, password, reason",
+    [
+        ("kim", "wrong one!", "wrong password"),
+        ("nobody", "whatever1", "unknown user"),
+        ("off", "long enough!", "disabled"),
+        ("sso", "anything", "no password (single sign-on only)"),
+    ],
+)
 def test_every_failed_sign_in_gets_the_same_message_and_the_audit_keeps_why(ws, name, password, reason):
     users.add(ws.conn, ADMIN, "kim", "trainer", "long enough!")
     users.add(ws.conn, ADMIN, "off", "labeler", "long enough!")
@@ -106,8 +109,22 @@ def test_each_listed_action_is_audited_with_user_and_time(ws, tmp_path, monkeypa
         signin.authenticate(ws.conn, "tara", "longer enough")
     entries = audit.query(ws.conn)
     seen = {e.action for e in entries}
-    assert {"upload", "relabel", "delete", "restore", "train", "cancel", "resume", "promote", "export", "user.add",
-            "user.role", "user.password", "user.disable", "sign_in.failed"} <= seen
+    assert {
+        "upload",
+        "relabel",
+        "delete",
+        "restore",
+        "train",
+        "cancel",
+        "resume",
+        "promote",
+        "export",
+        "user.add",
+        "user.role",
+        "user.password",
+        "user.disable",
+        "sign_in.failed",
+    } <= seen
     relabel = next(e for e in entries if e.action == "relabel")
     assert relabel.user == "alice" and relabel.details == {"label": "broken", "changed": changed, "source": "manual"}
     assert relabel.target == f"#{ids[0]}, #{ids[1]}"
@@ -120,8 +137,14 @@ def test_each_listed_action_is_audited_with_user_and_time(ws, tmp_path, monkeypa
 @pytest.mark.slow  # over 5 s on a 2-core machine (make test-fast skips it)
 def test_cli_user_add_reads_the_password_from_stdin_and_audit_exports_csv(ws_path):
     def cli(*args, stdin=""):
-        return subprocess.run([sys.executable, "-m", "core", "--workspace", str(ws_path), *args], cwd=ROOT,
-                              input=stdin, capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "core", "--workspace", str(ws_path), *args],
+            cwd=ROOT,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     out = cli("user", "add", "kim", "--role", "admin", "--password-stdin", stdin="correct horse\n")
     assert out.returncode == 0, out.stderr

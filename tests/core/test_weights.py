@@ -41,8 +41,12 @@ def test_nothing_found_says_where_to_put_the_file(hub, ws_weights):
     report = weights.find_weights("resnet18", ws_weights)
     assert not report.found and report.source is None and report.path is None
     assert report.expected == (ws_weights / R18, hub / R18)
-    assert report.to_json() == {"arch": "resnet18", "source": None, "path": None,
-                                "expected": [str(ws_weights / R18), str(hub / R18)]}
+    assert report.to_json() == {
+        "arch": "resnet18",
+        "source": None,
+        "path": None,
+        "expected": [str(ws_weights / R18), str(hub / R18)],
+    }
 
 
 def test_workspace_file_is_found(hub, ws_weights):
@@ -132,7 +136,9 @@ def test_hub_dir_matches_torch_hub(tmp_path, monkeypatch):
 
 
 def test_lookup_imports_no_torch():
-    code = ("import sys, pathlib; from core import weights; weights.find_weights('resnet18', pathlib.Path('w'));"
-            " assert 'torch' not in sys.modules, 'torch imported'")
+    code = (
+        "import sys, pathlib; from core import weights; weights.find_weights('resnet18', pathlib.Path('w'));"
+        " assert 'torch' not in sys.modules, 'torch imported'"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -15,8 +15,13 @@ from tests.conftest import ROOT
 
 
 def cli(ws_path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core", "--workspace", str(ws_path), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "core", "--workspace", str(ws_path), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def wait_for(predicate, timeout: float, step: float = 0.2):
@@ -35,8 +40,13 @@ def test_cancel_stops_a_running_job_keeps_checkpoint_and_resume_continues(ws_pat
     ws = open_workspace(ws_path)
     cfg = config.TrainConfig(arch="tiny_cnn", epochs=400, batch_size=4, image_size=96, warmup_epochs=0)
     job_id = jobs.submit(ws.conn, auth.local_actor(), cfg)
-    worker = subprocess.Popen([sys.executable, "-m", "core", "--workspace", str(ws_path), "worker", "--once"],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "core", "--workspace", str(ws_path), "worker", "--once"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         run = wait_for(lambda: runs.run_for_job(ws.conn, job_id), 60)
         wait_for(lambda: len(runs.epochs(ws.conn, run.id)) >= 2, 120)
@@ -59,8 +69,12 @@ def test_cancel_stops_a_running_job_keeps_checkpoint_and_resume_continues(ws_pat
     assert json.loads(resumed.stdout) == {"job_id": job_id}
     assert jobs.get_job(ws.conn, job_id).status == "queued"
     # let it run one more epoch past the checkpoint, then cancel again: it continued, it did not restart
-    worker = subprocess.Popen([sys.executable, "-m", "core", "--workspace", str(ws_path), "worker", "--once"],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "core", "--workspace", str(ws_path), "worker", "--once"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: len(runs.epochs(ws.conn, run.id)) > done_epochs, 120)
         jobs.cancel(ws.conn, auth.local_actor(), job_id)

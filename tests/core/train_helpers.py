@@ -33,17 +33,25 @@ def demo_uploads(n: int = 60, seed: int = 0) -> tuple[tuple[str, bytes], ...]:
 
 def add_demo(ws: Workspace, n: int = 60, split: str | None = None, start: int = 0) -> ingest.ImportReport:
     """Import demo photos start..start+n (labels in turn, by folder); split=None lets the workspace assign one."""
-    uploads = demo_uploads(max(60, start + n))[start:start + n]
-    report = ingest.import_sources(ws, ADMIN, sources.iter_uploads(uploads, ws.settings), None, split, "demo",
-                                   "import")
+    uploads = demo_uploads(max(60, start + n))[start : start + n]
+    report = ingest.import_sources(ws, ADMIN, sources.iter_uploads(uploads, ws.settings), None, split, "demo", "import")
     assert report.to_json()["imported"] == n
     return report
 
 
 def tiny_config(**values: object) -> TrainConfig:
     """tiny_cnn at 32 px: an epoch over 60 demo photos takes well under a second on a CPU."""
-    return TrainConfig(**{"arch": "tiny_cnn", "epochs": 2, "batch_size": 8, "image_size": 32,
-                          "pretrained": False, "warmup_epochs": 0, **values})
+    return TrainConfig(
+        **{
+            "arch": "tiny_cnn",
+            "epochs": 2,
+            "batch_size": 8,
+            "image_size": 32,
+            "pretrained": False,
+            "warmup_epochs": 0,
+            **values,
+        }
+    )
 
 
 def new_run(ws: Workspace, config: TrainConfig) -> runs.Run:
@@ -79,8 +87,14 @@ def cli_env() -> dict[str, str]:
 
 
 def run_cli(workspace: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), *args], cwd=ROOT,
-                          env=cli_env(), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "core", "--workspace", str(workspace), *args],
+        cwd=ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def cli_json(workspace: Path, *args: str, expect_rc: int = 0, timeout: float = 180) -> object:

@@ -19,8 +19,14 @@ import pytest
 from tests.conftest import ROOT
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -42,22 +48,44 @@ def auth_server(tmp_path):
     yield from serve(tmp_path, {})
 
 
-def serve(tmp_path, extra_env: dict[str, str], address: list[str] | None = None, port: int | None = None,
-          args: tuple[str, ...] = ()):
+def serve(
+    tmp_path,
+    extra_env: dict[str, str],
+    address: list[str] | None = None,
+    port: int | None = None,
+    args: tuple[str, ...] = (),
+):
     """address: the Streamlit options that say where it listens (default: loopback only); port: a given one
     (to restart a server where the browser expects it), else a free one; args: the app's own (`--no-auth`)."""
     port = port or free_port()
     workspace = tmp_path / "ws"
-    env = {**os.environ, "BOLTSCOPE_WORKSPACE": str(workspace), "BOLTSCOPE_USER": "e2e-tester",
-           "BOLTSCOPE_WORKER_IDLE_S": "5"}
+    env = {
+        **os.environ,
+        "BOLTSCOPE_WORKSPACE": str(workspace),
+        "BOLTSCOPE_USER": "e2e-tester",
+        "BOLTSCOPE_WORKER_IDLE_S": "5",
+    }
     env.pop("BOLTSCOPE_NO_AUTH", None)
     env.update(extra_env)
     log = open(tmp_path / "streamlit.log", "a")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port", str(port),
-         *(address if address is not None else ["--server.address", "127.0.0.1"]), "--server.headless", "true",
-         *(["--", *args] if args else [])],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "serve.py"),
+            "--server.port",
+            str(port),
+            *(address if address is not None else ["--server.address", "127.0.0.1"]),
+            "--server.headless",
+            "true",
+            *(["--", *args] if args else []),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60

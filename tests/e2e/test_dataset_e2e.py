@@ -17,7 +17,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 def metric_value(page, label: str) -> str:
     card = page.locator("[data-testid=stMetric]").filter(
-        has=page.locator("[data-testid=stMetricLabel]", has_text=label))
+        has=page.locator("[data-testid=stMetricLabel]", has_text=label)
+    )
     return card.first.locator("[data-testid=stMetricValue]").inner_text().strip()
 
 
@@ -56,13 +57,26 @@ def test_upload_relabel_and_history(app_server, page, tmp_path):
     history.filter(has_text="manual").first.wait_for(state="attached")
     assert history.filter(has_text="e2e-tester").count() == 1
 
-    out = subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), "history", "2"],
-                         cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "core", "--workspace", str(workspace), "history", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     events = json.loads(out.stdout)
     assert [(e["old_label"], e["new_label"], e["source"], e["user"]) for e in events] == [
-        (None, "missing", "manual", "e2e-tester")]
-    stats = json.loads(subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), "stats"],
-                                      cwd=ROOT, capture_output=True, text=True, check=True).stdout)
+        (None, "missing", "manual", "e2e-tester")
+    ]
+    stats = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "core", "--workspace", str(workspace), "stats"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert stats["total"] == 3 and stats["by_label"]["missing"] == 1 and stats["unlabeled"] == 2
     assert stats["by_split"] == {"train": 0, "val": 0, "test": 3}
 

@@ -45,8 +45,13 @@ def import_photos(workspace, tmp_path, n: int = 8) -> None:
         path = tmp_path / f"bolt_{i}.jpg"
         path.write_bytes(demo.render_crop(200 + i, ("normal", "broken", "missing")[i % 3]).jpeg)
         paths.append(str(path))
-    subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), "import", *paths,
-                    "--user", "e2e-tester"], cwd=ROOT, capture_output=True, text=True, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "core", "--workspace", str(workspace), "import", *paths, "--user", "e2e-tester"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
 
 
 def db_rows(workspace) -> dict[int, tuple[str | None, bool]]:
@@ -145,8 +150,7 @@ def test_trash_restore_select_page_and_none(app_server, page, tmp_path):
     page.wait_for_function(IDLE_JS, timeout=WAIT_MS)
     assert_all_unticked(page, "the trash, after moving there")  # the trashed photos do not arrive ticked
     page.locator(".st-key-sel_5 label").click()
-    page.wait_for_function("() => !document.querySelector('.st-key-trash_restore button').disabled",
-                           timeout=WAIT_MS)
+    page.wait_for_function("() => !document.querySelector('.st-key-trash_restore button').disabled", timeout=WAIT_MS)
     page.wait_for_function(IDLE_JS, timeout=WAIT_MS)
     page.locator(".st-key-trash_restore button").click()
     settle(page, "1 photo(s) restored.")
@@ -175,8 +179,11 @@ def server_pid(url: str) -> int:
     for proc in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
             args = (proc / "cmdline").read_bytes().split(b"\0")
-            if b"streamlit" in b" ".join(args) and b"--server.port" in args \
-                    and args[args.index(b"--server.port") + 1] == port.encode():
+            if (
+                b"streamlit" in b" ".join(args)
+                and b"--server.port" in args
+                and args[args.index(b"--server.port") + 1] == port.encode()
+            ):
                 return int(proc.name)
     raise AssertionError(f"no streamlit process on port {port}")
 
@@ -216,13 +223,16 @@ def click_together(page, url: str, *selectors: str) -> None:
     sent = page.evaluate("() => window.__sent")
     with server_paused(url):
         page.evaluate("(sels) => sels.forEach(s => document.querySelector(s).click())", list(selectors))
-        page.wait_for_function("(n) => window.__sent >= n && window.__ws.bufferedAmount === 0",
-                               arg=sent + len(selectors), timeout=WAIT_MS)
+        page.wait_for_function(
+            "(n) => window.__sent >= n && window.__ws.bufferedAmount === 0", arg=sent + len(selectors), timeout=WAIT_MS
+        )
 
 
-@pytest.mark.parametrize(("change", "button", "expected"), [
-    (5, "bulk_broken", {2, 7}), (3, "bulk_broken", {2, 3, 5, 7}), (5, "bulk_trash", {2, 7})],
-    ids=["untick-then-relabel", "tick-then-relabel", "untick-then-trash"])
+@pytest.mark.parametrize(
+    ("change", "button", "expected"),
+    [(5, "bulk_broken", {2, 7}), (3, "bulk_broken", {2, 3, 5, 7}), (5, "bulk_trash", {2, 7})],
+    ids=["untick-then-relabel", "tick-then-relabel", "untick-then-trash"],
+)
 def test_bulk_acts_on_the_boxes_ticked_when_clicked(app_server, page, tmp_path, change, button, expected):
     """A box changed just before a bulk button, faster than the rerun between them: the action takes the boxes
     as they are when it is clicked, not as they were when the button was drawn."""

@@ -15,8 +15,14 @@ from tests.conftest import ROOT
 from tests.e2e.conftest import serve
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-TITLES = {"dataset.py": "dataset.title", "train.py": "train.title", "evaluate.py": "eval.title",
-          "review.py": "review.title", "diagnose.py": "diagnose.title", "admin.py": "admin.title"}
+TITLES = {
+    "dataset.py": "dataset.title",
+    "train.py": "train.title",
+    "evaluate.py": "eval.title",
+    "review.py": "review.title",
+    "diagnose.py": "diagnose.title",
+    "admin.py": "admin.title",
+}
 MODULES = ("admin panels", "components", "session", "prefetch", "signin", "dataset panels")
 
 
@@ -24,8 +30,11 @@ def app_pages() -> list[tuple[str, str, str]]:
     """(url path, title key, page title key) of each page, read from app.py's PAGES; then the two the issue
     named, under their files' own names (Streamlit's legacy discovery ran those files alone: a blank page)."""
     tree = ast.parse((ROOT / "app.py").read_text())
-    [pages] = [ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
-               and getattr(node.targets[0], "id", "") == "PAGES"]
+    [pages] = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PAGES"
+    ]
     found = [(url, TITLES[file], title) for file, title, _icon, url, _action in pages]
     named = ("train.py", "diagnose.py")
     return found + [(file[:-3], TITLES[file], title) for file, title, *_ in pages if file in named]
@@ -57,13 +66,30 @@ def test_first_request_in_single_user_mode_shows_the_page(tmp_path, page, url_pa
 
 
 @pytest.mark.parametrize(("url_path", "title_key", "nav_key"), PAGES, ids=[p[0] for p in PAGES])
-def test_first_request_when_signed_out_shows_the_sign_in_then_the_page(tmp_path, page, url_path, title_key,
-                                                                      nav_key):
+def test_first_request_when_signed_out_shows_the_sign_in_then_the_page(tmp_path, page, url_path, title_key, nav_key):
     server = serve(tmp_path, {})
     url, workspace = next(server)
-    subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), "user", "add", "root", "--role",
-                    "admin", "--password-stdin"], cwd=ROOT, input="admin password\n", text=True, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "--workspace",
+            str(workspace),
+            "user",
+            "add",
+            "root",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        cwd=ROOT,
+        input="admin password\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     try:
         page.goto(f"{url}/{url_path}")
         page.get_by_text("Sign in to boltscope").wait_for(timeout=60_000)

@@ -17,8 +17,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def cli(workspace, *args: str):
-    out = subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), *args], cwd=ROOT,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "core", "--workspace", str(workspace), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -61,7 +66,10 @@ def test_drop_a_photo_and_change_the_heatmap(app_server, page, tmp_path):
         slider.press("ArrowRight")
     page.wait_for_function(
         "old => { const c = document.querySelector('.st-key-diag_card_0'); const i = c && c.querySelectorAll('img')[1];"
-        " return i && i.getAttribute('src') !== old; }", arg=second, timeout=30_000)
+        " return i && i.getAttribute('src') !== old; }",
+        arg=second,
+        timeout=30_000,
+    )
     page.screenshot(path=str(tmp_path / "02-eigencam.png"), full_page=True)
 
     card.get_by_text("Wrong? Save with the right label").click()
@@ -70,8 +78,10 @@ def test_drop_a_photo_and_change_the_heatmap(app_server, page, tmp_path):
     save.wait_for()
     assert save.is_disabled() and form.locator("input[type=radio]:checked").count() == 0  # no label for the user
     form.get_by_text("broken", exact=True).click()
-    page.wait_for_function("() => { const b = [...document.querySelectorAll('[data-testid=stPopoverBody] button')]"
-                           ".find(b => b.innerText.includes('Add to the dataset')); return b && !b.disabled; }")
+    page.wait_for_function(
+        "() => { const b = [...document.querySelectorAll('[data-testid=stPopoverBody] button')]"
+        ".find(b => b.innerText.includes('Add to the dataset')); return b && !b.disabled; }"
+    )
     save.click()
     card.get_by_text(re.compile(r"added to the dataset as|already in the dataset")).wait_for()  # beside the button
     page.keyboard.press("Escape")

@@ -19,21 +19,28 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def cli(workspace, *args: str):
-    out = subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), *args], cwd=ROOT,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "core", "--workspace", str(workspace), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
 def test_click_a_cell_then_relabel_a_photo_there(app_server, page, tmp_path):
     url, workspace = app_server
     cli(workspace, "demo", "--n", "60")
-    run_id = cli(workspace, "train", "--arch", "tiny_cnn", "--epochs", "2", "--image-size", "32",
-                 "--batch-size", "8", "--wait")["run_id"]
+    run_id = cli(
+        workspace, "train", "--arch", "tiny_cnn", "--epochs", "2", "--image-size", "32", "--batch-size", "8", "--wait"
+    )["run_id"]
     ws = open_workspace(workspace)
     run = runs.get_run(ws.conn, run_id)
     n = len(run.class_names)
-    cells = {(g, p): evaluation.cell_photos(ws.conn, run_id, "test", g, p)
-             for g in run.class_names for p in run.class_names}
+    cells = {
+        (g, p): evaluation.cell_photos(ws.conn, run_id, "test", g, p) for g in run.class_names for p in run.class_names
+    }
     (given, predicted), photos = max(cells.items(), key=lambda item: (item[0][0] != item[0][1], len(item[1])))
     assert photos, "the test split has photos"
     expected = {p["image_id"] for p in photos}
@@ -98,8 +105,9 @@ def test_a_refused_promotion_in_korean_and_a_comparison_that_fits_1440_px(app_se
     page.get_by_text("학습별 학습 조건").click()
     grids = page.locator("[data-testid=stDataFrame] .dvn-scroller")
     grids.nth(1).wait_for()
-    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stDataFrame] .dvn-scroller')]"
-                           ".every(e => e.clientWidth > 0)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=stDataFrame] .dvn-scroller')].every(e => e.clientWidth > 0)"
+    )
     for index in range(grids.count()):
         scroll, client = grids.nth(index).evaluate("e => [e.scrollWidth, e.clientWidth]")
         assert scroll <= client, (index, scroll, client)

@@ -18,12 +18,48 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def add_trainer(workspace) -> None:
-    subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), "user", "add", "root", "--role",
-                    "admin", "--password-stdin"], cwd=ROOT, input="admin password\n", text=True, check=True,
-                   capture_output=True, timeout=120)
-    subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), "user", "add", "kim", "--role",
-                    "trainer", "--password-stdin"], cwd=ROOT, input="trainer password\n", text=True, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "--workspace",
+            str(workspace),
+            "user",
+            "add",
+            "root",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        cwd=ROOT,
+        input="admin password\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "--workspace",
+            str(workspace),
+            "user",
+            "add",
+            "kim",
+            "--role",
+            "trainer",
+            "--password-stdin",
+        ],
+        cwd=ROOT,
+        input="trainer password\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def test_the_live_job_list_stops_showing_data_when_the_session_ends(tmp_path, page):
@@ -39,8 +75,13 @@ def test_the_live_job_list_stops_showing_data_when_the_session_ends(tmp_path, pa
         jobs_header = page.get_by_text(i18n.t("train.jobs.header"), exact=True)
         jobs_header.wait_for(timeout=90_000)
         # an admin disables kim from the CLI (another process): the open tab is not touched by anyone
-        subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), "user", "disable", "kim",
-                        "--user", "root"], cwd=ROOT, check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "core", "--workspace", str(workspace), "user", "disable", "kim", "--user", "root"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         page.get_by_text("Sign in to boltscope").wait_for(timeout=60_000)  # the live view noticed by itself
         assert page.get_by_text(i18n.t("train.jobs.header"), exact=True).count() == 0
         assert page.get_by_text("Signed in as kim").count() == 0

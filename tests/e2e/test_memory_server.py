@@ -103,6 +103,8 @@ def test_three_concurrent_diagnose_decodes_stay_under_the_bar(model_server, tmp_
         took = time.monotonic() - started
         peak = peak_mb(pid)
         browser.close()
-    print(f"three concurrent Diagnose decodes: baseline {base} MB, peak {peak} MB, growth {peak - base} MB, "
-          f"{took:.0f} s; {outcomes}")
+    print(
+        f"three concurrent Diagnose decodes: baseline {base} MB, peak {peak} MB, growth {peak - base} MB, "
+        f"{took:.0f} s; {outcomes}"
+    )
     assert peak - base <= BAR_MB, f"the server grew by {peak - base} MB ({outcomes})"

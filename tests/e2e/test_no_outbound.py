@@ -26,8 +26,13 @@ def test_no_connection_leaves_the_machine(tmp_path, monkeypatch, page):
     url, workspace = next(server)
     try:
         for args in (["demo", "--n", "30"], ["quick-model", "--wait"], ["promote", "1"]):
-            subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), *args], cwd=ROOT,
-                           check=True, capture_output=True, timeout=600)
+            subprocess.run(
+                [sys.executable, "-m", "core", "--workspace", str(workspace), *args],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                timeout=600,
+            )
         photo = tmp_path / "bolt.jpg"
         photo.write_bytes(demo.render_crop(77, "broken").jpeg)
         page.goto(url)
@@ -40,6 +45,5 @@ def test_no_connection_leaves_the_machine(tmp_path, monkeypatch, page):
     assert log.exists() is False or log.read_text() == "", log.read_text()
     # the guard itself notices an outbound lookup (so a silent log above means something)
     probe = "import socket\ntry: socket.getaddrinfo('example.com', 80)\nexcept OSError: pass"
-    subprocess.run([sys.executable, "-c", probe],
-                   capture_output=True, text=True, timeout=60)
+    subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert "example.com" in log.read_text()

@@ -14,8 +14,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def cli(workspace, *args: str, stdin: str = "") -> None:
-    subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), *args], cwd=ROOT, input=stdin,
-                   text=True, capture_output=True, check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "core", "--workspace", str(workspace), *args],
+        cwd=ROOT,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
 
 
 def sign_in(page, url: str, name: str, password: str) -> None:
@@ -44,7 +51,8 @@ def test_viewer_sees_no_mutating_controls_and_admin_sees_the_audit(auth_server, 
     page.locator("[data-testid=stImage]").first.wait_for()  # the gallery
     nav = page.locator("[data-testid=stSidebarNav]").inner_text()
     assert {"Dataset", "Evaluate", "Diagnose"} <= set(nav.split()) and not {"Train", "Review", "Admin"} & set(
-        nav.split())
+        nav.split()
+    )
     main = page.locator("[data-testid=stMain]")
     assert main.locator("[data-testid=stFileUploader]").count() == 0
     assert main.locator("[class*=st-key-bulk_]").count() == 0
@@ -66,6 +74,11 @@ def test_viewer_sees_no_mutating_controls_and_admin_sees_the_audit(auth_server, 
     page.get_by_role("tab", name="계정").wait_for()
     page.wait_for_timeout(1000)
     page.screenshot(path=str(tmp_path / "04-admin-ko.png"), full_page=True)
-    db = subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), "audit", "--csv"], cwd=ROOT,
-                        capture_output=True, text=True, check=True).stdout
+    db = subprocess.run(
+        [sys.executable, "-m", "core", "--workspace", str(workspace), "audit", "--csv"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert ",sign_in.failed,vic," in db and ",sign_in,vic," in db and ",sign_out,vic," in db and ",sign_in,root," in db

@@ -36,9 +36,14 @@ def connect(url: str, session_id: str = "", cookie: str | None = None):
     """A websocket as Streamlit's frontend opens it; session_id: the one it asks to resume; cookie: the
     browser's session cookie."""
     protocols = ["streamlit", "no-xsrf-token", *([session_id] if session_id else [])]
-    return websockets_client.connect(url.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=protocols,
-                                     origin=url, max_size=None, open_timeout=30,
-                                     additional_headers={"Cookie": f"{sessions.COOKIE}={cookie}"} if cookie else None)
+    return websockets_client.connect(
+        url.replace("http", "ws", 1) + "/_stcore/stream",
+        subprotocols=protocols,
+        origin=url,
+        max_size=None,
+        open_timeout=30,
+        additional_headers={"Cookie": f"{sessions.COOKIE}={cookie}"} if cookie else None,
+    )
 
 
 def send(sock, **fields) -> None:
@@ -77,8 +82,9 @@ def wait_for_log(log, pattern: str) -> str:
 
 def metrics(url: str, cookie: str | None = None, path: str = "/_stcore/metrics") -> tuple[int, str]:
     """Streamlit's count of calls to each cached function, by hit and miss (a live counter)."""
-    request = urllib.request.Request(url + path + "?families=cache_lookups",
-                                     headers={"Cookie": f"{sessions.COOKIE}={cookie}"} if cookie else {})
+    request = urllib.request.Request(
+        url + path + "?families=cache_lookups", headers={"Cookie": f"{sessions.COOKIE}={cookie}"} if cookie else {}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as resp:
             return resp.status, resp.read().decode()
@@ -149,8 +155,9 @@ def test_metrics_refuse_a_visitor_and_a_non_admin_and_answer_a_signed_in_admin(s
 
 
 def lookups(url: str, cookie: str, function: str) -> dict[str, int]:
-    found = re.findall(rf'cache_lookups_total{{cache="{re.escape(function)}",[^}}]*result="(\w+)"}} (\d+)',
-                       metrics(url, cookie)[1])
+    found = re.findall(
+        rf'cache_lookups_total{{cache="{re.escape(function)}",[^}}]*result="(\w+)"}} (\d+)', metrics(url, cookie)[1]
+    )
     return {result: int(count) for result, count in found}
 
 

@@ -42,9 +42,27 @@ def test_a_session_survives_reload_new_tab_and_restart_and_sign_out_ends_it_ever
     port = free_port()
     server = serve(tmp_path, {}, port=port)
     url, workspace = next(server)
-    subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), "user", "add", "root", "--role",
-                    "admin", "--password-stdin"], cwd=ROOT, input="admin password\n", text=True, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "--workspace",
+            str(workspace),
+            "user",
+            "add",
+            "root",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        cwd=ROOT,
+        input="admin password\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     context = page.context
     requests: list[tuple[str, str, str | None]] = []
     context.on("request", lambda r: requests.append((r.method, r.url, r.post_data)))

@@ -16,8 +16,13 @@ EPOCHS = 40  # about 0.4 s each at 256 px on an idle 2-core CPU: long enough to 
 
 
 def cli(workspace, *args: str):
-    out = subprocess.run([sys.executable, "-m", "core", "--workspace", str(workspace), *args], cwd=ROOT,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "core", "--workspace", str(workspace), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -66,10 +71,20 @@ def test_start_reload_finish(app_server, page, tmp_path):
     page.screenshot(path=str(tmp_path / "02-done.png"), full_page=True)
     final = cli(workspace, "jobs")
     assert len(final) == 1 and final[0]["status"] == "done"
-    history = subprocess.run([sys.executable, "-c", (
-        "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]);"
-        "print(c.execute('select count(*) from epochs').fetchone()[0])"), str(workspace / "boltscope.db")],
-        capture_output=True, text=True, check=True)
+    history = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]);"
+                "print(c.execute('select count(*) from epochs').fetchone()[0])"
+            ),
+            str(workspace / "boltscope.db"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert int(history.stdout) == EPOCHS
 
 

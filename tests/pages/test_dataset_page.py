@@ -133,10 +133,12 @@ def test_upload_form_puts_photos_in_the_chosen_split_and_resets_label_and_split(
 
     at = run_app()
     assert [r.options for r in at.radio if r.key == "upload_split_0_en"] == [
-        ["automatic", "train", "validation", "test"]]
+        ["automatic", "train", "validation", "test"]
+    ]
     assert any("MB per file" in c.value for c in at.caption)
     at.file_uploader(key="upload_files_0").set_value(
-        [(f"p{i}.jpg", make_image(300 + i), "image/jpeg") for i in range(4)])
+        [(f"p{i}.jpg", make_image(300 + i), "image/jpeg") for i in range(4)]
+    )
     at.selectbox(key="upload_label_0_en").set_value("broken")
     at.radio(key="upload_split_0_en").set_value("test")
     at.run()
@@ -184,8 +186,11 @@ def test_label_key_labels_and_opens_the_next_photo_in_the_filter_and_back_works(
     at.button(key=f"open_{normal[0]}").click().run()
     assert photo_ids(at) == normal[0]
     keys = [b for b in at.button if b.key and b.key.startswith("open_set_")]
-    assert [(b.key, b.proto.shortcut) for b in keys] == [("open_set_normal", "1"), ("open_set_broken", "2"),
-                                                         ("open_set_missing", "3")]  # the label set's order
+    assert [(b.key, b.proto.shortcut) for b in keys] == [
+        ("open_set_normal", "1"),
+        ("open_set_broken", "2"),
+        ("open_set_missing", "3"),
+    ]  # the label set's order
     at.button(key="open_set_broken").click().run()  # key 2
     assert not at.exception, at.exception
     assert store.get_image(demo_ws.conn, normal[0]).label == "broken"
@@ -250,8 +255,13 @@ def test_admin_moves_all_demo_photos_to_the_trash_after_confirming(ws_path):
 
     ws = open_workspace(ws_path)
     admin = auth.Actor("setup", "admin")
-    ingest.import_uploads(ws, admin, [(f"demo/{p.label}/d{i}.jpg", p.jpeg) for i, p in enumerate(demo.demo_set(4))],
-                          image_source="demo", event_source="import")
+    ingest.import_uploads(
+        ws,
+        admin,
+        [(f"demo/{p.label}/d{i}.jpg", p.jpeg) for i, p in enumerate(demo.demo_set(4))],
+        image_source="demo",
+        event_source="import",
+    )
     own = ingest.import_uploads(ws, admin, [("normal/own.jpg", make_image(1))]).imported_ids
     at = run_app()
     at.session_state["dataset_tab"] = "Trash"
@@ -272,8 +282,9 @@ def test_admin_moves_all_demo_photos_to_the_trash_after_confirming(ws_path):
 
 def test_labeler_sees_no_demo_trash(ws_path, monkeypatch):
     ws = open_workspace(ws_path)
-    ingest.import_uploads(ws, auth.Actor("setup", "admin"), [("demo/normal/d.jpg", demo.demo_set(1)[0].jpeg)],
-                          image_source="demo")
+    ingest.import_uploads(
+        ws, auth.Actor("setup", "admin"), [("demo/normal/d.jpg", demo.demo_set(1)[0].jpeg)], image_source="demo"
+    )
     ws.close()
     monkeypatch.setattr(auth, "local_actor", lambda name=None: auth.Actor("lee", "labeler"))
     at = run_app()
@@ -287,11 +298,19 @@ def near_ws(ws_path):
     from tests.conftest import make_image
 
     ws = open_workspace(ws_path)
-    uploads = [(f"{lab}/n{i}.jpg", make_image(800 + i))
-               for i, lab in enumerate(["normal", "broken", "normal", "normal", "missing", "normal"])]
+    uploads = [
+        (f"{lab}/n{i}.jpg", make_image(800 + i))
+        for i, lab in enumerate(["normal", "broken", "normal", "normal", "missing", "normal"])
+    ]
     ids = ingest.import_uploads(ws, auth.Actor("setup", "admin"), uploads).imported_ids
-    hashes = ["00000000000000ff", "00000000000000f8", "ff00000000000000", "fe00000000000000",
-              "0f0f0f0f0f0f0f0f", "f0f0f0f0f0f0f0f0"]
+    hashes = [
+        "00000000000000ff",
+        "00000000000000f8",
+        "ff00000000000000",
+        "fe00000000000000",
+        "0f0f0f0f0f0f0f0f",
+        "f0f0f0f0f0f0f0f0",
+    ]
     with ws.conn:  # test-only: craft the hashes the health check compares
         ws.conn.executemany("UPDATE images SET phash = ? WHERE id = ?", list(zip(hashes, ids, strict=True)))
     yield ws, ids
@@ -310,7 +329,9 @@ def test_near_duplicates_show_as_pairs_with_keep_trash_and_relabel(near_ws):
     assert f"**#{a}** · **normal** · {ui_split(ws, a)}" in texts
     assert f"**#{b}** · **broken** · {ui_split(ws, b)}" in texts
     assert {k for k in (f"near_keep_{a}_{b}", f"near_keep_{c}_{d}") if at.button(key=k)} == {
-        f"near_keep_{a}_{b}", f"near_keep_{c}_{d}"}
+        f"near_keep_{a}_{b}",
+        f"near_keep_{c}_{d}",
+    }
     assert at.button(key=f"near_set_{a}_{b}_{b}_broken").proto.type == "primary"  # its label, highlighted
 
     at.button(key=f"near_set_{a}_{b}_{b}_normal").click().run()  # relabel: the pair now agrees

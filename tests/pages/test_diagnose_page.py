@@ -53,9 +53,18 @@ def page(production, monkeypatch):
 
     def open_with(threshold: float, photos: list[tuple[str, bytes]]) -> AppTest:
         """The page at an operating point set by hand (0: every photo passes, 1: none does), photos dropped."""
-        runs.set_operating_point(ws.conn, ADMIN, run.id, {**(runs.get_run(ws.conn, run.id).operating_point or {
-            "target_recall": 0.95, "costs": None, "val_defect_recall": 1.0, "val_false_alarm_rate": 0.0}),
-            "threshold": threshold})
+        runs.set_operating_point(
+            ws.conn,
+            ADMIN,
+            run.id,
+            {
+                **(
+                    runs.get_run(ws.conn, run.id).operating_point
+                    or {"target_recall": 0.95, "costs": None, "val_defect_recall": 1.0, "val_false_alarm_rate": 0.0}
+                ),
+                "threshold": threshold,
+            },
+        )
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         at.run()
         at.switch_page("pages/diagnose.py").run()
@@ -136,8 +145,9 @@ def test_save_form_has_no_default_label_warns_on_an_unfit_photo_and_confirms_bes
     at.button(key=key).click().run()
     assert not at.exception, at.exception
     nodes = list(at.get_by_key("diag_card_0"))
-    done = [i for i, n in enumerate(nodes) if getattr(n, "type", "") == "success"
-            and "added to the dataset as" in n.value]
+    done = [
+        i for i, n in enumerate(nodes) if getattr(n, "type", "") == "success" and "added to the dataset as" in n.value
+    ]
     button = next(i for i, n in enumerate(nodes) if getattr(n, "key", None) == key)
     assert done and done[0] > button, "the confirmation is shown in the card, under the save button"
     assert not any("added to the dataset" in s.value for s in at.success if s not in nodes)  # not at the top

@@ -169,8 +169,10 @@ def test_a_split_without_some_classes_says_which_and_scores_a_perfect_model_one(
     assert next(m.value for m in at.metric if m.label == "Macro-F1") == "1.000"
     names = {lab.name: lab for lab in label_set.list_labels(ws.conn)}
     [note] = [i.value for i in at.info if "No photos of" in i.value]
-    assert f"No photos of {names['broken'].display('en')}, {names['missing'].display('en')} in the test split" \
-        in note and note.endswith(f": {names['normal'].display('en')}.")
+    assert (
+        f"No photos of {names['broken'].display('en')}, {names['missing'].display('en')} in the test split" in note
+        and note.endswith(f": {names['normal'].display('en')}.")
+    )
     at.radio(key="lang").set_value("ko").run()
     assert any(names["missing"].display("ko") in i.value and "사진이 없습니다" in i.value for i in at.info)
     assert at.radio(key="eval_split_ko").value == "test"  # the split stays chosen, shown in Korean
@@ -181,8 +183,18 @@ def test_a_split_without_some_classes_says_which_and_scores_a_perfect_model_one(
     assert at.radio(key="eval_split_en").value == "val"  # and the choice made in Korean carries back
 
 
-COMPARE_EN = ["run", "defect recall @ op", "macro-F1", "CPU ms", "accuracy", "production", "backbone", "kind",
-              "pretrained", "GFLOPs"]
+COMPARE_EN = [
+    "run",
+    "defect recall @ op",
+    "macro-F1",
+    "CPU ms",
+    "accuracy",
+    "production",
+    "backbone",
+    "kind",
+    "pretrained",
+    "GFLOPs",
+]
 TRAINING_EN = ["run", "backbone", "params (M)", "px", "epochs", "train s", "photos/s"]
 
 
@@ -199,12 +211,19 @@ def test_compare_puts_the_safety_columns_first_rounded_and_translated(refused):
     at.run()
     table, training = compare_tables(at)
     assert list(table.value.columns) == COMPARE_EN and list(training.value.columns) == TRAINING_EN
-    formats = {name: column.get("type_config", {}).get("format")
-               for name, column in json.loads(table.proto.columns).items()}
-    assert {name: formats[name] for name in ("run", "defect recall @ op", "macro-F1", "CPU ms", "accuracy",
-                                             "GFLOPs")} == \
-        {"run": "#%d", "defect recall @ op": "%.3f", "macro-F1": "%.3f", "CPU ms": "%.0f", "accuracy": "%.3f",
-         "GFLOPs": "%.2f"}
+    formats = {
+        name: column.get("type_config", {}).get("format") for name, column in json.loads(table.proto.columns).items()
+    }
+    assert {
+        name: formats[name] for name in ("run", "defect recall @ op", "macro-F1", "CPU ms", "accuracy", "GFLOPs")
+    } == {
+        "run": "#%d",
+        "defect recall @ op": "%.3f",
+        "macro-F1": "%.3f",
+        "CPU ms": "%.0f",
+        "accuracy": "%.3f",
+        "GFLOPs": "%.2f",
+    }
     assert table.proto.placeholder == "—"  # a crafted run has no CPU latency: shown as "—", not "None"
     row = table.value[table.value["run"] == risky.id].iloc[0]
     assert row["defect recall @ op"] == 0.75 and pd.isna(row["CPU ms"])

@@ -68,20 +68,25 @@ def hostile(ws_path):
     images = store.all_images(ws.conn)
     store.relabel(ws.conn, SETUP, [im.id for im in images[::2]], "rust", "manual")
     with ws.conn:  # a flagged suspect: the Review queue shows it without a trained model
-        ws.conn.execute("INSERT INTO suspects VALUES (?, 'rust', 'normal', 0.9, 1, NULL, '2026-01-01T00:00:00Z')",
-                        (images[0].id,))
+        ws.conn.execute(
+            "INSERT INTO suspects VALUES (?, 'rust', 'normal', 0.9, 1, NULL, '2026-01-01T00:00:00Z')", (images[0].id,)
+        )
     yield ws
     ws.close()
 
 
 def _strings(message, element_type: str):
     for field, value in message.ListFields():
-        repeated = hasattr(value, "__iter__") and not isinstance(value, str | bytes | bool | int | float) \
+        repeated = (
+            hasattr(value, "__iter__")
+            and not isinstance(value, str | bytes | bool | int | float)
             and not hasattr(value, "ListFields")
+        )
         values = list(value) if repeated else [value]
         for item in values:
-            if isinstance(item, str) and (field.name in MARKDOWN_FIELDS or
-                                          (element_type == "radio" and field.name == "options")):
+            if isinstance(item, str) and (
+                field.name in MARKDOWN_FIELDS or (element_type == "radio" and field.name == "options")
+            ):
                 yield f"{element_type}: {item}"
             elif hasattr(item, "ListFields"):
                 yield from _strings(item, element_type)
@@ -143,8 +148,10 @@ def test_dataset_gallery_and_photo_view_show_names_and_labels_as_plain_text(host
 def test_review_card_shows_name_and_labels_as_plain_text(hostile):
     at = run_app("pages/review.py")
     # shown as its own text: the marks markdown reads escaped, a word joiner breaking the bare URL
-    assert at.button(key="review_set_rust").label == \
-        "\\[Session expired - sign in again\\]\\(http\\:\u2060//127.0.0.1\\:\u20609/login\\)"
+    assert (
+        at.button(key="review_set_rust").label
+        == "\\[Session expired - sign in again\\]\\(http\\:\u2060//127.0.0.1\\:\u20609/login\\)"
+    )
     assert_plain(at, "review")
     at.button(key="review_set_normal").click().run()
     assert_plain(at, "review after a decision")

@@ -36,8 +36,9 @@ def test_navigation_shows_each_role_only_its_pages(ws, role):
 def test_viewer_sees_no_upload_relabel_or_trash_controls(ws, image_bytes):
     from core import ingest
 
-    ingest.import_uploads(ws, auth.Actor("alice", "admin"), [("a.jpg", image_bytes(1)), ("b.jpg", image_bytes(2))],
-                          label="normal")
+    ingest.import_uploads(
+        ws, auth.Actor("alice", "admin"), [("a.jpg", image_bytes(1)), ("b.jpg", image_bytes(2))], label="normal"
+    )
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.session_state["actor"] = auth.Actor("vic", "viewer")
     at.run()

@@ -14,8 +14,11 @@ from tests.conftest import ROOT
 from tests.core.train_helpers import ADMIN, add_demo, new_run, run_job_here, tiny_config
 
 # the test photos the model gets wrong, and how sure it is (the queue shows the surest first)
-WRONG = {"broken": ("normal", [0.90, 0.06, 0.04]), "missing": ("broken", [0.10, 0.70, 0.20]),
-         "normal": ("missing", [0.30, 0.10, 0.60])}
+WRONG = {
+    "broken": ("normal", [0.90, 0.06, 0.04]),
+    "missing": ("broken", [0.10, 0.70, 0.20]),
+    "normal": ("missing", [0.30, 0.10, 0.60]),
+}
 
 
 def misclassified_run(ws, trained: bool = False) -> runs.Run:
@@ -139,8 +142,14 @@ def test_label_is_right_confirms_the_given_label_and_records_the_decision(ws, qu
 def test_keys_follow_the_label_order_whatever_the_prediction(ws, queue):
     label_set.add_label(ws.conn, ADMIN, "rusty", "rusty", "녹")
     at = open_review()
-    expected = {"enter": "review_confirm", "1": "review_set_normal", "2": "review_set_broken",
-                "3": "review_set_missing", "4": "review_set_rusty", "s": "review_skip"}
+    expected = {
+        "enter": "review_confirm",
+        "1": "review_set_normal",
+        "2": "review_set_broken",
+        "3": "review_set_missing",
+        "4": "review_set_rusty",
+        "s": "review_skip",
+    }
     for label, predicted in (("broken", "normal"), ("missing", "broken"), ("normal", "missing")):
         assert card_id(at) == ws.wrong[label]
         assert keys(at) == expected, f"photo labelled {label}, predicted {predicted}"
@@ -173,4 +182,3 @@ def test_the_question_in_korean(ws, queue):
     texts = [b.label for b in at.button] + [c.value for c in at.caption] + [m.value for m in at.markdown]
     assert not [t for t in texts if t in i18n.EN or t.startswith("review.")], "raw keys on the page"
     assert decisions(ws) == []
-

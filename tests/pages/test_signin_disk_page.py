@@ -32,8 +32,9 @@ def test_sign_in_works_on_a_full_disk_and_says_what_is_wrong(tiny_disk, monkeypa
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
     assert not at.exception, at.exception
-    assert any("디스크가 거의 가득 찼습니다" in w.value for w in
-               at.sidebar.radio(key="lang").set_value("ko").run().warning)
+    assert any(
+        "디스크가 거의 가득 찼습니다" in w.value for w in at.sidebar.radio(key="lang").set_value("ko").run().warning
+    )
     assert any("disk is nearly full" in w.value for w in at.sidebar.radio(key="lang").set_value("en").run().warning)
     at.text_input(key="signin_name").input("kim")
     at.text_input(key="signin_password").input("correct horse")

@@ -154,7 +154,8 @@ def test_no_page_binds_the_actor_into_a_callback_or_draws_a_live_view_without_th
         for call in _calls(tree):
             keywords = {k.arg: k.value for k in call.keywords}
             if "on_click" in keywords and "me" in _names(keywords.get("args", ast.Tuple(elts=[]))) | _names(
-                    keywords["on_click"]):
+                keywords["on_click"]
+            ):
                 bound.append(f"{path.name}:{call.lineno}")
             if "run_every" in keywords and path.name != "components.py":
                 unguarded.append(f"{path.name}:{call.lineno}")

@@ -85,7 +85,8 @@ def test_sweep_queues_the_grid(demo_ws):
     at.button(key="sweep_start").click().run()
     listing = jobs.list_jobs(demo_ws.conn)
     assert sorted((j.config.batch_size, j.config.lr) for j in listing) == [
-        (b, lr) for b in (8, 16) for lr in (1e-3, 3e-3, 1e-2)]
+        (b, lr) for b in (8, 16) for lr in (1e-3, 3e-3, 1e-2)
+    ]
     assert len({j.sweep for j in listing}) == 1
 
 
@@ -105,8 +106,19 @@ def _running_job(ws, progress: dict) -> int:
 
 
 def test_running_job_shows_progress_and_cancel_stops_it(demo_ws):
-    job_id = _running_job(demo_ws, {"phase": "train", "epoch": 2, "epochs": 5, "step": 3, "steps": 6, "lr": 5e-4,
-                                    "images_per_s": 123.0, "eta_s": 75})
+    job_id = _running_job(
+        demo_ws,
+        {
+            "phase": "train",
+            "epoch": 2,
+            "epochs": 5,
+            "step": 3,
+            "steps": 6,
+            "lr": 5e-4,
+            "images_per_s": 123.0,
+            "eta_s": 75,
+        },
+    )
     at = train_page()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Epoch"] == "2 / 5"
@@ -184,8 +196,9 @@ def test_resumed_job_is_labelled_in_table_and_detail(demo_ws):
     at = train_page()
     assert "resumed" in _table(at)["progress"][0]  # queued again: resumed, the epoch not known yet
     jobs.claim(demo_ws.conn)
-    jobs.heartbeat(demo_ws.conn, job_id, {"phase": "train", "epoch": 3, "epochs": 5, "step": 1, "steps": 6,
-                                          "resumed_from": 2})
+    jobs.heartbeat(
+        demo_ws.conn, job_id, {"phase": "train", "epoch": 3, "epochs": 5, "step": 1, "steps": 6, "resumed_from": 2}
+    )
     at.run()
     assert _table(at)["progress"][0] == "Epoch 3/5 · step 1/6 · resumed from epoch 2"
     assert any(c.value.endswith("resumed from epoch 2 · attempt 2") for c in at.caption)
@@ -194,8 +207,11 @@ def test_resumed_job_is_labelled_in_table_and_detail(demo_ws):
 
 
 def _quick_job(ws, progress: dict) -> int:
-    job_id = jobs.submit(ws.conn, auth.local_actor(), config.TrainConfig(arch="tiny_cnn", kind="quick", epochs=1,
-                                                                         warmup_epochs=0, image_size=64))
+    job_id = jobs.submit(
+        ws.conn,
+        auth.local_actor(),
+        config.TrainConfig(arch="tiny_cnn", kind="quick", epochs=1, warmup_epochs=0, image_size=64),
+    )
     jobs.claim(ws.conn)
     jobs.heartbeat(ws.conn, job_id, progress)
     return job_id
@@ -218,8 +234,9 @@ def test_quick_model_progress_is_embeddings_then_fitting(demo_ws):
 
 
 def test_job_kinds_and_empty_figures_are_translated(demo_ws):
-    job_id = jobs.submit(demo_ws.conn, auth.local_actor(), config.TrainConfig(kind="suspects", epochs=1,
-                                                                              warmup_epochs=0))
+    job_id = jobs.submit(
+        demo_ws.conn, auth.local_actor(), config.TrainConfig(kind="suspects", epochs=1, warmup_epochs=0)
+    )
     jobs.claim(demo_ws.conn)
     jobs.finish(demo_ws.conn, job_id, "done")
     at = train_page()
@@ -256,9 +273,14 @@ def test_resume_of_a_job_someone_else_resumed_says_so(demo_ws):
 
 def test_failed_job_cause_is_shown_in_the_users_language(demo_ws):
     job_id = _running_job(demo_ws, {})
-    jobs.finish(demo_ws.conn, job_id, "failed", "the GPU ran out of memory", "try batch size 16",
-                {"error_key": "train.error.gpu_memory", "hint_key": "train.hint.smaller_batch",
-                 "hint_detail": {"batch": 16}})
+    jobs.finish(
+        demo_ws.conn,
+        job_id,
+        "failed",
+        "the GPU ran out of memory",
+        "try batch size 16",
+        {"error_key": "train.error.gpu_memory", "hint_key": "train.hint.smaller_batch", "hint_detail": {"batch": 16}},
+    )
     at = train_page()
     at.radio(key="lang").set_value("ko").run()
     error = at.error[0].value

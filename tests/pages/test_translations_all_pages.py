@@ -28,8 +28,9 @@ SKIPPED_ELEMENTS = {"html"}  # our own script tags, not text
 CHART_TEXT_KEYS = {"text", "name", "title", "ticktext", "hovertemplate", "hovertext", "texttemplate"}
 FILE_SUFFIXES = {"py", "csv", "json", "jpg", "jpeg", "png", "onnx", "pt", "db", "log", "txt", "md", "zip", "yaml"}
 KEY_PREFIXES = sorted({key.split(".")[0] for key in i18n.EN}, key=len, reverse=True)
-KEY_PATTERN = re.compile(r"(?<![\w./:@-])(?:" + "|".join(map(re.escape, KEY_PREFIXES))
-                         + r")(?:\.[a-z0-9_]+)+(?![\w/@-])")
+KEY_PATTERN = re.compile(
+    r"(?<![\w./:@-])(?:" + "|".join(map(re.escape, KEY_PREFIXES)) + r")(?:\.[a-z0-9_]+)+(?![\w/@-])"
+)
 PLACEHOLDER = re.compile(r"(?<![%$])\{[a-z_][a-z0-9_]*(?:\.[a-z_]+)?(?::[^{}]*)?\}")
 # three lowercase English words in a row, in the Korean UI: a sentence of ours left in English (code spans,
 # icons, paths and file names are taken out first; product terms such as macro-F1 or GFLOPs are single words)
@@ -126,8 +127,10 @@ def problems(texts: list[str], lang: str, logs: list[str]) -> list[str]:
         if lang == "ko" and text in ENGLISH_ONLY:
             found.append(f"English text in the Korean page: {text!r}")
         elif lang == "ko":
-            found += [f"English words {w!r} in the Korean page: {text!r}"
-                      for w in ENGLISH_WORDS.findall(NOT_PROSE.sub(" ", text))]
+            found += [
+                f"English words {w!r} in the Korean page: {text!r}"
+                for w in ENGLISH_WORDS.findall(NOT_PROSE.sub(" ", text))
+            ]
     return found + [f"logged: {line}" for line in logs]
 
 
@@ -244,8 +247,9 @@ def _report(page: str, lang: str, shown: list[tuple[str, str]], logs: list[str])
 
 
 def _i18n_logs(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "core.i18n" and any(s in r.getMessage()
-                                                                                    for s in LOGGED)]
+    return [
+        r.getMessage() for r in caplog.records if r.name == "core.i18n" and any(s in r.getMessage() for s in LOGGED)
+    ]
 
 
 @pytest.mark.slow
@@ -290,8 +294,9 @@ def test_the_scan_finds_raw_keys_placeholders_and_english():
     assert not raw_keys("Macro-F1 0.512 · e.g. 3.5 ms")
     assert problems(["Hello {name}"], "en", []) and not problems(["%{x}: %{y}"], "en", [])
     assert problems([i18n.EN["admin.audit.csv"]], "ko", []) and not problems([i18n.KO["admin.audit.csv"]], "ko", [])
-    assert problems(["이유: first production model"], "ko", []) and not problems(["이유: first production model"],
-                                                                                   "en", [])
+    assert problems(["이유: first production model"], "ko", []) and not problems(
+        ["이유: first production model"], "en", []
+    )
     assert not problems(["JPEG, PNG, BMP 또는 WebP · 검증 macro-F1 · `python -m core user add NAME`"], "ko", [])
     assert not problems(["파일 demo/broken/some file name.jpg · %{text}"], "ko", [])
 
@@ -307,14 +312,22 @@ def _fields(template: str) -> set[str]:
 def test_english_and_korean_have_the_same_keys_and_placeholders():
     assert sorted(set(i18n.EN) - set(i18n.KO)) == [], "keys without a Korean text"
     assert sorted(set(i18n.KO) - set(i18n.EN)) == [], "keys without an English text"
-    differ = {k: (_fields(i18n.EN[k]), _fields(i18n.KO[k])) for k in i18n.EN if _fields(i18n.EN[k]) != _fields(
-        i18n.KO[k])}
+    differ = {
+        k: (_fields(i18n.EN[k]), _fields(i18n.KO[k])) for k in i18n.EN if _fields(i18n.EN[k]) != _fields(i18n.KO[k])
+    }
     assert not differ, differ
     assert all(i18n.KO[k].strip() for k in i18n.KO), "empty Korean texts"
 
 
-SOURCES = sorted([*(ROOT / "core").rglob("*.py"), *(ROOT / "pages").rglob("*.py"), ROOT / "app.py",
-                  *[p for p in (ROOT / "ui").rglob("*.py")]], key=str)
+SOURCES = sorted(
+    [
+        *(ROOT / "core").rglob("*.py"),
+        *(ROOT / "pages").rglob("*.py"),
+        ROOT / "app.py",
+        *[p for p in (ROOT / "ui").rglob("*.py")],
+    ],
+    key=str,
+)
 KEYED_ERRORS = {"SignInRefused", "RejectedFile"}  # their first argument is a text key
 
 
@@ -334,8 +347,13 @@ def literal_keys() -> dict[str, set[str]]:
             if name in {"t", "tr"} | KEYED_ERRORS and isinstance(first, ast.Constant) and isinstance(first.value, str):
                 literals.append(first.value)
             for kw in node.keywords:
-                if kw.arg in ("key", "reason_key", "empty_key") and isinstance(kw.value, ast.Constant) and isinstance(
-                        kw.value.value, str) and "." in kw.value.value and " " not in kw.value.value:
+                if (
+                    kw.arg in ("key", "reason_key", "empty_key")
+                    and isinstance(kw.value, ast.Constant)
+                    and isinstance(kw.value.value, str)
+                    and "." in kw.value.value
+                    and " " not in kw.value.value
+                ):
                     literals.append(kw.value.value)
             for key in literals:
                 keys.setdefault(key, set()).add(f"{where}:{node.lineno}")

@@ -62,8 +62,9 @@ def test_dates_follow_the_language(logged, lang, pattern):
 
 def test_audit_details_are_readable_key_value_lines(logged):
     at = admin_page("en", "admin.tab.audit")
-    details = dict(zip(column(at, "admin.audit.col.action", "en"), column(at, "admin.audit.col.details", "en"),
-                       strict=True))
+    details = dict(
+        zip(column(at, "admin.audit.col.action", "en"), column(at, "admin.audit.col.details", "en"), strict=True)
+    )
     assert details["role changed"] == "before: labeler · after: trainer"
     assert details["relabel"] == "label: broken · changed: 1 · source: review"
     assert details["sign-in refused"] == "reason: wrong password"
@@ -74,8 +75,9 @@ def test_audit_details_are_readable_key_value_lines(logged):
 
 def test_audit_log_is_korean_in_korean(logged):
     at = admin_page("ko", "admin.tab.audit")
-    details = dict(zip(column(at, "admin.audit.col.action", "ko"), column(at, "admin.audit.col.details", "ko"),
-                       strict=True))
+    details = dict(
+        zip(column(at, "admin.audit.col.action", "ko"), column(at, "admin.audit.col.details", "ko"), strict=True)
+    )
     assert details["역할 변경"] == "이전: 라벨러 · 이후: 학습 담당"
     assert details["라벨 변경"] == "라벨: 파손 · 변경: 1 · 출처: 검토"
     assert details["로그인 거부"] == "이유: 비밀번호 틀림"
@@ -118,8 +120,18 @@ def shared_widgets() -> None:
 
     st.markdown(ui.local_time("2026-12-03T05:05:07Z"))
     st.markdown(ui.local_time("2026-12-03T05:05:07Z", seconds=True))
-    st.markdown(" | ".join([ui.fmt(0.51234), ui.fmt(12.6, "ms"), ui.fmt(1.23456, "gflops"), ui.fmt(None),
-                            ui.fmt(float("nan"), "ms"), ui.fmt(1234.4, "ms")]))
+    st.markdown(
+        " | ".join(
+            [
+                ui.fmt(0.51234),
+                ui.fmt(12.6, "ms"),
+                ui.fmt(1.23456, "gflops"),
+                ui.fmt(None),
+                ui.fmt(float("nan"), "ms"),
+                ui.fmt(1234.4, "ms"),
+            ]
+        )
+    )
     ui.table([], key="t_empty")
     ui.table(pd.DataFrame({"f1": [0.51234, None], "name": ["a", None]}), formats={"f1": "f1"}, key="t_full")
     ui.show_error(CoreError("english", key="error.name_empty"))
