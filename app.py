@@ -13,8 +13,8 @@ import streamlit as st
 
 from core import auth, i18n
 from core.errors import CoreError
-from pages import components as ui
-from pages import prefetch, session
+from ui import components as ui
+from ui import prefetch, session
 
 HERE = Path(__file__).parent
 ASSETS = HERE / "assets"

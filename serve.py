@@ -59,7 +59,7 @@ _opened: list[tuple[Workspace, bytes]] = []
 
 def _workspace() -> tuple[Workspace, bytes]:
     if not _opened:
-        from pages.components import workspace_path  # the same workspace as the pages (argv, then env)
+        from ui.components import workspace_path  # the same workspace as the pages (argv, then env)
 
         ws = open_workspace(workspace_path())
         _opened.append((ws, sessions.load_secret(ws.layout.root)))
@@ -209,7 +209,7 @@ def _is_clear_cache(frame: bytes | None) -> bool:
 @asynccontextmanager
 async def supervised(_app: object) -> AsyncIterator[None]:
     """One job supervisor per server process, from start-up to shutdown."""
-    from pages.components import workspace_path
+    from ui.components import workspace_path
 
     thread, stop = jobs.start_supervisor(workspace_path())
     try:
@@ -220,14 +220,14 @@ async def supervised(_app: object) -> AsyncIterator[None]:
 
 
 def _auth_off() -> bool:
-    from pages.session import auth_off
+    from ui.session import auth_off
 
     return auth_off()
 
 
 def _admin_cookie(cookie: str | None) -> bool:
     """True for the cookie of a live session of an admin whose account is enabled (no idle clock restarted)."""
-    from pages.session import idle_minutes
+    from ui.session import idle_minutes
 
     if not cookie:
         return False

@@ -1,4 +1,4 @@
-"""EfficientNet-Lite0 CPU inference with glibc's default allocator vs core.runtime.tune_allocator().
+"""EfficientNet-Lite0 CPU inference with glibc's default allocator vs core.ml.runtime.tune_allocator().
 
     .venv/bin/python bench/bench_allocator.py [--images 256] [--size 256] [--batch 32] [--repeats 3]
 
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = """
 import json, sys, time, torch
-from core import models, runtime
+from core.ml import models, runtime
 tuned = sys.argv[1] == "tuned"
 if tuned:
     runtime.tune_allocator()

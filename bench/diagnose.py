@@ -3,7 +3,7 @@
     .venv/bin/python bench/diagnose.py [--repeats 30] [--arch efficientnet_lite0] [--size 224] [--device cpu]
 
 End to end = decode (draft mode) + quality checks + the working copy + model + Grad-CAM + overlay at the
-photo's working size, exactly what the Diagnose page and `predict --cam` run (core.diagnosis.diagnose).
+photo's working size, exactly what the Diagnose page and `predict --cam` run (core.ml.diagnosis.diagnose).
   plain    the same pipeline without Grad-CAM (one forward pass)
   ours     with Grad-CAM: probabilities and CAM from one forward and one backward to the CAM layer, hook reused
   library  plain + pytorch-grad-cam's default usage: a new GradCAM object per call (its own forward and a
@@ -26,7 +26,7 @@ from common import big_jpeg, machine, percentiles
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.image import show_cam_on_image
 
-from core import diagnosis, explain, models, predict
+from core.ml import diagnosis, explain, models, predict
 from core.workspace import open_workspace
 
 CLASSES = ("normal", "broken", "missing")

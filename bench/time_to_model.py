@@ -99,7 +99,7 @@ def baseline_fit(x: np.ndarray, y: np.ndarray, seed: int = 0):
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.preprocessing import StandardScaler
 
-    from core import embed
+    from core.ml import embed
 
     scaler = StandardScaler().fit(x)
     z = scaler.transform(x)
@@ -119,7 +119,7 @@ def fit_child(n: int, which: str) -> None:
     """In a fresh process: one fit on n synthetic rows; prints seconds, chosen C and held-out accuracy."""
     from threadpoolctl import threadpool_limits
 
-    from core import embed
+    from core.ml import embed
 
     x, y = synthetic_embeddings(n + 2000, seed=1)
     start, cpu = time.perf_counter(), time.process_time()

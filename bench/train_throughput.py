@@ -3,11 +3,11 @@
     .venv/bin/python bench/train_throughput.py [--photos crops|camera] [--n 256] [--epochs 3]
                                                [--arch efficientnet_lite0] [--size 224] [--batch 32]
 
-All three run the very same step (core.trainer.train_one_epoch: forward, loss, backward, AdamW, progress);
+All three run the very same step (core.ml.trainer.train_one_epoch: forward, loss, backward, AdamW, progress);
 only where the batches come from differs:
-  ours      the run's photos decoded once into a uint8 tensor cache (core.data.decode_all, counted in epoch 1),
-            then whole uint8 batches gathered from it (core.trainer's own loader), mirrored and normalised
-            per batch (core.transforms.BatchPrep, `flip` preset)
+  ours      the run's photos decoded once into a uint8 tensor cache (core.ml.data.decode_all, counted in epoch 1),
+            then whole uint8 batches gathered from it (core.ml.trainer's own loader), mirrored and normalised
+            per batch (core.ml.transforms.BatchPrep, `flip` preset)
   baseline  torchvision ImageFolder + DataLoader: every JPEG decoded and resized again every epoch, same preset
             (the best of num_workers 0 and 2 on this machine is kept)
   bound     the same model fed random in-memory tensors of the same shape: no data path at all
@@ -30,8 +30,9 @@ from torch.utils.data import DataLoader
 from torchvision import datasets
 from torchvision.transforms import v2
 
-from core import data, demo, models, runtime, train_state, trainer, transforms
+from core import demo
 from core.config import TrainConfig
+from core.ml import data, models, runtime, train_state, trainer, transforms
 
 CAMERA = (2448, 2048)
 N_CLASSES = len(demo.CLASSES)

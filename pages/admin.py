@@ -6,9 +6,9 @@ import streamlit as st
 
 from core import auth
 from core.errors import CoreError
-from pages import admin_audit
-from pages import admin_panels as panels
-from pages import components as ui
+from ui import components as ui
+from ui.panels import admin as panels
+from ui.panels import admin_audit
 
 ws = ui.workspace()
 me = ui.actor()

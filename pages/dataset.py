@@ -6,9 +6,9 @@ import streamlit as st
 
 from core import auth, store
 from core.errors import CoreError
-from pages import components as ui
-from pages import dataset_health, dataset_photo
-from pages import dataset_panels as panels
+from ui import components as ui
+from ui.panels import dataset as panels
+from ui.panels import dataset_health, dataset_photo
 
 ws = ui.workspace()
 me = ui.actor()

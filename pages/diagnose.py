@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import auth, diagnosis
+from core import auth
 from core.errors import CoreError, NotFoundError, RejectedFile
-from pages import components as ui
-from pages import diagnose_panels as panels
+from core.ml import diagnosis
+from ui import components as ui
+from ui.panels import diagnose as panels
 
 ws = ui.workspace()
 me = ui.actor()

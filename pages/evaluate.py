@@ -6,9 +6,9 @@ import streamlit as st
 
 from core import evaluation, runs
 from core.errors import CoreError
-from pages import components as ui
-from pages import evaluate_compare, evaluate_op
-from pages import evaluate_panels as panels
+from ui import components as ui
+from ui.panels import evaluate as panels
+from ui.panels import evaluate_compare, evaluate_op
 
 ws = ui.workspace()
 me = ui.actor()

@@ -7,8 +7,8 @@ import streamlit as st
 from core import auth, config, jobs, review, runs, store
 from core.errors import CoreError
 from core.workspace import Workspace
-from pages import components as ui
-from pages import review_panels
+from ui import components as ui
+from ui.panels import review as review_panels
 
 ws = ui.workspace()
 me = ui.actor()

@@ -6,8 +6,8 @@ import streamlit as st
 
 from core import files, signin, users, workspace
 from core.errors import CoreError
-from pages import components as ui
-from pages import session
+from ui import components as ui
+from ui import session
 
 ws = ui.workspace()
 workspace.keep_reserve(ws)  # the last free space, kept for signing in (given back when a sign-in needs it)

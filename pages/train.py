@@ -6,9 +6,9 @@ import streamlit as st
 
 from core import auth, jobs
 from core.errors import CoreError
-from pages import components as ui
-from pages import train_jobs
-from pages import train_panels as panels
+from ui import components as ui
+from ui.panels import train as panels
+from ui.panels import train_jobs
 
 ws = ui.workspace()
 me = ui.actor()

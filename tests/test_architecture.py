@@ -1,5 +1,6 @@
-"""The import rules of DESIGN.md, checked on the source: core never imports streamlit or pages,
-the light tier never imports torch, pages stay thin, and every t()/tr() key exists in both languages."""
+"""The import rules of DESIGN.md, checked on the source by path: core never imports streamlit, pages, ui or api;
+nothing outside core/ml imports torch at module level; pages and ui stay thin; every t()/tr() key exists in both
+languages."""
 
 from __future__ import annotations
 
@@ -11,25 +12,23 @@ import pytest
 from core import i18n
 from tests.conftest import ROOT
 
-TORCH_TIER = {
-    "models",
-    "checkpoint",
-    "transforms",
-    "data",
-    "trainer",
-    "train_state",
-    "runner",
-    "runtime",
-    "worker",
-    "ddp",
-    "embed",
-    "predict",
-    "explain",
-    "export",
-    "diagnosis",
-}
-CORE_FILES = sorted((ROOT / "core").glob("*.py"))
-PAGE_FILES = sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
+TORCH = ("torch", "torchvision", "pytorch_grad_cam")
+# what pages and ui may import from the torch tier (DESIGN.md): the entry points of a model's answer
+ENTRY_POINTS = {f"core.ml.{name}" for name in ("predict", "explain", "diagnosis", "export")}
+SOURCES = [p for folder in ("core", "ui", "pages", "api") for p in sorted((ROOT / folder).rglob("*.py"))]
+SOURCES += [ROOT / "app.py", ROOT / "serve.py"]
+CORE_FILES = [p for p in SOURCES if p.relative_to(ROOT).parts[0] == "core"]
+ML = ROOT / "core" / "ml"
+PAGE_SCRIPTS = sorted((ROOT / "pages").glob("*.py"))
+UI_FILES = sorted((ROOT / "ui").rglob("*.py"))
+
+
+def rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def in_ml(path: Path) -> bool:
+    return ML in path.parents
 
 
 def imported_modules(path: Path, top_level_only: bool = False) -> set[str]:
@@ -41,53 +40,63 @@ def imported_modules(path: Path, top_level_only: bool = False) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
-            if node.module == "core":
-                names.update(f"core.{alias.name}" for alias in node.names)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
 
 
-@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: p.name)
-def test_core_never_imports_streamlit_or_pages(path):
-    bad = {m for m in imported_modules(path) if m.split(".")[0] in ("streamlit", "pages")}
-    assert not bad, f"{path.name} imports {bad}"
+def test_the_tiers_are_folders():
+    """`ls core` shows the tiers: the torch tier in core/ml, the command line in core/cli."""
+    assert (ML / "__init__.py").is_file() and (ROOT / "core" / "cli" / "__init__.py").is_file()
+    assert len(list(ML.glob("*.py"))) > 5 and (ROOT / "ui" / "components.py").is_file()
 
 
-@pytest.mark.parametrize("path", [p for p in CORE_FILES if p.stem not in TORCH_TIER], ids=lambda p: p.name)
-def test_light_tier_never_imports_torch(path):
-    """At import time: a light module may reach the torch tier inside a function that trains (CLI --wait)."""
+@pytest.mark.parametrize("path", CORE_FILES, ids=rel)
+def test_core_never_imports_streamlit_pages_ui_or_api(path):
+    bad = {m for m in imported_modules(path) if m.split(".")[0] in ("streamlit", "pages", "ui", "api")}
+    assert not bad, f"{rel(path)} imports {bad}"
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if not in_ml(p)], ids=rel)
+def test_nothing_outside_core_ml_imports_torch_at_module_level(path):
+    """By path, not by a list: a module reaches the torch tier only inside the function that needs it."""
     mods = imported_modules(path, top_level_only=True)
-    bad = {m for m in mods if m.split(".")[0] in ("torch", "torchvision", "pytorch_grad_cam")}
-    bad |= {m for m in mods if m.startswith("core.") and m.split(".")[1] in TORCH_TIER}
-    assert not bad, f"{path.name} is in the light tier but imports {bad}"
+    bad = {m for m in mods if m.split(".")[0] in TORCH or m.startswith("core.ml.")}
+    if rel(path).startswith(("pages/", "ui/")):  # the page of a model's answer loads the model's tier
+        bad -= ENTRY_POINTS
+    assert not bad, f"{rel(path)} is outside core/ml but imports {bad} at module level"
 
 
-@pytest.mark.parametrize("path", PAGE_FILES, ids=lambda p: p.name)
-def test_pages_are_thin(path):
+@pytest.mark.parametrize("path", UI_FILES, ids=rel)
+def test_ui_never_imports_a_page(path):
+    bad = {m for m in imported_modules(path) if m.split(".")[0] == "pages"}
+    assert not bad, f"{rel(path)} imports {bad}"
+
+
+@pytest.mark.parametrize("path", [*PAGE_SCRIPTS, *UI_FILES, ROOT / "app.py"], ids=rel)
+def test_pages_and_ui_are_thin(path):
+    """No torch, SQL or subprocess in pages and ui; a page script <= 150 lines, a panel <= 300, the shared
+    widgets <= 400."""
     mods = imported_modules(path)
     bad = {m for m in mods if m.split(".")[0] in ("torch", "sqlite3", "subprocess", "torchvision")}
-    allowed_core = {"core.predict", "core.explain", "core.diagnosis", "core.export"}  # imported when used
-    bad |= {m for m in mods if m.startswith("core.") and m.split(".")[1] in TORCH_TIER} - allowed_core
-    assert not bad, f"{path.name} imports {bad}"
-    # DESIGN.md: a page <= 150 lines, a panel module (any other module in pages/) <= 300; the shared widgets 400
-    limit = 150 if path.name in page_scripts() else 400 if path.name == "components.py" else 300
+    assert not bad, f"{rel(path)} imports {bad}"
+    limit = 150 if path in PAGE_SCRIPTS or path.name == "app.py" else 400 if path.name == "components.py" else 300
     lines = len(path.read_text(encoding="utf-8").splitlines())
-    assert lines <= limit, f"{path.name} has {lines} lines; the limit for it is {limit}"
+    assert lines <= limit, f"{rel(path)} has {lines} lines; the limit for it is {limit}"
 
 
-def page_scripts() -> set[str]:
-    """The files app.py runs as pages (named as string constants there: "dataset.py", "signin.py", …)."""
+def test_pages_holds_only_the_page_scripts():
+    """Every module in pages/ is a page app.py runs (or the sign-in); what they share lives in ui/."""
     tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
-    return {
+    named = {
         node.value
         for node in ast.walk(tree)
-        if isinstance(node, ast.Constant)
-        and isinstance(node.value, str)
-        and node.value.endswith(".py")
-        and (ROOT / "pages" / node.value).is_file()
-    } | {"app.py"}
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith(".py")
+    }
+    scripts = {p.name for p in PAGE_SCRIPTS} - {"__init__.py"}
+    assert scripts <= named | {"signin.py"}, scripts - named
 
 
-@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CORE_FILES, ids=rel)
 def test_core_modules_are_small(path):
     assert len(path.read_text(encoding="utf-8").splitlines()) <= 400
 
@@ -95,7 +104,7 @@ def test_core_modules_are_small(path):
 def translation_keys_used() -> set[str]:
     """Literal first arguments of t(...), tr(...) and ui.tr(...) calls, plus reason keys in core."""
     keys: set[str] = set()
-    for path in [*CORE_FILES, *PAGE_FILES]:
+    for path in SOURCES:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
                 func = node.func
@@ -154,7 +163,7 @@ def test_page_urls_do_not_shadow_files_in_pages():
 def test_every_torch_load_refuses_pickled_code():
     """torch.load(..., weights_only=True) everywhere: a checkpoint or weights file cannot run code."""
     calls = []
-    for path in [*CORE_FILES, *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]:
+    for path in SOURCES:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and ast.unparse(node.func) == "torch.load":
                 weights_only = [kw for kw in node.keywords if kw.arg == "weights_only"]

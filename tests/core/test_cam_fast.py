@@ -10,7 +10,8 @@ import pytest
 import torch
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-from core import demo, explain, models, predict
+from core import demo
+from core.ml import explain, models, predict
 
 CLASSES = ("normal", "broken", "missing")
 

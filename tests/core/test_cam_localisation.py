@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import demo, evaluation, explain, jobs, predict, runs
+from core import demo, evaluation, jobs, runs
 from core.config import TrainConfig
+from core.ml import explain, predict
 from tests.core.train_helpers import ADMIN, add_demo, run_job_here
 
 pytestmark = pytest.mark.slow

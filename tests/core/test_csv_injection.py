@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from core import csvfile, diagnosis, signin
+from core import csvfile, signin
 from core.errors import CoreError
+from core.ml import diagnosis
 from tests.conftest import ROOT
 
 PAYLOADS = [
@@ -56,7 +57,7 @@ def test_the_audit_csv_from_the_cli_neutralises_names_typed_at_sign_in(ws, ws_pa
 
 
 def test_the_diagnosis_csv_and_the_pages_csv_neutralise_file_names():
-    from pages import components
+    from ui import components
 
     rows = [{"file": payload, "label": "normal", "p": 0.5} for payload in PAYLOADS]
     for data in (diagnosis.table_csv(rows), components.csv_bytes(rows)):

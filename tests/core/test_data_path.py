@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core import data, transforms
-from core.models import IMAGENET_MEAN, IMAGENET_STD, Preprocess
+from core.ml import data, transforms
+from core.ml.models import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 
 PRE = Preprocess(32, IMAGENET_MEAN, IMAGENET_STD)
 

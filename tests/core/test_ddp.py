@@ -7,7 +7,8 @@ import itertools
 import pytest
 import torch
 
-from core import checkpoint, jobs, runner, runs, trainer
+from core import jobs, runs
+from core.ml import checkpoint, runner, trainer
 from core.workspace import open_workspace
 from tests.core.train_helpers import ADMIN, add_demo, cli_json, new_run, run_job_here, tiny_config
 

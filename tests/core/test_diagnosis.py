@@ -1,4 +1,4 @@
-"""core.diagnosis: the time per photo covers the same span for every CAM method, the verdict, the translated
+"""core.ml.diagnosis: the time per photo covers the same span for every CAM method, the verdict, the translated
 results table and its CSV, the save refused without a label, translated errors."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import pytest
 import torch
 from PIL import Image
 
-from core import auth, demo, diagnosis, explain, i18n, models, predict
+from core import auth, demo, i18n
 from core.errors import ValidationError
+from core.ml import diagnosis, explain, models, predict
 
 CLASSES = ("normal", "broken", "missing")
 NAMES = {

@@ -184,7 +184,7 @@ def test_kill_9_during_checkpoint_writes_never_leaves_a_torn_checkpoint(tmp_path
     ws = open_workspace(tmp_path / "ws")
     path = ws.layout.run_dir(1) / "last.pt"
     code = (
-        "import sys, torch; sys.path.insert(0, '.'); from pathlib import Path; from core import checkpoint;"
+        "import sys, torch; sys.path.insert(0, '.'); from pathlib import Path; from core.ml import checkpoint;"
         f"p = Path({str(path)!r}); i = 0\n"
         "while True:\n"
         "    checkpoint.save(p, {'epoch': i, 'model': {'w': torch.full((1500, 1500), float(i))}}); i += 1\n"
@@ -195,7 +195,7 @@ def test_kill_9_during_checkpoint_writes_never_leaves_a_torn_checkpoint(tmp_path
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         if path.exists():
-            from core import checkpoint
+            from core.ml import checkpoint
 
             saved = checkpoint.load(path)
             assert float(saved["model"]["w"][0, 0]) == saved["epoch"]  # a whole checkpoint, never a torn one

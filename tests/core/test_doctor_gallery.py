@@ -8,9 +8,9 @@ from streamlit.testing.v1 import AppTest
 
 from core import ingest, store
 from core.workspace import open_workspace
-from pages import components
 from tests.conftest import ROOT, make_image
 from tests.core.train_helpers import ADMIN
+from ui import components
 
 
 @pytest.fixture

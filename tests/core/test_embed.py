@@ -8,7 +8,8 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from core import checkpoint, data, embed, jobs, models, runs, store, transforms
+from core import jobs, runs, store
+from core.ml import checkpoint, data, embed, models, transforms
 from core.workspace import open_workspace
 from tests.core.train_helpers import ADMIN, add_demo, cli_json, run_job_here, tiny_config
 
@@ -248,7 +249,7 @@ def test_embedding_progress_counts_all_photos_cached_or_not(demo_ws):
 
 
 def test_quick_model_reports_embeddings_then_fitting(demo_ws, monkeypatch):
-    from core import runner
+    from core.ml import runner
 
     seen = []
     monkeypatch.setattr(runner.DbHooks, "progress", lambda self, values: seen.append(dict(values)))

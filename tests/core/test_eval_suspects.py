@@ -7,7 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from core import embed, store
+from core import store
+from core.ml import embed
 from core.workspace import open_workspace
 from tests.core.train_helpers import ADMIN, add_demo, cli_json
 

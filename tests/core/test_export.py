@@ -10,7 +10,8 @@ import onnxruntime
 import pytest
 import torch
 
-from core import demo, predict
+from core import demo
+from core.ml import predict
 from tests.core.train_helpers import promoted_tiny_run, run_cli
 
 

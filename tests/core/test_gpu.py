@@ -21,8 +21,8 @@ def test_training_on_cuda_uses_the_gpu_and_finishes(ws):
 
 
 def test_batches_are_augmented_on_the_gpu_and_match_the_cpu():
-    from core import data, transforms
-    from core.models import IMAGENET_MEAN, IMAGENET_STD, Preprocess
+    from core.ml import data, transforms
+    from core.ml.models import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 
     pre = Preprocess(64, IMAGENET_MEAN, IMAGENET_STD)
     images = torch.randint(0, 256, (8, 3, 64, 64), dtype=torch.uint8)

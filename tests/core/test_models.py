@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from core import models, weights, zoo
+from core import weights, zoo
+from core.ml import models
 
 R18 = "resnet18-f37072fd.pth"
 

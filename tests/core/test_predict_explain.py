@@ -1,4 +1,4 @@
-"""core.predict, core.explain and `predict --json`: the production model, the operating point, Grad-CAM."""
+"""core.ml.predict, core.ml.explain and `predict --json`: the production model, the operating point, Grad-CAM."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import demo, explain, imaging, predict, runs, store
+from core import demo, imaging, runs, store
 from core.errors import NotFoundError, ValidationError
+from core.ml import explain, predict
 from core.workspace import open_workspace
 from tests.core.train_helpers import promoted_tiny_run, run_cli
 

@@ -17,10 +17,8 @@ from core import (
     backup,
     dataset_export,
     demo,
-    diagnosis,
     doctor,
     evaluation,
-    export,
     health,
     ingest,
     jobs,
@@ -32,6 +30,7 @@ from core import (
     users,
 )
 from core.errors import PermissionDenied
+from core.ml import diagnosis, export
 from tests.core.train_helpers import ADMIN, add_demo, tiny_config
 
 # Not role-gated: checks themselves, and a session for whoever has just proven who they are (any role signs in).

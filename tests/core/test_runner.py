@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from core import checkpoint, config, data, jobs, models, runner, train_state, trainer, worker
+from core import config, jobs
+from core.ml import checkpoint, data, models, runner, train_state, trainer, worker
 from tests.conftest import ROOT
 from tests.core.train_helpers import ADMIN, sigterm_kept, tiny_config
 from tests.test_architecture import imported_modules
@@ -48,8 +49,8 @@ def test_run_job_runs_what_the_kind_registered(ws, monkeypatch):
 
 
 def test_ddp_reports_through_the_runner_not_the_worker():
-    imported = imported_modules(ROOT / "core" / "ddp.py")
-    assert "core.runner" in imported and "core.worker" not in imported
+    imported = imported_modules(ROOT / "core" / "ml" / "ddp.py")
+    assert "core.ml.runner" in imported and "core.ml.worker" not in imported
 
 
 @pytest.mark.parametrize("drop_last", [False, True])
@@ -109,7 +110,7 @@ def test_checkpoint_write_describes_the_model_then_adds_extras(tmp_path):
 def test_only_the_checkpoint_module_saves_checkpoints():
     """Trainer and quick model both go through checkpoint.write; nobody else calls save or torch.save."""
     writers, savers = set(), set()
-    for path in sorted((ROOT / "core").glob("*.py")):
+    for path in sorted((ROOT / "core").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call):
                 name = ast.unparse(node.func)

@@ -1,6 +1,6 @@
 """Issue 14, point 4: attempts on a locked name do not extend the lock; check and count are one transaction, so
 simultaneous guesses are never checked past the limit; an admin unlocks a name in core and the CLI (the Admin
-page's button: tests/pages/test_admin_page.py)."""
+page's button: tests/ui/test_admin_page.py)."""
 
 from __future__ import annotations
 

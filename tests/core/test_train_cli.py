@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from core import cli, db, jobs, runs, trainer, worker
+from core import cli, db, jobs, runs
+from core.ml import trainer, worker
 from core.workspace import open_workspace
 from tests.conftest import ROOT
 from tests.core.train_helpers import ADMIN, add_demo, cli_env, cli_json, run_cli, sigterm_kept, tiny_config
@@ -153,7 +154,7 @@ def test_sigterm_stops_the_worker_not_only_its_job(ws, monkeypatch):
     def terminate_once(*args, **kwargs):
         if not sent:
             handler = signal.getsignal(signal.SIGTERM)
-            assert callable(handler) and handler.__module__ == "core.worker", "no worker handler: would kill pytest"
+            assert callable(handler) and handler.__module__ == "core.ml.worker", "no worker handler: would kill pytest"
             sent.append(os.getpid())
             os.kill(os.getpid(), signal.SIGTERM)  # as `systemctl stop` does
         return real(*args, **kwargs)

@@ -9,8 +9,9 @@ from collections import Counter
 import pytest
 import torch
 
-from core import checkpoint, models, runner, runs, store, trainer
+from core import runs, store
 from core.errors import ValidationError
+from core.ml import checkpoint, models, runner, trainer
 from tests.core.train_helpers import ADMIN, add_demo, new_run, run_job_here, tiny_config
 
 PAYLOAD_KEYS = {"format_version", "arch", "class_names", "config", "preprocess", "pooling", "epoch", "metrics", "model"}

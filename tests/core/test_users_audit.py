@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from core import audit, auth, dataset_export, export, jobs, signin, store, users
+from core import audit, auth, dataset_export, jobs, signin, store, users
 from core.errors import NotFoundError, PermissionDenied, ValidationError
+from core.ml import export
 from tests.conftest import ROOT
 from tests.core.train_helpers import ADMIN, promoted_tiny_run, tiny_config
 

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from core import auth, checkpoint, config, jobs, runs
+from core import auth, config, jobs, runs
+from core.ml import checkpoint
 from core.workspace import open_workspace
 from tests.conftest import ROOT
 
@@ -98,7 +99,7 @@ def test_cancel_stops_a_running_job_keeps_checkpoint_and_resume_continues(ws_pat
 def test_out_of_memory_is_explained_with_a_batch_size_to_try():
     import torch
 
-    from core import runner
+    from core.ml import runner
 
     hooks = runner.DbHooks.__new__(runner.DbHooks)  # outcome_of only reads .sigterm
     hooks.sigterm = False

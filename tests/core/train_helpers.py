@@ -72,7 +72,7 @@ def sigterm_kept():
 
 def run_job_here(ws: Workspace, job_id: int) -> str:
     """Claim one job and run it in this process, as `train --wait` does when no worker is alive."""
-    from core import worker
+    from core.ml import worker
 
     job = jobs.claim(ws.conn, job_id)
     assert job is not None, f"job {job_id} was not queued"

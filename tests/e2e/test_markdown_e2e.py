@@ -11,7 +11,7 @@ import pytest
 
 from core import auth, demo, label_set
 from core.workspace import open_workspace
-from tests.pages.test_markdown_injection import LABEL_EN, PAYLOADS
+from tests.ui.test_markdown_injection import LABEL_EN, PAYLOADS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from core import store
 from core.workspace import open_workspace
-from tests.pages.test_review_decisions import misclassified_run
+from tests.ui.test_review_decisions import misclassified_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -163,7 +163,7 @@ def lookups(url: str, cookie: str, function: str) -> dict[str, int]:
 
 def test_clear_cache_from_a_socket_that_never_signed_in_clears_no_cache(server):
     url, workspace, _ = server
-    key_cache = "pages.session._key"  # st.cache_resource: the workspace's cookie key, read by every first run
+    key_cache = "ui.session._key"  # st.cache_resource: the workspace's cookie key, read by every first run
     with connect(url) as sock:
         run_script(sock)
         admin = signed_in_cookie(workspace, "admin")

@@ -1,0 +1,68 @@
+"""Checkpoints that describe themselves, written atomically, read back with weights_only=True."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from core.errors import StorageError, ValidationError
+from core.files import write_atomic
+
+if TYPE_CHECKING:
+    from core.config import TrainConfig
+    from core.ml.models import ModelSpec
+
+FORMAT_VERSION = 1
+LAST = "last.pt"  # every epoch: model, optimizer, scheduler and scaler, to resume from
+BEST = "best.pt"  # the best epoch by validation macro-F1: model and what it needs to be used
+
+
+def save(path: Path, payload: dict[str, object]) -> None:
+    """torch.save into memory, then temp file + fsync + rename: a reader sees the old file or the new one."""
+    buffer = io.BytesIO()
+    torch.save({"format_version": FORMAT_VERSION, **payload}, buffer)
+    write_atomic(path, buffer.getvalue())
+
+
+def write(
+    path: Path,
+    spec: ModelSpec,
+    config: TrainConfig,
+    class_names: Sequence[str],
+    epoch: int,
+    metrics: dict[str, object],
+    **extra: object,
+) -> None:
+    """The one writer of our checkpoints (trainer and quick model): what describes the model, its weights on
+    the CPU, then `extra` (last.pt's optimizer, scheduler, scaler and loop state; the quick model's probe C)."""
+    save(
+        path,
+        {
+            "arch": config.arch,
+            "class_names": list(class_names),
+            "config": config.to_dict(),
+            "preprocess": spec.preprocess.to_dict(),
+            "pooling": spec.pooling,
+            "epoch": epoch,
+            "metrics": metrics,
+            "model": {k: v.detach().cpu() for k, v in spec.model.state_dict().items()},
+            **extra,
+        },
+    )
+
+
+def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, object]:
+    """Read a checkpoint (plain tensors and types only) and check it is one of ours."""
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError as exc:
+        raise StorageError(f"checkpoint {path} is missing") from exc
+    except Exception as exc:  # unpickling refused or a torn file: name the file and the cause
+        raise StorageError(f"checkpoint {path.name} cannot be read: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
+        raise ValidationError(f"{path.name} is not a boltscope checkpoint (format {FORMAT_VERSION})")
+    return payload

@@ -1,0 +1,1 @@
+"""What the page scripts share: widgets, the session, prefetch, and each page's panels."""

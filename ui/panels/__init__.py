@@ -1,0 +1,1 @@
+"""The parts of each page, one module per page (and its large parts)."""

@@ -1,0 +1,286 @@
+"""Panels of the Evaluate page: run picker, figures, clickable confusion matrix, curves, promotion and export
+(the operating point is in evaluate_op, the run comparison in evaluate_compare)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core import auth, config, evaluation, plots, runs, store
+from core.errors import CoreError
+from core.workspace import Workspace
+from ui import components as ui
+
+
+def _run_label(run: runs.Run) -> str:
+    f1 = f"{run.test_macro_f1:.3f}" if run.test_macro_f1 is not None else ui.tr("common.none")
+    return ui.tr(
+        "eval.run_option",
+        id=run.id,
+        arch=run.arch,
+        kind=ui.tr(f"train.kind.{run.kind}"),
+        f1=f1,
+        at=ui.local_time(run.finished_at),
+    )
+
+
+def run_picker(finished: list[runs.Run]) -> runs.Run:
+    """The newest finished run unless the user picks another; a new run gives a new box starting on it."""
+    by_id = {run.id: run for run in finished}
+    ids = list(by_id)
+    # option texts made now, in this run's language (a format_func called later would not know it)
+    texts = {run_id: _run_label(run) for run_id, run in by_id.items()}
+    pick = st.selectbox(ui.tr("eval.run"), ids, key=f"eval_run_{ui.lang()}_{ids[0]}", format_func=texts.__getitem__)
+    return by_id[pick]
+
+
+def metric_cards(ws: Workspace, split: str, result: dict) -> None:
+    """The split's figures; a note names the classes with no photo there (the averages leave them out)."""
+    figures = [
+        ("eval.m.accuracy", result["accuracy"]),
+        ("eval.m.macro_f1", result["macro_f1"]),
+        ("eval.m.micro_f1", result["micro_f1"]),
+        ("eval.m.weighted_f1", result["weighted_f1"]),
+        ("eval.m.top2", result["top2_accuracy"]),
+        ("eval.m.n", result["n"]),
+    ]
+    for col, (key, value) in zip(st.columns(len(figures)), figures, strict=True):
+        col.metric(ui.tr(key), f"{value:.3f}" if isinstance(value, float) else f"{value:,}")
+    if result["absent"]:
+        names = ui.label_names(ws)
+        st.info(
+            ui.tr(
+                "eval.absent",
+                split=ui.tr(f"split.{split}"),
+                absent=", ".join(ui.plain(names.get(c, c)) for c in result["absent"]),
+                averaged=", ".join(ui.plain(names.get(c, c)) for c in result["averaged"]),
+            ),
+            icon=":material/info:",
+        )
+
+
+def confusion(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, result: dict) -> None:
+    """Heatmap (counts or row shares) and per-class table; a clicked cell lists its photos underneath."""
+    names = ui.label_names(ws)
+    shown = [names.get(c, c) for c in run.class_names]
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader(ui.tr("eval.cm"))
+        normalise = st.toggle(ui.tr("eval.cm.normalise"), key="eval_normalise")
+        fig = plots.confusion_heatmap(
+            result["confusion_matrix"],
+            shown,
+            {"hover": ui.tr("eval.cm.hover"), "predicted": ui.tr("eval.predicted"), "given": ui.tr("eval.given")},
+            normalise,
+        )
+        event = st.plotly_chart(
+            fig,
+            on_select="rerun",
+            selection_mode="points",
+            width="stretch",
+            key=f"eval_cm_{run.id}_{split}_{ui.lang()}",
+        )
+    with right:
+        st.subheader(ui.tr("eval.per_class"))
+        table = pd.DataFrame(
+            [
+                {
+                    ui.tr("eval.col.class"): names.get(c, c),
+                    ui.tr("eval.col.precision"): v["precision"],
+                    ui.tr("eval.col.recall"): v["recall"],
+                    ui.tr("eval.col.f1"): v["f1"],
+                    ui.tr("eval.col.support"): v["support"],
+                }
+                for c, v in result["per_class"].items()
+            ]
+        )
+        figures = [ui.tr("eval.col.precision"), ui.tr("eval.col.recall"), ui.tr("eval.col.f1")]
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            column_config={c: st.column_config.NumberColumn(format="%.3f") for c in figures},
+        )
+        st.caption(ui.tr("eval.cm.help"))
+    points = event.selection.points if event and event.selection else []
+    if points:
+        back = dict(zip(shown, run.class_names, strict=True))
+        cell_panel(ws, me, run, split, back[points[0]["y"]], back[points[0]["x"]])
+
+
+def _probs_text(ws: Workspace, run: runs.Run, probs: list[float]) -> str:
+    names = ui.label_names(ws)
+    return " · ".join(f"{ui.plain(names.get(c, c))} {p:.2f}" for c, p in zip(run.class_names, probs, strict=True))
+
+
+def cell_panel(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, given: str, predicted: str) -> None:
+    """Exactly the photos of one cell, each with given and predicted label, probabilities and relabel buttons."""
+    names = {name: ui.plain(text) for name, text in ui.label_names(ws).items()}  # markdown-safe
+    photos = evaluation.cell_photos(ws.conn, run.id, split, given, predicted)
+    with st.container(border=True, key="eval_cell"):
+        st.markdown(
+            "##### "
+            + ui.tr(
+                "eval.cell", given=names.get(given, given), predicted=names.get(predicted, predicted), n=len(photos)
+            )
+        )
+        grid = st.columns(3)  # three across: room for a whole label on each relabel button
+        for index, row in enumerate(photos[:48]):
+            image = store.get_image(ws.conn, row["image_id"])
+            with grid[index % 3], st.container(border=True, key=f"cell_photo_{image.id}"):
+                st.image(ui.picture(ws, image), width="stretch")
+                st.caption(
+                    f"#{image.id} · {ui.tr('eval.given')}: **{names.get(given, given)}** · "
+                    f"{ui.tr('eval.predicted')}: **{names.get(predicted, predicted)}**"
+                )
+                st.caption(_probs_text(ws, run, row["probs"]))
+                if image.label != given:
+                    st.caption(":material/edit: " + ui.tr("eval.now", label=ui.label_md(ws, image.label)))
+                if auth.can(me, "relabel"):
+                    _relabel_buttons(ws, me, image, names)
+
+
+def _relabel_buttons(ws: Workspace, me: auth.Actor, image: store.Image, names: dict[str, str]) -> None:
+    cols = st.columns(len(names))
+    for col, (name, text) in zip(cols, names.items(), strict=True):
+        if col.button(
+            text, key=f"cell_{image.id}_{name}", type="primary" if image.label == name else "secondary", width="stretch"
+        ):
+            store.relabel(ws.conn, me, [image.id], name, "review")
+            ui.flash_ok(ui.tr("eval.relabelled", id=image.id, label=text))
+            st.rerun()
+
+
+def curves(ws: Workspace, run: runs.Run, split: str) -> None:
+    data = evaluation.curve_data(ws.conn, run.id, split)
+    left, right = st.columns(2)
+    with left:
+        st.subheader(ui.tr("eval.pr"))
+        names = ui.label_names(ws)
+        shown = {names.get(label, label): curve for label, curve in data["pr"].items()}
+        st.plotly_chart(
+            plots.pr_figure(shown, {"precision": ui.tr("eval.col.precision"), "recall": ui.tr("eval.col.recall")}),
+            key=f"eval_pr_{run.id}_{split}",
+            width="stretch",
+        )
+    with right:
+        st.subheader(ui.tr("eval.reliability", ece=f"{data['reliability']['ece']:.3f}"))
+        st.plotly_chart(
+            plots.reliability_figure(
+                data["reliability"],
+                {
+                    "ideal": ui.tr("eval.rel.ideal"),
+                    "model": ui.tr("eval.rel.model"),
+                    "accuracy": ui.tr("eval.m.accuracy"),
+                    "confidence": ui.tr("eval.rel.confidence"),
+                },
+            ),
+            key=f"eval_rel_{run.id}_{split}",
+            width="stretch",
+        )
+    history = [vars(e) for e in runs.epochs(ws.conn, run.id)]
+    if run.kind == "train" and history:
+        st.subheader(ui.tr("eval.learning"))
+        names = {
+            k: ui.tr(f"train.curve.{k}")
+            for k in ("train", "val", "loss", "epoch", "train_acc", "val_acc", "train_f1", "val_f1", "score")
+        }
+        left, right = st.columns(2)
+        left.plotly_chart(plots.loss_curves(history, names), key=f"eval_loss_{run.id}", width="stretch")
+        right.plotly_chart(plots.score_curves(history, names), key=f"eval_score_{run.id}", width="stretch")
+
+
+def promote(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
+    production = runs.production_run_id(ws.conn)
+    st.subheader(ui.tr("eval.promote"))
+    if production == run.id:
+        st.success(ui.tr("eval.promote.is_production"), icon=":material/verified:")
+        return
+    st.caption(ui.tr("eval.promote.current", id=production) if production else ui.tr("eval.promote.none"))
+    if not auth.can(me, "promote"):
+        return
+    force = st.checkbox(ui.tr("eval.promote.force"), key=f"eval_force_{run.id}")
+    if st.button(
+        ui.tr("eval.promote.button", id=run.id), key="eval_promote", type="primary", icon=":material/rocket_launch:"
+    ):
+        try:
+            done = evaluation.promote(ws.conn, me, run.id, force=force)
+        except CoreError as exc:  # a refusal shows here, in the user's language; the sections below still render
+            ui.show_error(exc)
+            return
+        ui.flash_ok(_promoted_text(done))
+        st.rerun()
+
+
+def _promoted_text(done: dict) -> str:
+    text = ui.tr("eval.promote.done", id=done["run_id"])
+    figures = done.get("figures")
+    if figures:
+        (new, old), (new_f1, old_f1) = figures["defect_recall"], figures["macro_f1"]
+        none = ui.tr("common.none")
+        text += " " + ui.tr(
+            "eval.promote.figures",
+            new=f"{new:.3f}" if new is not None else none,
+            old=f"{old:.3f}" if old is not None else none,
+            new_f1=f"{new_f1:.3f}",
+            old_f1=f"{old_f1:.3f}",
+            previous=done["previous_run_id"],
+        )
+    if done["overridden"]:
+        text += " " + ui.tr("eval.promote.forced")
+    return text
+
+
+def export(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
+    """ONNX / TorchScript of the run with its model card, checked against PyTorch, offered for download."""
+    st.subheader(ui.tr("eval.export"))
+    st.caption(ui.tr("eval.export.help"))
+    if not auth.can(me, "export"):
+        st.caption(ui.tr("eval.export.role", role=auth.ACTION_MIN_ROLE["export"]))
+        return
+    fmt = st.radio(
+        ui.tr("eval.export.format"),
+        list(config.EXPORT_FORMATS),
+        horizontal=True,
+        key="eval_export_fmt",
+        format_func=lambda f: {"onnx": "ONNX", "torchscript": "TorchScript"}[f],
+    )
+    done = st.session_state.setdefault("eval_exports", {})
+    if st.button(ui.tr("eval.export.build"), key="eval_export_build", icon=":material/ios_share:"):
+        from core.ml import export  # the torch tier, only when asked
+
+        with st.spinner(ui.tr("eval.export.building")):
+            path, card = export.export_to_workspace(ws, me, run.id, fmt)
+        done[(run.id, fmt)] = (str(path), card)
+    if (run.id, fmt) not in done or not Path(done[(run.id, fmt)][0]).exists():
+        return
+    path, card = Path(done[(run.id, fmt)][0]), done[(run.id, fmt)][1]
+    st.success(
+        ui.tr(
+            "eval.export.ready",
+            file=path.name,
+            diff=f"{card['check']['max_abs_diff']:.1e}",
+            tolerance=f"{card['check']['tolerance']:g}",
+        ),
+        icon=":material/check_circle:",
+    )
+    left, right = st.columns(2)
+    left.download_button(
+        ui.tr("eval.export.model"),
+        path.read_bytes,
+        path.name,
+        "application/octet-stream",
+        key="eval_export_model",
+        icon=":material/download:",
+    )
+    right.download_button(
+        ui.tr("eval.export.card"),
+        json.dumps(card, indent=2, ensure_ascii=False).encode(),
+        path.name + ".card.json",
+        "application/json",
+        key="eval_export_card",
+        icon=":material/download:",
+    )

@@ -1,0 +1,74 @@
+"""The Evaluate page's operating point: a target defect recall (or a cost matrix) picks the threshold on
+P(normal) on validation; its effect on the test split, and saving it for the run."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import auth, evaluation, metrics, plots, runs
+from core.workspace import Workspace
+from ui import components as ui
+
+
+def operating_point(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
+    """Target defect recall → threshold on P(normal) chosen on validation, its effect on the test split."""
+    if evaluation.NORMAL not in run.class_names:
+        return
+    st.subheader(ui.tr("eval.op"))
+    st.caption(ui.tr("eval.op.help"))
+    stored = run.operating_point or {}
+    target = st.slider(
+        ui.tr("eval.op.target"),
+        0.80,
+        1.0,
+        float(stored.get("target_recall") or metrics.DEFAULT_TARGET_RECALL),
+        0.005,
+        key=f"eval_target_{run.id}",
+        format="%.3f",
+    )
+    costs = _cost_matrix(ws, run)
+    point = evaluation.operating_point(ws.conn, run, target_recall=None if costs else target, costs=costs)
+    if point is None:
+        st.info(ui.tr("eval.op.no_val"))
+        return
+    effect = evaluation.operating_effect(ws.conn, run, point, "test")
+    none = ui.tr("common.none")  # no test photo: no figure to show
+    cols = st.columns(5)
+    cols[0].metric(ui.tr("eval.op.threshold"), f"{point.threshold:.3f}")
+    cols[1].metric(ui.tr("eval.op.val_recall"), f"{point.val_defect_recall:.3f}")
+    cols[2].metric(ui.tr("eval.op.test_recall"), f"{effect.defect_recall:.3f}" if effect.n else none)
+    cols[3].metric(ui.tr("eval.op.false_alarm"), f"{effect.false_alarm_rate:.3f}" if effect.n else none)
+    cols[4].metric(ui.tr("eval.op.saved"), f"{stored['threshold']:.3f}" if stored else none)
+    if effect.n:
+        names = ui.label_names(ws)
+        st.plotly_chart(
+            plots.confusion_heatmap(
+                effect.confusion_matrix,
+                [names.get(c, c) for c in run.class_names],
+                {"hover": ui.tr("eval.cm.hover"), "predicted": ui.tr("eval.predicted"), "given": ui.tr("eval.given")},
+            ),
+            key=f"eval_op_cm_{run.id}_{ui.lang()}",
+            width="stretch",
+        )
+    if auth.can(me, "promote") and st.button(ui.tr("eval.op.save"), key="eval_op_save", icon=":material/save:"):
+        evaluation.store_operating_point(ws.conn, me, run.id, target_recall=None if costs else target, costs=costs)
+        ui.flash_ok(ui.tr("eval.op.stored", threshold=f"{point.threshold:.3f}", id=run.id))
+        st.rerun()
+
+
+def _cost_matrix(ws: Workspace, run: runs.Run) -> list[list[float]] | None:
+    """Optional costs[given][called]; a missed defect (called normal) starts at 50 false alarms' worth."""
+    with st.expander(ui.tr("eval.op.costs"), icon=":material/balance:"):
+        use = st.toggle(ui.tr("eval.op.costs.use"), key=f"eval_costs_on_{run.id}")
+        names = ui.label_names(ws)
+        shown = [names.get(c, c) for c in run.class_names]
+        normal = run.class_names.index(evaluation.NORMAL)
+        default = [
+            [0.0 if g == c else (50.0 if c == normal else 1.0) for c in range(len(shown))] for g in range(len(shown))
+        ]
+        table = st.data_editor(
+            pd.DataFrame(default, index=shown, columns=shown), key=f"eval_costs_{run.id}", disabled=not use
+        )
+        st.caption(ui.tr("eval.op.costs.help"))
+    return table.to_numpy(dtype=float).tolist() if use else None
