@@ -28,6 +28,8 @@ ROLES = ("viewer", "labeler", "trainer", "admin")
 ACTION_MIN_ROLE = {
     "view": "viewer",
     "diagnose": "viewer",
+    "inspect": "viewer",  # every role inspects with the stations there are
+    "station": "trainer",  # create and edit stations
     "upload": "labeler",
     "relabel": "labeler",
     "export": "trainer",  # a dataset or a model leaves the server
@@ -39,6 +41,7 @@ ACTION_MIN_ROLE = {
     "restore": "admin",
     "settings": "admin",
     "users": "admin",
+    "tokens": "admin",  # API tokens for cameras and other systems
 }
 
 
