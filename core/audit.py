@@ -35,6 +35,15 @@ ACTIONS = (
     "doctor",
     "refused",
     "review.skip",
+    "station.add",
+    "station.update",
+    "inspect",
+    "inspection.correct",
+    "inspection.to_dataset",
+    "report",
+    "token.add",
+    "token.revoke",
+    "token.use",
 )
 
 

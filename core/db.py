@@ -225,6 +225,22 @@ _MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     );
     CREATE INDEX sessions_user ON sessions(user);
     """,
+    # 8: API tokens for cameras and other systems (core.tokens). Only the SHA-256 of a token is kept; a revoked
+    # token keeps its row (the audit names it), and its name may be given to a new token.
+    """
+    CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_used TEXT,
+        revoked_at TEXT,
+        revoked_by TEXT
+    );
+    CREATE UNIQUE INDEX api_tokens_live ON api_tokens(name) WHERE revoked_at IS NULL;
+    """,
 )
 
 

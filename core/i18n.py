@@ -4,14 +4,40 @@ from __future__ import annotations
 
 import logging
 
-from core.texts import admin, base, dataset, diagnose, evaluate, review, session, train
+from core.texts import (
+    admin,
+    api,
+    base,
+    dataset,
+    diagnose,
+    evaluate,
+    inspect_align,
+    inspect_judge,
+    inspect_record,
+    review,
+    session,
+    train,
+)
 
 LANGUAGES = {"en": "English", "ko": "한국어"}
 log = logging.getLogger(__name__)
 
 EN: dict[str, str] = {}
 KO: dict[str, str] = {}
-for _area in (base, dataset, train, evaluate, review, diagnose, admin, session):
+for _area in (
+    base,
+    dataset,
+    train,
+    evaluate,
+    review,
+    diagnose,
+    admin,
+    session,
+    inspect_record,
+    inspect_align,
+    inspect_judge,
+    api,
+):
     for _table, _part in ((EN, _area.EN), (KO, _area.KO)):
         _clash = set(_table) & set(_part)
         if _clash:
