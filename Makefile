@@ -42,11 +42,14 @@ user: setup
 	@test -n "$(NAME)" || { echo "usage: make user NAME=... ROLE=viewer|labeler|trainer|admin"; exit 2; }
 	$(BIN)/python -m core --workspace $(WORKSPACE) user add $(NAME) --role $(or $(ROLE),viewer)
 
-## Install Debian's Chromium for the browser tests (needs root or sudo); never downloads a browser build
+## Install Debian's Chromium for the browser tests, the CJK font the reports embed and poppler (PDF to PNG in the
+## report tests); needs root or sudo; never downloads a browser build
 browser:
-	@command -v chromium >/dev/null || { \
+	@{ command -v chromium && command -v pdftoppm && test -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc; } \
+		>/dev/null || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver fonts-noto-cjk; }
+		$$SUDO apt-get update -qq && \
+		$$SUDO apt-get install -y -qq chromium chromium-driver fonts-noto-cjk poppler-utils; }
 
 ## Set up and run every test except the GPU ones (browser tests included)
 test: setup-dev browser

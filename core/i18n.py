@@ -14,6 +14,7 @@ from core.texts import (
     inspect_align,
     inspect_judge,
     inspect_record,
+    report,
     review,
     session,
     train,
@@ -37,6 +38,7 @@ for _area in (
     inspect_align,
     inspect_judge,
     api,
+    report,
 ):
     for _table, _part in ((EN, _area.EN), (KO, _area.KO)):
         _clash = set(_table) & set(_part)
