@@ -1,0 +1,88 @@
+"""The stored inspection as read back: its alignment, its positions with their corrections (new events, oldest
+first) and the verdicts, as judged and as corrected."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.stations import Box
+
+Point = tuple[float, float]
+NORMAL = "normal"  # the one label that is not a defect (as core.evaluation.NORMAL)
+
+
+def verdict_of(alignment_ok: bool, labels: Sequence[tuple[str | None, bool]]) -> str:
+    """check: alignment unsure or a position without a label; defect: any (label, defect) a defect; else pass."""
+    if not alignment_ok or any(label is None for label, _ in labels):
+        return "check"
+    return "defect" if any(defect for _, defect in labels) else "pass"
+
+
+@dataclass(frozen=True)
+class AlignmentRecord:
+    """The stored alignment (core.align.Alignment's fields, without its translation key)."""
+
+    ok: bool
+    score: float
+    method: str
+    matrix: tuple[float, float, float, float, float, float]
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Correction:
+    id: int
+    position: str
+    old_label: str | None
+    new_label: str
+    note: str
+    user: str
+    at: str
+
+
+@dataclass(frozen=True)
+class StoredPosition:
+    name: str
+    box: Box
+    corners: tuple[Point, Point, Point, Point]
+    label: str | None  # as judged
+    defect: bool  # as judged
+    probs: dict[str, float]
+    unfit: str | None
+    corrections: tuple[Correction, ...] = ()
+
+    @property
+    def current_label(self) -> str | None:
+        return self.corrections[-1].new_label if self.corrections else self.label
+
+    @property
+    def current_defect(self) -> bool:
+        return self.current_label != NORMAL if self.corrections else self.defect
+
+
+@dataclass(frozen=True)
+class Inspection:
+    id: int
+    at: str
+    inspector: str
+    station_id: int  # the station version used
+    station: str
+    station_version: int
+    asset: str
+    photo_sha256: str
+    photo_ext: str
+    photo_name: str
+    size: tuple[int, int]
+    verdict: str  # as judged when recorded
+    run_id: int
+    threshold: float | None
+    alignment: AlignmentRecord
+    positions: tuple[StoredPosition, ...]
+
+    @property
+    def current_verdict(self) -> str:
+        """The verdict with the corrections: a corrected position counts as judged by a person."""
+        if all(p.corrections for p in self.positions):
+            return verdict_of(True, [(p.current_label, p.current_defect) for p in self.positions])
+        return verdict_of(self.alignment.ok, [(p.current_label, p.current_defect) for p in self.positions])
