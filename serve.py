@@ -4,6 +4,8 @@ entry point (st.App), with the one route a Streamlit script cannot provide and t
 - POST /auth/session: the browser trades the one-time code its tab got at sign-in (in the request body,
   valid seconds, once) for the session cookie: HttpOnly, SameSite=Strict, signed (core.sessions). DELETE
   drops it at sign-out. Only same-origin requests are served.
+- /api: the HTTP API for cameras and other systems (core.api: FastAPI, bearer tokens, OpenAPI at /api/docs),
+  on the same workspace as the pages.
 - Streamlit's legacy `pages/` discovery is switched off before the first session: app.py registers every
   page with st.navigation, and without this a fresh server's first request would list pages/ modules.
 - server.maxUploadSize is BOLTSCOPE_MAX_FILE_MB, the limit core enforces on each file.
@@ -33,12 +35,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from streamlit import config as st_config
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.runtime.pages_manager import PagesManager
 
 from core import config, jobs, sessions
+from core.api import app as api_app
 from core.workspace import Workspace, open_workspace
 
 HERE = Path(__file__).parent
@@ -241,6 +244,12 @@ def _admin_cookie(cookie: str | None) -> bool:
     return status.actor is not None and status.actor.role == "admin"
 
 
+def _workspace_path() -> str | None:
+    from ui.components import workspace_path  # the same workspace as the pages (argv, then env)
+
+    return workspace_path()
+
+
 redact_session_ids()
 app = st.App(
     HERE / "app.py",
@@ -250,5 +259,8 @@ app = st.App(
         Middleware(BindSessions, auth_off=_auth_off),
         Middleware(DropClearCache),
     ],
-    routes=[Route(f"/{_BASE}/auth/session" if _BASE else "/auth/session", session_cookie, methods=["POST", "DELETE"])],
+    routes=[
+        Route(f"/{_BASE}/auth/session" if _BASE else "/auth/session", session_cookie, methods=["POST", "DELETE"]),
+        Mount(f"/{_BASE}/api" if _BASE else "/api", app=api_app.create_app(_workspace_path)),
+    ],
 )

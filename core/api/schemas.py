@@ -1,0 +1,75 @@
+"""The shapes of the API's answers, as OpenAPI shows them (/api/docs)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Refusal(BaseModel):
+    """Every 4xx (and the rare 5xx) answer."""
+
+    model_config = ConfigDict(extra="allow")
+    error: str = Field(description="a translation key naming the reason, e.g. reject.not_image, api.token_refused")
+    message: str = Field(description="the reason in English")
+
+
+class OperatingPoint(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    threshold: float | None = Field(description="a crop is normal only when P(normal) >= threshold; null: arg-max")
+    target_recall: float | None = None
+    val_defect_recall: float | None = None
+    val_false_alarm_rate: float | None = None
+
+
+class Diagnosis(BaseModel):
+    label: str = Field(description="the decision at the operating point")
+    defect: bool
+    verdict: str = Field(description="pass | defect | check (check: the photo is unfit to judge, see unfit)")
+    top: str = Field(description="the likeliest class")
+    probs: dict[str, float]
+    unfit: list[str] = Field(description="why the photo is unfit (dark, blurry, small), empty when fit")
+    operating_point: OperatingPoint
+    run_id: int
+    width: int
+    height: int
+    sha256: str
+
+
+class Alignment(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    ok: bool
+    score: float
+
+
+class PositionRecord(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+    label: str | None
+    defect: bool
+    probs: dict[str, float]
+    box: list[int]
+
+
+class Inspection(BaseModel):
+    """The stored record, as the CLI's `inspect --json` prints it."""
+
+    model_config = ConfigDict(extra="allow")
+    inspection_id: int
+    photo: str
+    station: str
+    asset: str
+    verdict: str = Field(description="pass | defect | check")
+    alignment: Alignment
+    positions: list[PositionRecord]
+
+
+REFUSALS = {
+    status: {"model": Refusal, "description": text}
+    for status, text in (
+        (401, "no token, or an unknown or revoked one"),
+        (403, "the token's role may not do this"),
+        (404, "unknown station or inspection"),
+        (413, "the upload is over the limit"),
+        (422, "bad input: a bad photo (with its reason) or a missing field"),
+    )
+}
