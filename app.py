@@ -31,6 +31,7 @@ PAGES = (
     ("train.py", "page.train", ":material/model_training:", "training", "train"),
     ("evaluate.py", "page.evaluate", ":material/analytics:", "results", "view"),
     ("review.py", "page.review", ":material/rule:", "check", "relabel"),
+    ("inspect.py", "page.inspect", ":material/search_check:", "inspections", "inspect"),
     ("diagnose.py", "page.diagnose", ":material/troubleshoot:", "diagnosis", "diagnose"),
     ("admin.py", "page.admin", ":material/admin_panel_settings:", "manage", "users"),
 )

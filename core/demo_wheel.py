@@ -54,7 +54,7 @@ def _hub(rng: np.random.Generator, w: int, h: int, cx: float, cy: float, radius:
     metal = rng.uniform(120, 165)
     canvas = np.full((h, w), rng.uniform(28, 45), dtype=np.float32)  # the vehicle's dark frame
     disc = dist < radius
-    canvas[disc] = metal + 10 * turned[disc] + 14 * np.cos(angle[disc] - 0.8)
+    canvas[disc] = metal + 5 * turned[disc] + 14 * np.cos(angle[disc] - 0.8)
     rim = disc & (dist > radius * 0.96)
     canvas[rim] = metal * 0.7
     boss = dist < radius * 0.3
@@ -65,7 +65,14 @@ def _hub(rng: np.random.Generator, w: int, h: int, cx: float, cy: float, radius:
     key = (np.abs(xx - cx) < radius * 0.035) & (yy < cy - radius * 0.1) & (yy > cy - radius * 0.3)
     canvas[key] = 30.0
     drain = np.hypot(xx - cx - radius * 0.55 * math.cos(-0.26), yy - cy - radius * 0.55 * math.sin(-0.26))
-    canvas[drain < radius * 0.045] = 22.0
+    canvas[drain < radius * 0.07] = 22.0
+    # an identity plate riveted inside the bolt circle, below the hub, with its engraved lines
+    plate = (np.abs(xx - cx + radius * 0.15) < radius * 0.16) & (np.abs(yy - cy - radius * 0.45) < radius * 0.07)
+    canvas[plate] = 205.0
+    for k in (-1, 0, 1):
+        line = plate & (np.abs(yy - cy - radius * (0.45 + 0.03 * k)) < radius * 0.006)
+        line &= np.abs(xx - cx + radius * 0.15) < radius * 0.12
+        canvas[line] = 60.0
     return np.repeat(canvas[..., None], 3, axis=2)
 
 

@@ -146,26 +146,30 @@ def _header(pdf, view: InspectionView, tr: Translate) -> None:
 
 
 def _positions(pdf, view: InspectionView, tr: Translate) -> None:
-    """A row per position: name, verdict (coloured), probabilities, crop and heatmap thumbnails."""
+    """Three positions to a row: crop and heatmap side by side, the verdict (coloured) and the probabilities."""
     pdf.set_font("cjk", size=11)
     pdf.cell(0, 8, tr("report.positions"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("cjk", size=9)
-    size = 26  # mm, a thumbnail
-    for pos in view.positions:
-        if pdf.get_y() + size + 4 > pdf.h - pdf.b_margin:
+    per_row, thumb, gap = 3, 27.0, 4.0  # mm
+    cell_w = (pdf.w - pdf.l_margin - pdf.r_margin - gap * (per_row - 1)) / per_row
+    cell_h = thumb + 14
+    for start in range(0, len(view.positions), per_row):
+        if pdf.get_y() + cell_h > pdf.h - pdf.b_margin:
             pdf.add_page()
-        top, left = pdf.get_y(), pdf.l_margin
-        for n, picture in enumerate((pos.crop, pos.heatmap)):
-            if picture is not None:
-                pdf.image(_jpeg(picture, 320), x=left + n * (size + 2), y=top, w=size, h=size)
-        pdf.set_xy(left + 2 * (size + 2) + 2, top)
-        pdf.set_text_color(*COLOURS.get(pos.state, COLOURS["unfit"]))
-        pdf.set_font("cjk", size=11)
-        pdf.cell(0, 6, f"{pos.name} · {pos.label}", new_x="LEFT", new_y="NEXT")
-        pdf.set_text_color(0, 0, 0)
-        pdf.set_font("cjk", size=8)
-        pdf.multi_cell(0, 4, pos.probs or "—", new_x="LEFT", new_y="NEXT")
-        pdf.set_xy(left, top + size + 3)
+        top = pdf.get_y()
+        for n, pos in enumerate(view.positions[start : start + per_row]):
+            left = pdf.l_margin + n * (cell_w + gap)
+            for k, picture in enumerate((pos.crop, pos.heatmap)):
+                if picture is not None:
+                    pdf.image(_jpeg(picture, 320), x=left + k * (thumb + 1), y=top, w=thumb, h=thumb)
+            pdf.set_xy(left, top + thumb + 1)
+            pdf.set_text_color(*COLOURS.get(pos.state, COLOURS["unfit"]))
+            pdf.set_font("cjk", size=10)
+            pdf.cell(cell_w, 5, f"{pos.name} · {pos.label}"[:60])
+            pdf.set_text_color(0, 0, 0)
+            pdf.set_font("cjk", size=7)
+            pdf.set_xy(left, top + thumb + 6)
+            pdf.multi_cell(cell_w, 3.2, pos.probs or "—")
+        pdf.set_xy(pdf.l_margin, top + cell_h)
 
 
 def _signature(pdf, tr: Translate) -> None:

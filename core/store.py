@@ -10,8 +10,8 @@ from core import audit, auth, db, label_set, splits
 from core.errors import NotFoundError, ValidationError
 
 SPLITS = ("train", "val", "test")
-EVENT_SOURCES = ("upload", "manual", "review", "import", "diagnose")
-IMAGE_SOURCES = ("upload", "import", "demo", "diagnose")
+EVENT_SOURCES = ("upload", "manual", "review", "import", "diagnose", "inspection")
+IMAGE_SOURCES = ("upload", "import", "demo", "diagnose", "inspection")
 
 
 @dataclass(frozen=True)
