@@ -80,21 +80,10 @@ def put_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
 
 # ---- images ----------------------------------------------------------------------------------
 
-_PHOTO_COLUMNS = (
-    "sha256",
-    "ext",
-    "display_name",
-    "origin",
-    "source",
-    "width",
-    "height",
-    "bytes",
-    "phash",
-    "brightness",
-    "sharpness",
-    "label",
-    "split",
-)  # the Photo fields an images row keeps
+# the Photo fields an images row keeps
+_PHOTO_COLUMNS = tuple(
+    "sha256 ext display_name origin source width height bytes phash brightness sharpness label split".split()
+)
 _INSERT_IMAGE = (
     f"INSERT INTO images ({', '.join(_PHOTO_COLUMNS)}, split_locked, added_by, added_at)"
     f" VALUES ({', '.join('?' * (len(_PHOTO_COLUMNS) + 3))}) ON CONFLICT(sha256) DO NOTHING"
