@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 from core import audit, auth, db, label_set, splits
 from core.errors import NotFoundError, ValidationError
@@ -79,21 +80,10 @@ def put_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
 
 # ---- images ----------------------------------------------------------------------------------
 
-_PHOTO_COLUMNS = (
-    "sha256",
-    "ext",
-    "display_name",
-    "origin",
-    "source",
-    "width",
-    "height",
-    "bytes",
-    "phash",
-    "brightness",
-    "sharpness",
-    "label",
-    "split",
-)  # the Photo fields an images row keeps
+# the Photo fields an images row keeps
+_PHOTO_COLUMNS = tuple(
+    "sha256 ext display_name origin source width height bytes phash brightness sharpness label split".split()
+)
 _INSERT_IMAGE = (
     f"INSERT INTO images ({', '.join(_PHOTO_COLUMNS)}, split_locked, added_by, added_at)"
     f" VALUES ({', '.join('?' * (len(_PHOTO_COLUMNS) + 3))}) ON CONFLICT(sha256) DO NOTHING"
@@ -268,14 +258,23 @@ def label_split_counts(conn: sqlite3.Connection) -> dict[tuple[str | None, str |
     return {(row["label"], row["split"]): row["n"] for row in conn.execute(sql)}
 
 
-def stats(conn: sqlite3.Connection) -> dict[str, object]:
+class Stats(TypedDict):
+    """The CLI `stats` contract (JSON): photos outside the trash, by label and by split."""
+
+    total: int
+    by_label: dict[str, int]
+    by_split: dict[str, int]
+    unlabeled: int
+
+
+def stats(conn: sqlite3.Connection) -> Stats:
     """The CLI `stats` contract: total, by_label, by_split, unlabeled (trash excluded), from label_split_counts."""
     cells = label_split_counts(conn)
     by_label, by_split = {lab.name: 0 for lab in label_set.list_labels(conn)}, {name: 0 for name in SPLITS}
     for (label, split), n in cells.items():
         by_label[label], by_split[split] = by_label.get(label, 0) + n, by_split.get(split, 0) + n
     unlabeled, _ = by_label.pop(None, 0), by_split.pop(None, 0)  # no label, no split: not a column of either
-    return {"total": sum(cells.values()), "by_label": by_label, "by_split": by_split, "unlabeled": unlabeled}
+    return Stats(total=sum(cells.values()), by_label=by_label, by_split=by_split, unlabeled=unlabeled)
 
 
 # ---- labelling -------------------------------------------------------------------------------

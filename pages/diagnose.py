@@ -79,4 +79,4 @@ if len(results) > 1:  # in the user's language, the CSV too; the JSON reports ke
         )
 
 for index, result in enumerate(results[: panels.DETAILED]):
-    panels.result_card(ws, me, predictor, result, index, names, can_save=auth.can(me, "upload"))
+    panels.result_card(ws, predictor, result, index, names, can_save=auth.can(me, "upload"))

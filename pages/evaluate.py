@@ -8,7 +8,7 @@ from core import evaluation, runs
 from core.errors import CoreError
 from ui import components as ui
 from ui.panels import evaluate as panels
-from ui.panels import evaluate_compare, evaluate_op
+from ui.panels import evaluate_compare, evaluate_op, evaluate_release
 
 ws = ui.workspace()
 me = ui.actor()
@@ -43,8 +43,8 @@ with tab_run:
             panels.confusion(ws, me, run, split, result)
             evaluate_op.operating_point(ws, me, run)
             panels.curves(ws, run, split)
-        panels.promote(ws, me, run)
-        panels.export(ws, me, run)
+        evaluate_release.promote(ws, me, run)
+        evaluate_release.export(ws, me, run)
     except CoreError as exc:
         ui.show_error(exc)
 

@@ -20,9 +20,9 @@ if auth.can(me, "train"):
     with st.container(border=True):
         st.subheader(ui.tr("train.new.header"))
         try:
-            config = panels.config_form(ws)
-            panels.start_buttons(ws, me, config)
-            panels.sweep_panel(ws, me, config)
+            panels.config_form(ws)  # a setting core refuses is said here, and no start button is drawn
+            panels.start_buttons(ws)
+            panels.sweep_panel(ws)
         except CoreError as exc:
             ui.show_error(exc)
 else:

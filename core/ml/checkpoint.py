@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 import torch
 
@@ -19,6 +19,25 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 LAST = "last.pt"  # every epoch: model, optimizer, scheduler and scaler, to resume from
 BEST = "best.pt"  # the best epoch by validation macro-F1: model and what it needs to be used
+
+
+class Payload(TypedDict):
+    """What a checkpoint holds (plain tensors and types: torch.load with weights_only=True reads it back)."""
+
+    format_version: int
+    arch: str
+    class_names: list[str]
+    config: dict[str, object]  # TrainConfig.to_dict()
+    preprocess: dict[str, object]  # Preprocess.to_dict(): size, mean, std
+    pooling: str
+    epoch: int
+    metrics: dict[str, object]
+    model: dict[str, torch.Tensor]
+    optimizer: NotRequired[dict[str, object]]  # last.pt: what a resumed run continues from
+    scheduler: NotRequired[dict[str, object]]
+    scaler: NotRequired[dict[str, object]]
+    state: NotRequired[dict[str, object]]  # train_state.Progress
+    probe_c: NotRequired[float]  # the quick model's regularisation
 
 
 def save(path: Path, payload: dict[str, object]) -> None:
@@ -55,7 +74,7 @@ def write(
     )
 
 
-def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, object]:
+def load(path: Path, map_location: str | torch.device = "cpu") -> Payload:
     """Read a checkpoint (plain tensors and types only) and check it is one of ours."""
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)

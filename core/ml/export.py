@@ -8,6 +8,7 @@ import os
 import uuid
 import warnings
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -56,7 +57,27 @@ def _torchscript(model: torch.nn.Module, sample: torch.Tensor, path: Path) -> np
         return torch.jit.load(str(path)).eval()(sample).numpy()
 
 
-def export_run(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str, out: Path) -> dict[str, object]:
+class ModelCard(TypedDict):
+    """The model card written next to an exported model (JSON): what the file expects, what it gives back,
+    how good it was, where it came from, and the numerical check of the export against PyTorch."""
+
+    format: str
+    file: str
+    run_id: int
+    arch: str
+    classes: list[str]
+    input: dict[str, object]
+    output: str
+    metrics: dict[str, dict[str, float | None]]
+    operating_point: dict[str, object] | None
+    dataset_snapshot: dict[str, object]
+    check: dict[str, float | int]
+    versions: dict[str, str]
+    exported_by: str
+    exported_at: str
+
+
+def export_run(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str, out: Path) -> ModelCard:
     """Write the model to out (atomically) and its card to out + '.card.json'; returns the card."""
     auth.require(actor, "export")
     if fmt not in FORMATS:
@@ -80,7 +101,7 @@ def export_run(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str, out: Pat
     finally:
         tmp.unlink(missing_ok=True)
     run = predictor.run
-    card = {
+    card: ModelCard = {
         "format": fmt,
         "file": out.name,
         "run_id": run.id,
@@ -121,7 +142,7 @@ def export_run(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str, out: Pat
     return card
 
 
-def export_to_workspace(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str) -> tuple[Path, dict[str, object]]:
+def export_to_workspace(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str) -> tuple[Path, ModelCard]:
     """Export into the workspace's exports folder (the Evaluate page offers it for download from there)."""
     if fmt not in FORMATS:
         raise ValidationError(f"format {fmt!r} is unknown; valid: {', '.join(FORMATS)}")

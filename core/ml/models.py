@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 import torch
 from torch import nn
@@ -38,6 +39,17 @@ class Preprocess:
         return {"size": self.size, "mean": list(self.mean), "std": list(self.std)}
 
 
+class WeightsUse(TypedDict):
+    """Whether the backbone's pretrained weights were loaded, from which file, or why not (the run keeps it)."""
+
+    used: bool
+    arch: str
+    source: str | None
+    path: str | None
+    expected: list[str]  # where a missing file may be put
+    reason: NotRequired[str]  # why not used
+
+
 @dataclass
 class ModelSpec:
     name: str
@@ -47,7 +59,7 @@ class ModelSpec:
     head_path: str  # dotted path of the final Linear layer (replaced for our classes)
     pool_path: str | None  # the global pool that feeds the head directly, when there is one
     pooling: str = "avg"
-    weights: dict[str, object] = field(default_factory=dict)  # what was loaded, from where, or why not
+    weights: WeightsUse | dict[str, object] = field(default_factory=dict)  # empty until load_backbone ran
 
     @property
     def head(self) -> nn.Linear:
@@ -209,9 +221,12 @@ def supports_avgmax(name: str) -> bool:
     return REGISTRY[name](2).pool_path is not None
 
 
-def load_backbone(spec: ModelSpec, report: weights_lookup.WeightsReport) -> dict[str, object]:
+def load_backbone(spec: ModelSpec, report: weights_lookup.WeightsReport) -> WeightsUse:
     """Load every backbone tensor from the found file into spec.model; the head stays fresh."""
-    info: dict[str, object] = {"used": False, **report.to_json()}
+    found = report.to_json()
+    info = WeightsUse(
+        used=False, arch=report.arch, source=report.source, path=found["path"], expected=found["expected"]
+    )
     if not report.found:
         info["reason"] = "no weights file found offline"
         return info

@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, NotRequired, TypedDict
 
 import torch
 
@@ -156,15 +156,24 @@ def outcome_of(exc: BaseException, hooks: DbHooks, config_batch: int) -> Outcome
     return Outcome("failed", f"{type(exc).__name__}: {exc}")
 
 
-def outcome_keys(exc: BaseException, hooks: DbHooks, config_batch: int) -> dict[str, object]:
+class OutcomeKeys(TypedDict):
+    """Why a job failed, as text keys and their values (jobs.finish keeps them; the page translates)."""
+
+    error_key: NotRequired[str]
+    error_detail: NotRequired[dict[str, object]]
+    hint_key: NotRequired[str]
+    hint_detail: NotRequired[dict[str, object]]
+
+
+def outcome_keys(exc: BaseException, hooks: DbHooks, config_batch: int) -> OutcomeKeys:
     """outcome_of's cause and hint as text keys and values (jobs.finish keeps them), for the page to translate."""
     if isinstance(exc, trainer.Cancelled) and hooks.sigterm:
-        return {"error_key": "train.error.shutdown"}
+        return OutcomeKeys(error_key="train.error.shutdown")
     if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return {
-            "error_key": "train.error.gpu_memory",
-            "hint_key": "train.hint.smaller_batch",
-            "hint_detail": {"batch": max(1, config_batch // 2)},
-        }
+        return OutcomeKeys(
+            error_key="train.error.gpu_memory",
+            hint_key="train.hint.smaller_batch",
+            hint_detail={"batch": max(1, config_batch // 2)},
+        )
     key = getattr(exc, "key", None)
-    return {"error_key": key, "error_detail": dict(getattr(exc, "detail", {}))} if key else {}
+    return OutcomeKeys(error_key=key, error_detail=dict(getattr(exc, "detail", {}))) if key else OutcomeKeys()

@@ -13,8 +13,9 @@ from tests.conftest import ROOT
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def cli(workspace, *args: str, stdin: str = "") -> None:
-    subprocess.run(
+def cli(workspace, *args: str, stdin: str = "") -> str:
+    """The CLI on the served workspace (as an admin would use it beside the dashboard); its output."""
+    return subprocess.run(
         [sys.executable, "-m", "core", "--workspace", str(workspace), *args],
         cwd=ROOT,
         input=stdin,
@@ -22,7 +23,7 @@ def cli(workspace, *args: str, stdin: str = "") -> None:
         capture_output=True,
         check=True,
         timeout=120,
-    )
+    ).stdout
 
 
 def sign_in(page, url: str, name: str, password: str) -> None:

@@ -10,7 +10,6 @@ import pandas as pd
 import streamlit as st
 
 from core import auth, dataset_export, demo, i18n, ingest, store
-from core.errors import CoreError
 from core.workspace import Workspace
 from ui import components as ui
 from ui.panels import dataset_photo
@@ -46,29 +45,38 @@ def upload_panel(ws: Workspace, me: auth.Actor, names: dict[str, str]) -> None:
             key=f"upload_dir_{nonce}",
         )
         left, right = st.columns(2)
-        label = ui.choice(
+        ui.choice(
             left,
             ui.tr("dataset.upload.label"),
             [None, *names],
             f"upload_label_{nonce}",
             lambda v: ui.tr("dataset.upload.label_auto") if v is None else names[v],
         )
-        split = _split_choice(right, nonce)
+        _split_choice(right, nonce)
         chosen = [*(files or []), *(folder or [])]
-        if st.button(
-            ui.tr("dataset.upload.button", n=len(chosen)), type="primary", disabled=not chosen, key="upload_go"
-        ):
-            try:
-                report = ingest.import_uploads(ws, me, [(f.name, f.getvalue()) for f in chosen], label, split=split)
-            except CoreError as exc:
-                ui.show_error(exc)
-                return
-            st.session_state.upload_report = report
-            st.session_state.upload_nonce = nonce + 1  # empties the drop zones, label and split back to automatic
-            st.rerun()
+        st.button(
+            ui.tr("dataset.upload.button", n=len(chosen)),
+            type="primary",
+            disabled=not chosen,
+            key="upload_go",
+            on_click=ui.act,
+            args=(_import, ws),
+        )
     report = st.session_state.get("upload_report")
     if report is not None:
         _report_table(report)
+
+
+def _import(ws: Workspace, me: auth.Actor) -> None:
+    """on_click of the import button: the files, label and split the drop zones hold now; the report is shown
+    under the drop zones, which start empty again (label and split back to automatic)."""
+    state = st.session_state
+    nonce = state.get("upload_nonce", 0)
+    chosen = [*(state.get(f"upload_files_{nonce}") or []), *(state.get(f"upload_dir_{nonce}") or [])]
+    label = state.get(f"upload_label_{nonce}_{ui.lang()}")
+    split = state.get(f"upload_split_{nonce}_{ui.lang()}")
+    state.upload_report = ingest.import_uploads(ws, me, [(f.name, f.getvalue()) for f in chosen], label, split=split)
+    state.upload_nonce = nonce + 1
 
 
 def _split_choice(where, nonce: int) -> str | None:
@@ -167,12 +175,17 @@ def split_settings(ws: Workspace, me: auth.Actor, names: dict[str, str]) -> None
     train = cols[0].number_input(ui.tr("splits.train"), 5, 95, round(ratios[0] * 100), key="split_train")
     val = cols[1].number_input(ui.tr("splits.val"), 0, 90, round(ratios[1] * 100), key="split_val")
     cols[2].metric(ui.tr("splits.test"), f"{max(0, 100 - train - val)}%")
-    lock = cols[3].checkbox(ui.tr("splits.lock"), value=locked, key="split_lock", help=ui.tr("splits.lock_help"))
+    cols[3].checkbox(ui.tr("splits.lock"), value=locked, key="split_lock", help=ui.tr("splits.lock_help"))
     if train + val > 100:
         st.warning(ui.tr("splits.bad_sum"))
-    elif st.button(ui.tr("splits.apply"), disabled=not auth.can(me, "split"), key="split_apply"):
-        moved = store.save_split_settings(ws.conn, me, (train / 100, val / 100, (100 - train - val) / 100), lock)
-        st.success(ui.tr("splits.moved", n=moved))
+    else:
+        st.button(
+            ui.tr("splits.apply"),
+            disabled=not auth.can(me, "split"),
+            key="split_apply",
+            on_click=ui.act,
+            args=(_apply_splits, ws),
+        )
     counts = store.stats(ws.conn)
     cells = store.label_split_counts(ws.conn)
     table = pd.DataFrame(
@@ -185,11 +198,28 @@ def split_settings(ws: Workspace, me: auth.Actor, names: dict[str, str]) -> None
     st.caption(ui.tr("splits.unlabeled_note", n=counts["unlabeled"]))
 
 
+def _apply_splits(ws: Workspace, me: auth.Actor) -> None:
+    """on_click of the apply button: the ratios and lock as the inputs hold them now."""
+    train, val = st.session_state["split_train"], st.session_state["split_val"]
+    ratios = (train / 100, val / 100, (100 - train - val) / 100)
+    moved = store.save_split_settings(ws.conn, me, ratios, bool(st.session_state.get("split_lock")))
+    ui.flash_ok(ui.tr("splits.moved", n=moved))
+
+
+def _export(ws: Workspace, me: auth.Actor) -> None:
+    st.session_state.export_path = str(dataset_export.export_zip(ws, me))
+
+
 def export_panel(ws: Workspace, me: auth.Actor) -> None:
     st.subheader(ui.tr("export.header"))
     st.caption(ui.tr("export.help"))
-    if st.button(ui.tr("export.button"), disabled=not auth.can(me, "export"), key="export_go"):
-        st.session_state.export_path = str(dataset_export.export_zip(ws, me))
+    st.button(
+        ui.tr("export.button"),
+        disabled=not auth.can(me, "export"),
+        key="export_go",
+        on_click=ui.act,
+        args=(_export, ws),
+    )
     path = st.session_state.get("export_path")
     if path:
         with open(path, "rb") as handle:
@@ -205,12 +235,8 @@ def export_panel(ws: Workspace, me: auth.Actor) -> None:
 
 
 def _trash_demo(ws: Workspace, me: auth.Actor) -> None:
-    st.session_state.demo_confirm = False
-    try:
-        moved = demo.trash_all(ws.conn, me)
-    except CoreError as exc:
-        ui.flash_error(exc)
-        return
+    st.session_state.demo_confirm = False  # asked again next time, whatever the outcome
+    moved = demo.trash_all(ws.conn, me)
     ui.flash_ok(ui.tr("dataset.demo.done", n=f"{moved:,}"))
 
 

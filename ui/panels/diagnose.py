@@ -7,7 +7,6 @@ import hashlib
 import streamlit as st
 
 from core import auth, evaluation, imaging, plots
-from core.errors import CoreError
 from core.ml import diagnosis, explain, predict
 from core.workspace import Workspace
 from ui import components as ui
@@ -97,7 +96,6 @@ def banner(found: diagnosis.Diagnosis, predictor: predict.Predictor, names: dict
 
 def result_card(
     ws: Workspace,
-    me: auth.Actor,
     predictor: predict.Predictor,
     result: diagnosis.Diagnosis,
     index: int,
@@ -150,10 +148,10 @@ def result_card(
                 icon=":material/download:",
             )
             if can_save:
-                save_form(ws, me, result, names)
+                save_form(ws, result, names)
 
 
-def save_form(ws: Workspace, me: auth.Actor, found: diagnosis.Diagnosis, names: dict[str, str]) -> None:
+def save_form(ws: Workspace, found: diagnosis.Diagnosis, names: dict[str, str]) -> None:
     """'Wrong? Save with the right label': no label is chosen for the user, an unfit photo is called out, and
     the outcome is shown under the button (keys follow the photo's content, never its place in the drop)."""
     key = f"diag_save_{found.sha256[:16]}"
@@ -169,28 +167,33 @@ def save_form(ws: Workspace, me: auth.Actor, found: diagnosis.Diagnosis, names: 
         )
         if label is None:
             st.caption(ui.tr("diagnose.save_pick"))
-        if st.button(ui.tr("diagnose.save"), key=key, type="primary", disabled=label is None):
-            st.session_state[f"{key}_done"] = _saved(ws, me, found, label, names)
+        st.button(
+            ui.tr("diagnose.save"),
+            key=key,
+            type="primary",
+            disabled=label is None,
+            on_click=ui.act,
+            args=(_save, ws, found),
+        )
     done = st.session_state.get(f"{key}_done")
     if done:
         kind, text = done
         {"ok": st.success, "warn": st.warning, "error": st.error}[kind](text)
 
 
-def _saved(
-    ws: Workspace, me: auth.Actor, found: diagnosis.Diagnosis, label: str | None, names: dict[str, str]
-) -> tuple[str, str]:
-    """Save the photo with the chosen label: (kind, message) for the line under the button."""
-    try:
-        outcome = diagnosis.save_with_label(ws, me, found, label).outcomes[0]
-    except CoreError as exc:
-        return "error", ui.tr("common.error", message=ui.error_text(exc))
+def _save(ws: Workspace, me: auth.Actor, found: diagnosis.Diagnosis) -> None:
+    """on_click of the save button (it belongs to this photo): the label the radio holds now. The outcome is
+    kept for the line under the button; an error of core (a refusal) is flashed by ui.act."""
+    key = f"diag_save_{found.sha256[:16]}"
+    st.session_state.pop(f"{key}_done", None)  # a refusal must not leave an earlier outcome standing
+    names = ui.label_names(ws)
+    label = st.session_state.get(f"{key}_label_{ui.lang()}")
+    outcome = diagnosis.save_with_label(ws, me, found, label).outcomes[0]
     if outcome.status == "imported":
-        return "ok", ui.tr("diagnose.saved", name=ui.plain(found.name), label=ui.plain(names.get(label, label)))
-    if outcome.status == "duplicate" and outcome.image_id is not None:
-        return "warn", ui.tr("diagnose.save_duplicate", name=ui.plain(found.name), id=outcome.image_id)
-    return "error", ui.tr(
-        "diagnose.refused",
-        name=ui.plain(found.name),
-        reason=ui.tr(outcome.key, **ui.plain_values(outcome.detail)) if outcome.key else ui.plain(outcome.message),
-    )
+        done = "ok", ui.tr("diagnose.saved", name=ui.plain(found.name), label=ui.plain(names.get(label, label)))
+    elif outcome.status == "duplicate" and outcome.image_id is not None:
+        done = "warn", ui.tr("diagnose.save_duplicate", name=ui.plain(found.name), id=outcome.image_id)
+    else:
+        reason = ui.tr(outcome.key, **ui.plain_values(outcome.detail)) if outcome.key else ui.plain(outcome.message)
+        done = "error", ui.tr("diagnose.refused", name=ui.plain(found.name), reason=reason)
+    st.session_state[f"{key}_done"] = done

@@ -1,16 +1,12 @@
-"""Panels of the Evaluate page: run picker, figures, clickable confusion matrix, curves, promotion and export
-(the operating point is in evaluate_op, the run comparison in evaluate_compare)."""
+"""Panels of the Evaluate page: run picker, figures, clickable confusion matrix, curves (the operating point is
+in evaluate_op, promotion and export in evaluate_release, the run comparison in evaluate_compare)."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from core import auth, config, evaluation, plots, runs, store
-from core.errors import CoreError
+from core import auth, evaluation, plots, runs, store
 from core.workspace import Workspace
 from ui import components as ui
 
@@ -146,12 +142,19 @@ def cell_panel(ws: Workspace, me: auth.Actor, run: runs.Run, split: str, given: 
 def _relabel_buttons(ws: Workspace, me: auth.Actor, image: store.Image, names: dict[str, str]) -> None:
     cols = st.columns(len(names))
     for col, (name, text) in zip(cols, names.items(), strict=True):
-        if col.button(
-            text, key=f"cell_{image.id}_{name}", type="primary" if image.label == name else "secondary", width="stretch"
-        ):
-            store.relabel(ws.conn, me, [image.id], name, "review")
-            ui.flash_ok(ui.tr("eval.relabelled", id=image.id, label=text))
-            st.rerun()
+        col.button(
+            text,
+            key=f"cell_{image.id}_{name}",
+            type="primary" if image.label == name else "secondary",
+            width="stretch",
+            on_click=ui.act,
+            args=(_relabel, ws, image.id, name),
+        )
+
+
+def _relabel(ws: Workspace, me: auth.Actor, image_id: int, label: str) -> None:
+    store.relabel(ws.conn, me, [image_id], label, "review")
+    ui.flash_ok(ui.tr("eval.relabelled", id=image_id, label=ui.label_md(ws, label)))
 
 
 def curves(ws: Workspace, run: runs.Run, split: str) -> None:
@@ -191,96 +194,3 @@ def curves(ws: Workspace, run: runs.Run, split: str) -> None:
         left, right = st.columns(2)
         left.plotly_chart(plots.loss_curves(history, names), key=f"eval_loss_{run.id}", width="stretch")
         right.plotly_chart(plots.score_curves(history, names), key=f"eval_score_{run.id}", width="stretch")
-
-
-def promote(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
-    production = runs.production_run_id(ws.conn)
-    st.subheader(ui.tr("eval.promote"))
-    if production == run.id:
-        st.success(ui.tr("eval.promote.is_production"), icon=":material/verified:")
-        return
-    st.caption(ui.tr("eval.promote.current", id=production) if production else ui.tr("eval.promote.none"))
-    if not auth.can(me, "promote"):
-        return
-    force = st.checkbox(ui.tr("eval.promote.force"), key=f"eval_force_{run.id}")
-    if st.button(
-        ui.tr("eval.promote.button", id=run.id), key="eval_promote", type="primary", icon=":material/rocket_launch:"
-    ):
-        try:
-            done = evaluation.promote(ws.conn, me, run.id, force=force)
-        except CoreError as exc:  # a refusal shows here, in the user's language; the sections below still render
-            ui.show_error(exc)
-            return
-        ui.flash_ok(_promoted_text(done))
-        st.rerun()
-
-
-def _promoted_text(done: dict) -> str:
-    text = ui.tr("eval.promote.done", id=done["run_id"])
-    figures = done.get("figures")
-    if figures:
-        (new, old), (new_f1, old_f1) = figures["defect_recall"], figures["macro_f1"]
-        none = ui.tr("common.none")
-        text += " " + ui.tr(
-            "eval.promote.figures",
-            new=f"{new:.3f}" if new is not None else none,
-            old=f"{old:.3f}" if old is not None else none,
-            new_f1=f"{new_f1:.3f}",
-            old_f1=f"{old_f1:.3f}",
-            previous=done["previous_run_id"],
-        )
-    if done["overridden"]:
-        text += " " + ui.tr("eval.promote.forced")
-    return text
-
-
-def export(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
-    """ONNX / TorchScript of the run with its model card, checked against PyTorch, offered for download."""
-    st.subheader(ui.tr("eval.export"))
-    st.caption(ui.tr("eval.export.help"))
-    if not auth.can(me, "export"):
-        st.caption(ui.tr("eval.export.role", role=auth.ACTION_MIN_ROLE["export"]))
-        return
-    fmt = st.radio(
-        ui.tr("eval.export.format"),
-        list(config.EXPORT_FORMATS),
-        horizontal=True,
-        key="eval_export_fmt",
-        format_func=lambda f: {"onnx": "ONNX", "torchscript": "TorchScript"}[f],
-    )
-    done = st.session_state.setdefault("eval_exports", {})
-    if st.button(ui.tr("eval.export.build"), key="eval_export_build", icon=":material/ios_share:"):
-        from core.ml import export  # the torch tier, only when asked
-
-        with st.spinner(ui.tr("eval.export.building")):
-            path, card = export.export_to_workspace(ws, me, run.id, fmt)
-        done[(run.id, fmt)] = (str(path), card)
-    if (run.id, fmt) not in done or not Path(done[(run.id, fmt)][0]).exists():
-        return
-    path, card = Path(done[(run.id, fmt)][0]), done[(run.id, fmt)][1]
-    st.success(
-        ui.tr(
-            "eval.export.ready",
-            file=path.name,
-            diff=f"{card['check']['max_abs_diff']:.1e}",
-            tolerance=f"{card['check']['tolerance']:g}",
-        ),
-        icon=":material/check_circle:",
-    )
-    left, right = st.columns(2)
-    left.download_button(
-        ui.tr("eval.export.model"),
-        path.read_bytes,
-        path.name,
-        "application/octet-stream",
-        key="eval_export_model",
-        icon=":material/download:",
-    )
-    right.download_button(
-        ui.tr("eval.export.card"),
-        json.dumps(card, indent=2, ensure_ascii=False).encode(),
-        path.name + ".card.json",
-        "application/json",
-        key="eval_export_card",
-        icon=":material/download:",
-    )

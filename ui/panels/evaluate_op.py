@@ -3,6 +3,8 @@ P(normal) on validation; its effect on the test split, and saving it for the run
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import streamlit as st
 
@@ -51,24 +53,53 @@ def operating_point(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
             key=f"eval_op_cm_{run.id}_{ui.lang()}",
             width="stretch",
         )
-    if auth.can(me, "promote") and st.button(ui.tr("eval.op.save"), key="eval_op_save", icon=":material/save:"):
-        evaluation.store_operating_point(ws.conn, me, run.id, target_recall=None if costs else target, costs=costs)
-        ui.flash_ok(ui.tr("eval.op.stored", threshold=f"{point.threshold:.3f}", id=run.id))
-        st.rerun()
+    if auth.can(me, "promote"):
+        st.button(
+            ui.tr("eval.op.save"), key="eval_op_save", icon=":material/save:", on_click=ui.act, args=(_save, ws, run.id)
+        )
+
+
+def _save(ws: Workspace, me: auth.Actor, run_id: int) -> None:
+    """on_click of the save button (it belongs to this run): the target and costs as the widgets hold them now."""
+    run = runs.get_run(ws.conn, run_id)
+    costs = _costs_now(ws, run)
+    target = None if costs else st.session_state.get(f"eval_target_{run_id}")
+    point = evaluation.store_operating_point(ws.conn, me, run_id, target_recall=target, costs=costs)
+    ui.flash_ok(ui.tr("eval.op.stored", threshold=f"{point.threshold:.3f}", id=run_id))
+
+
+def _shown(ws: Workspace, run: runs.Run) -> list[str]:
+    names = ui.label_names(ws)
+    return [names.get(c, c) for c in run.class_names]
+
+
+def _default_costs(run: runs.Run) -> list[list[float]]:
+    """costs[given][called]; a missed defect (called normal) starts at 50 false alarms' worth."""
+    normal, n = run.class_names.index(evaluation.NORMAL), len(run.class_names)
+    return [[0.0 if g == c else (50.0 if c == normal else 1.0) for c in range(n)] for g in range(n)]
 
 
 def _cost_matrix(ws: Workspace, run: runs.Run) -> list[list[float]] | None:
-    """Optional costs[given][called]; a missed defect (called normal) starts at 50 false alarms' worth."""
+    """Optional costs[given][called], edited in a table; None unless the toggle is on."""
     with st.expander(ui.tr("eval.op.costs"), icon=":material/balance:"):
         use = st.toggle(ui.tr("eval.op.costs.use"), key=f"eval_costs_on_{run.id}")
-        names = ui.label_names(ws)
-        shown = [names.get(c, c) for c in run.class_names]
-        normal = run.class_names.index(evaluation.NORMAL)
-        default = [
-            [0.0 if g == c else (50.0 if c == normal else 1.0) for c in range(len(shown))] for g in range(len(shown))
-        ]
-        table = st.data_editor(
-            pd.DataFrame(default, index=shown, columns=shown), key=f"eval_costs_{run.id}", disabled=not use
+        shown = _shown(ws, run)
+        st.data_editor(
+            pd.DataFrame(_default_costs(run), index=shown, columns=shown), key=f"eval_costs_{run.id}", disabled=not use
         )
         st.caption(ui.tr("eval.op.costs.help"))
-    return table.to_numpy(dtype=float).tolist() if use else None
+    return _costs_now(ws, run)
+
+
+def _costs_now(ws: Workspace, run: runs.Run) -> list[list[float]] | None:
+    """The cost matrix as the toggle and the table's edits (kept in the session by the table's key) hold it:
+    what the page shows and what the save button's callback stores come from this one place."""
+    if not st.session_state.get(f"eval_costs_on_{run.id}"):
+        return None
+    costs, shown = _default_costs(run), _shown(ws, run)
+    edits = (st.session_state.get(f"eval_costs_{run.id}") or {}).get("edited_rows", {})
+    for row, changes in edits.items():
+        for column, value in changes.items():
+            if column in shown and 0 <= int(row) < len(costs):
+                costs[int(row)][shown.index(column)] = math.nan if value is None else float(value)
+    return costs

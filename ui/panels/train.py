@@ -54,81 +54,115 @@ def _weights_note(ws: Workspace, arch: zoo.Arch) -> bool:
     return False
 
 
+# What the form starts from; the widgets and `current_config` (for a key not drawn yet) share it.
+DEFAULTS = {
+    "epochs": 10,
+    "batch_size": 32,
+    "lr": 1e-3,
+    "optimizer": config.OPTIMIZERS[2],
+    "augment": config.AUGMENTS[1],
+    "scheduler": config.SCHEDULERS[0],
+    "weight_decay": 1e-4,
+    "label_smoothing": 0.0,
+    "balance": config.BALANCES[0],
+    "freeze_epochs": 0,
+    "early_stop": 0,
+    "seed": 0,
+}
+WEIGHT_DECAYS = [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 5e-2]
+
+
+def _has_weights(ws: Workspace, arch: zoo.Arch) -> bool:
+    return bool(arch.weight_files) and weights.find_weights(arch.name, ws.layout.weights).found
+
+
 def config_form(ws: Workspace) -> config.TrainConfig:
     """The run settings, with weights availability for the chosen backbone; raises ValidationError."""
     name = ui.choice(st, ui.tr("train.arch"), list(zoo.ARCHES), "train_arch", _arch_text)
     arch = zoo.ARCHES[name]
     has_weights = _weights_note(ws, arch)
     cols = st.columns(6)
-    epochs = cols[0].number_input(ui.tr("train.epochs"), 1, 500, 10, key="train_epochs")
-    batch = cols[1].selectbox(ui.tr("train.batch"), BATCHES, index=BATCHES.index(32), key="train_batch")
-    lr = cols[2].selectbox(
-        ui.tr("train.lr"), LRS, index=LRS.index(1e-3), format_func=lambda v: f"{v:g}", key="train_lr"
-    )
+    epochs = cols[0].number_input(ui.tr("train.epochs"), 1, 500, DEFAULTS["epochs"], key="train_epochs")
+    cols[1].selectbox(ui.tr("train.batch"), BATCHES, index=BATCHES.index(DEFAULTS["batch_size"]), key="train_batch")
+    lr = DEFAULTS["lr"]
+    cols[2].selectbox(ui.tr("train.lr"), LRS, index=LRS.index(lr), format_func=lambda v: f"{v:g}", key="train_lr")
     size = cols[3].selectbox(ui.tr("train.size"), SIZES, index=SIZES.index(arch.default_size), key=f"train_size_{name}")
-    optimizer = cols[4].selectbox(ui.tr("train.optimizer"), config.OPTIMIZERS, index=2, key="train_optimizer")
-    augment = ui.choice(
+    optimizer = config.OPTIMIZERS.index(DEFAULTS["optimizer"])
+    cols[4].selectbox(ui.tr("train.optimizer"), config.OPTIMIZERS, index=optimizer, key="train_optimizer")
+    ui.choice(
         cols[5],
         ui.tr("train.augment"),
         list(config.AUGMENTS),
         "train_augment",
         lambda k: ui.tr(f"train.augment.{k}"),
-        index=1,
+        index=config.AUGMENTS.index(DEFAULTS["augment"]),
         help=ui.tr("train.augment.help"),
     )
     st.caption(ui.tr("train.cost", params=_params(arch.params_m), gflops=f"{arch.gflops(size):.2f}", size=size))
-    values = {
-        "arch": name,
-        "epochs": int(epochs),
-        "batch_size": int(batch),
-        "lr": float(lr),
-        "image_size": int(size),
-        "optimizer": optimizer,
-        "augment": augment,
-    }
     with st.expander(ui.tr("train.advanced"), icon=":material/tune:"):
-        values.update(_advanced(name, int(epochs), has_weights))
-    return config.TrainConfig(**values)
+        _advanced(name, int(epochs), has_weights)
+    return current_config(ws)
 
 
-def _advanced(arch: str, epochs: int, has_weights: bool) -> dict[str, object]:
+def _advanced(arch: str, epochs: int, has_weights: bool) -> None:
     a = st.columns(4)
     b = st.columns(4)
     # one box per backbone: a tick left from a backbone with weights must not carry over to one without
-    ticked = st.checkbox(
-        ui.tr("train.pretrained"), value=has_weights, disabled=not has_weights, key=f"train_pretrained_{arch}"
+    st.checkbox(ui.tr("train.pretrained"), value=has_weights, disabled=not has_weights, key=f"train_pretrained_{arch}")
+    ui.choice(
+        a[0],
+        ui.tr("train.scheduler"),
+        list(config.SCHEDULERS),
+        "train_scheduler",
+        lambda k: ui.tr(f"train.scheduler.{k}"),
     )
-    return {
-        "scheduler": ui.choice(
-            a[0],
-            ui.tr("train.scheduler"),
-            list(config.SCHEDULERS),
-            "train_scheduler",
-            lambda k: ui.tr(f"train.scheduler.{k}"),
-        ),
-        "warmup_epochs": int(a[1].number_input(ui.tr("train.warmup"), 0, epochs, min(1, epochs), key="train_warmup")),
-        "weight_decay": float(
-            a[2].selectbox(
-                ui.tr("train.weight_decay"),
-                [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 5e-2],
-                index=2,
-                format_func=lambda v: f"{v:g}",
-                key="train_wd",
-            )
-        ),
-        "label_smoothing": float(a[3].slider(ui.tr("train.smoothing"), 0.0, 0.3, 0.0, 0.05, key="train_smoothing")),
-        "balance": ui.choice(
-            b[0], ui.tr("train.balance"), list(config.BALANCES), "train_balance", lambda k: ui.tr(f"train.balance.{k}")
-        ),
-        "freeze_epochs": int(b[1].number_input(ui.tr("train.freeze"), 0, epochs, 0, key="train_freeze")),
-        "early_stop": int(
-            b[2].number_input(
-                ui.tr("train.early_stop"), 0, 100, 0, key="train_early_stop", help=ui.tr("train.early_stop.help")
-            )
-        ),
-        "seed": int(b[3].number_input(ui.tr("train.seed"), 0, 2**31 - 1, 0, key="train_seed")),
-        "pretrained": has_weights and ticked,
-    }
+    a[1].number_input(ui.tr("train.warmup"), 0, epochs, min(1, epochs), key="train_warmup")
+    decay = WEIGHT_DECAYS.index(DEFAULTS["weight_decay"])
+    a[2].selectbox(
+        ui.tr("train.weight_decay"), WEIGHT_DECAYS, index=decay, format_func=lambda v: f"{v:g}", key="train_wd"
+    )
+    a[3].slider(ui.tr("train.smoothing"), 0.0, 0.3, DEFAULTS["label_smoothing"], 0.05, key="train_smoothing")
+    ui.choice(
+        b[0], ui.tr("train.balance"), list(config.BALANCES), "train_balance", lambda k: ui.tr(f"train.balance.{k}")
+    )
+    b[1].number_input(ui.tr("train.freeze"), 0, epochs, DEFAULTS["freeze_epochs"], key="train_freeze")
+    b[2].number_input(
+        ui.tr("train.early_stop"),
+        0,
+        100,
+        DEFAULTS["early_stop"],
+        key="train_early_stop",
+        help=ui.tr("train.early_stop.help"),
+    )
+    b[3].number_input(ui.tr("train.seed"), 0, 2**31 - 1, DEFAULTS["seed"], key="train_seed")
+
+
+def current_config(ws: Workspace) -> config.TrainConfig:
+    """The run settings as the form's widgets hold them now, read by their keys: what the form shows and what a
+    start button's callback (which runs before the form is drawn again) queues come from this one place.
+    Raises ValidationError."""
+    state, lang = st.session_state, ui.lang()
+    name = state.get(f"train_arch_{lang}", next(iter(zoo.ARCHES)))
+    arch = zoo.get_arch(name)
+    epochs = int(state.get("train_epochs", DEFAULTS["epochs"]))
+    return config.TrainConfig(
+        arch=name,
+        epochs=epochs,
+        batch_size=int(state.get("train_batch", DEFAULTS["batch_size"])),
+        lr=float(state.get("train_lr", DEFAULTS["lr"])),
+        image_size=int(state.get(f"train_size_{name}", arch.default_size)),
+        optimizer=state.get("train_optimizer", DEFAULTS["optimizer"]),
+        augment=state.get(f"train_augment_{lang}", DEFAULTS["augment"]),
+        scheduler=state.get(f"train_scheduler_{lang}", DEFAULTS["scheduler"]),
+        warmup_epochs=int(state.get("train_warmup", min(1, epochs))),
+        weight_decay=float(state.get("train_wd", DEFAULTS["weight_decay"])),
+        label_smoothing=float(state.get("train_smoothing", DEFAULTS["label_smoothing"])),
+        balance=state.get(f"train_balance_{lang}", DEFAULTS["balance"]),
+        freeze_epochs=int(state.get("train_freeze", DEFAULTS["freeze_epochs"])),
+        early_stop=int(state.get("train_early_stop", DEFAULTS["early_stop"])),
+        seed=int(state.get("train_seed", DEFAULTS["seed"])),
+        pretrained=_has_weights(ws, arch) and bool(state.get(f"train_pretrained_{name}", True)),
+    )
 
 
 def _queue(ws: Workspace, me: auth.Actor, cfg: config.TrainConfig) -> None:
@@ -138,33 +172,58 @@ def _queue(ws: Workspace, me: auth.Actor, cfg: config.TrainConfig) -> None:
     train_jobs.note(ws, "ok", job_id, "train.queued", {"id": job_id})  # shown until the job moves on
 
 
-def start_buttons(ws: Workspace, me: auth.Actor, cfg: config.TrainConfig) -> None:
+def _start(ws: Workspace, me: auth.Actor) -> None:
+    """on_click of Start training: the settings as the form holds them now."""
+    _queue(ws, me, current_config(ws))
+
+
+def _start_quick(ws: Workspace, me: auth.Actor) -> None:
+    """on_click of the quick model: the form's backbone, seed and weights, one pass at the probe's size."""
+    cfg = current_config(ws)
+    quick = config.TrainConfig(
+        arch=cfg.arch,
+        kind="quick",
+        epochs=1,
+        warmup_epochs=0,
+        seed=cfg.seed,
+        image_size=config.QUICK_IMAGE_SIZE,
+        pretrained=cfg.pretrained,
+    )
+    _queue(ws, me, quick)
+
+
+def start_buttons(ws: Workspace) -> None:
     left, right, _ = st.columns([1, 1, 2])
-    if left.button(
-        ui.tr("train.start"), type="primary", icon=":material/play_arrow:", key="train_start", width="stretch"
-    ):
-        _queue(ws, me, cfg)
-        st.rerun()
-    if right.button(
-        ui.tr("train.quick"), icon=":material/bolt:", key="train_quick", help=ui.tr("train.quick.help"), width="stretch"
-    ):
-        _queue(
-            ws,
-            me,
-            config.TrainConfig(
-                arch=cfg.arch,
-                kind="quick",
-                epochs=1,
-                warmup_epochs=0,
-                seed=cfg.seed,
-                image_size=config.QUICK_IMAGE_SIZE,
-                pretrained=cfg.pretrained,
-            ),
-        )
-        st.rerun()
+    left.button(
+        ui.tr("train.start"),
+        type="primary",
+        icon=":material/play_arrow:",
+        key="train_start",
+        width="stretch",
+        on_click=ui.act,
+        args=(_start, ws),
+    )
+    right.button(
+        ui.tr("train.quick"),
+        icon=":material/bolt:",
+        key="train_quick",
+        help=ui.tr("train.quick.help"),
+        width="stretch",
+        on_click=ui.act,
+        args=(_start_quick, ws),
+    )
 
 
-def sweep_panel(ws: Workspace, me: auth.Actor, cfg: config.TrainConfig) -> None:
+def _sweep(ws: Workspace, me: auth.Actor) -> None:
+    """on_click of the sweep button: the grid and the form's settings as they are now."""
+    batches, lrs = st.session_state.get("sweep_batches") or [], st.session_state.get("sweep_lrs") or []
+    ids = jobs.submit_sweep(ws.conn, me, current_config(ws), sorted(batches), sorted(lrs))
+    jobs.ensure_worker(ws)
+    st.session_state.job_pick = ids[0]
+    train_jobs.note(ws, "ok", ids[0], "train.sweep.queued", {"n": len(ids), "first": ids[0], "last": ids[-1]})
+
+
+def sweep_panel(ws: Workspace) -> None:
     with st.expander(ui.tr("train.sweep"), icon=":material/grid_on:"):
         st.caption(ui.tr("train.sweep.help"))
         left, right = st.columns(2)
@@ -173,12 +232,13 @@ def sweep_panel(ws: Workspace, me: auth.Actor, cfg: config.TrainConfig) -> None:
             ui.tr("train.lr"), LRS, default=[3e-4, 1e-3], format_func=lambda v: f"{v:g}", key="sweep_lrs"
         )
         count = len(batches) * len(lrs)
-        if st.button(ui.tr("train.sweep.start", n=count), key="sweep_start", disabled=count == 0):
-            ids = jobs.submit_sweep(ws.conn, me, cfg, sorted(batches), sorted(lrs))
-            jobs.ensure_worker(ws)
-            st.session_state.job_pick = ids[0]
-            train_jobs.note(ws, "ok", ids[0], "train.sweep.queued", {"n": len(ids), "first": ids[0], "last": ids[-1]})
-            st.rerun()
+        st.button(
+            ui.tr("train.sweep.start", n=count),
+            key="sweep_start",
+            disabled=count == 0,
+            on_click=ui.act,
+            args=(_sweep, ws),
+        )
 
 
 @ui.live(5.0)
