@@ -39,7 +39,7 @@ class Wheel:
 def default_labels(seed: int, broken: int = 2, missing: int = 1) -> tuple[str, ...]:
     """Twelve labels, a few defects at places chosen by the seed."""
     rng = np.random.default_rng([seed, 7])
-    labels = ["normal"] * BOLTS
+    labels = [demo.CLASSES[0]] * BOLTS  # normal
     for index, label in zip(rng.permutation(BOLTS), ["broken"] * broken + ["missing"] * missing, strict=False):
         labels[int(index)] = label
     return tuple(labels)

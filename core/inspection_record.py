@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.align import Point
+from core.evaluation import NORMAL  # the one label that is not a defect
 from core.stations import Box
-
-Point = tuple[float, float]
-NORMAL = "normal"  # the one label that is not a defect (as core.evaluation.NORMAL)
 
 
 def verdict_of(alignment_ok: bool, labels: Sequence[tuple[str | None, bool]]) -> str:

@@ -48,10 +48,10 @@ def view(ws: Workspace, inspection_id: int, index: int, kind: str) -> Image.Imag
 
 
 def state(position: StoredPosition) -> str:
-    """The colour a position gets: normal, defect, or unfit (not judged)."""
+    """The colour a position gets: pass (normal), defect, or unfit (not judged)."""
     if position.current_label is None:
         return "unfit"
-    return "defect" if position.current_defect else "normal"
+    return "defect" if position.current_defect else "pass"
 
 
 def _position_view(ws: Workspace, inspection: Inspection, index: int, tr, names: dict[str, str]):
@@ -99,7 +99,7 @@ def inspection_pdf(ws: Workspace, actor: auth.Actor, inspection_id: int, lang: s
     """One inspection's report, audited as a download ("report")."""
     auth.require(actor, "inspect", ws.conn)
     inspection = inspections.get_inspection(ws.conn, inspection_id)
-    data = report.inspection_pdf(report_view(ws, inspection, lang), functools.partial(i18n.t, lang=lang))
+    data = report.render_inspection(report_view(ws, inspection, lang), functools.partial(i18n.t, lang=lang))
     audit.record_now(ws.conn, actor.name, "report", f"inspection {inspection.id}", kind="inspection", lang=lang)
     return data
 
@@ -124,6 +124,6 @@ def summary_pdf(ws: Workspace, actor: auth.Actor, since: str, until: str, lang: 
     """The shift summary over [since, until), audited as a download ("report")."""
     auth.require(actor, "inspect", ws.conn)
     found = inspections.list_inspections(ws.conn, since=since or None, until=until or None)
-    data = report.summary_pdf(summary_rows(found), since, until, functools.partial(i18n.t, lang=lang))
+    data = report.render_summary(summary_rows(found), since, until, functools.partial(i18n.t, lang=lang))
     audit.record_now(ws.conn, actor.name, "report", "summary", kind="summary", since=since, until=until, lang=lang)
     return data

@@ -92,7 +92,7 @@ def _check_result(conn: sqlite3.Connection, result: InspectionResult) -> None:
             )
 
 
-def record(ws: Workspace, actor: auth.Actor, result: InspectionResult, photo: Path | bytes) -> int:
+def record_inspection(ws: Workspace, actor: auth.Actor, result: InspectionResult, photo: Path | bytes) -> int:
     """Store one inspection: the photo content-addressed under records/ (not a dataset image), the record, its
     positions and the audit entry in one transaction. Returns the inspection id."""
     auth.require(actor, "inspect", ws.conn)
@@ -103,7 +103,7 @@ def record(ws: Workspace, actor: auth.Actor, result: InspectionResult, photo: Pa
         raise ValidationError(
             "the photo given is not the photo inspected (SHA-256 differs)", key="inspect.record.error_photo"
         )
-    ext, size = record_files.check(ws, result.photo_name or name, data, decode=False)
+    ext, size = record_files.check_photo(ws, result.photo_name or name, data, decode=False)
     stored = record_files.store(ws, data, ext, size)
     try:
         with db.transaction(ws.conn) as conn:
@@ -312,7 +312,7 @@ def list_inspections(
     """Inspections in time order, filtered by asset, station name and time (since inclusive, until exclusive)."""
     where, args = [], []
     if station:  # every version of the station
-        versions = [v.id for v in stations.versions(conn, station)]
+        versions = [v.id for v in stations.list_versions(conn, station)]
         where.append(f"station_id IN ({','.join('?' * len(versions)) or 'NULL'})")
         args.extend(versions)
     for clause, value in (

@@ -40,7 +40,7 @@ def path(ws: Workspace, sha256: str, ext: str) -> Path:
     return ws.layout.root / "records" / sha256[:2] / f"{sha256}{ext}"
 
 
-def check(ws: Workspace, name: str, data: bytes, decode: bool = True) -> tuple[str, tuple[int, int]]:
+def check_photo(ws: Workspace, name: str, data: bytes, decode: bool = True) -> tuple[str, tuple[int, int]]:
     """(extension, upright size) of a photo checked with the import's guards (imaging.decode: format, pixels,
     memory, corrupt data); decode=False reads the header alone (a photo the caller has decoded already)."""
     try:

@@ -24,7 +24,7 @@ FONT_CANDIDATES = (
     Path("/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc"),
 )
 FONT_KR = 1  # the Korean face of the collection (JP, KR, SC, TC, HK); every face holds Hangul
-COLOURS = {"normal": (22, 163, 74), "defect": (220, 38, 38), "unfit": (217, 119, 6)}
+COLOURS = {"pass": (22, 163, 74), "defect": (220, 38, 38), "unfit": (217, 119, 6)}
 PHOTO_MAX_PX = 1600  # the photo is embedded at most this large: sharp on paper, a small file
 
 Translate = Callable[..., str]  # (key, **values) -> text in the report's language
@@ -35,7 +35,7 @@ class PositionView:
     """One position as the report shows it."""
 
     name: str
-    state: str  # "normal" | "defect" | "unfit": the colour
+    state: str  # "pass" (normal) | "defect" | "unfit" (not judged): the colour
     label: str  # translated verdict text
     probs: str  # e.g. "normal 0.98 · broken 0.01"
     corners: tuple[tuple[float, float], ...]  # in photo pixels
@@ -126,7 +126,7 @@ def _header(pdf, view: InspectionView, tr: Translate) -> None:
     pdf.set_font("cjk", size=16)
     pdf.cell(0, 9, tr("report.inspection.title", id=view.inspection_id), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("cjk", size=10)
-    colour = COLOURS["normal" if view.verdict == "pass" else "defect" if view.verdict == "defect" else "unfit"]
+    colour = COLOURS.get(view.verdict, COLOURS["unfit"])  # pass, defect; check in the unfit colour
     pdf.set_text_color(*colour)
     pdf.set_font("cjk", size=14)
     pdf.cell(0, 8, tr(f"report.verdict.{view.verdict}"), new_x="LMARGIN", new_y="NEXT")
@@ -182,7 +182,7 @@ def _signature(pdf, tr: Translate) -> None:
         pdf.ln(10)
 
 
-def inspection_pdf(view: InspectionView, tr: Translate) -> bytes:
+def render_inspection(view: InspectionView, tr: Translate) -> bytes:
     """One inspection's report."""
     pdf = _pdf(tr)
     _header(pdf, view, tr)
@@ -196,7 +196,7 @@ def inspection_pdf(view: InspectionView, tr: Translate) -> bytes:
     return bytes(pdf.output())
 
 
-def summary_pdf(rows: Sequence[SummaryRow], since: str, until: str, tr: Translate) -> bytes:
+def render_summary(rows: Sequence[SummaryRow], since: str, until: str, tr: Translate) -> bytes:
     """The shift summary: a table by station and asset, with totals."""
     pdf = _pdf(tr)
     pdf.add_page()

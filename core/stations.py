@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import audit, auth, db, imaging, record_files, runs
+from core.align import Box  # x0, y0, x1, y1 in pixels, x1 > x0, y1 > y0
 from core.errors import NotFoundError, ValidationError
 from core.workspace import Workspace
 
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels, x1 > x0, y1 > y0
 NAME_RE = re.compile(r"[\w.-]{1,64}")  # station names: fullmatch (a trailing newline is not let through)
 POSITION_RE = re.compile(r"[\w.-]{1,32}")
 MAX_POSITIONS = 200
@@ -230,7 +230,7 @@ def list_stations(conn: sqlite3.Connection) -> list[Station]:
     return [_station(r) for r in rows]
 
 
-def versions(conn: sqlite3.Connection, name: str) -> list[Station]:
+def list_versions(conn: sqlite3.Connection, name: str) -> list[Station]:
     """Every version of one station, oldest first."""
     return [_station(r) for r in conn.execute("SELECT * FROM stations WHERE name = ? ORDER BY version", (name,))]
 
@@ -322,7 +322,7 @@ def _prepare(
 ) -> _Draft:
     """The reference checked (decode guards) and its positions against its size, then the file written."""
     photo_name, data = read_photo(reference, ws.settings.max_file_bytes)
-    ext, size = record_files.check(ws, photo_name, data)
+    ext, size = record_files.check_photo(ws, photo_name, data)
     checked = check_positions(positions, size)
     return _Draft(name, record_files.store(ws, data, ext, size), checked, run_id, margin)
 

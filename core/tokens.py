@@ -125,7 +125,7 @@ def revoke_token(conn: sqlite3.Connection, actor: auth.Actor, name: str) -> Toke
     return replace(_token(row), revoked_at=now, revoked_by=actor.name)
 
 
-def authenticate(conn: sqlite3.Connection, secret: str | None, client: str = "", endpoint: str = "") -> auth.Actor:
+def check_token(conn: sqlite3.Connection, secret: str | None, client: str = "", endpoint: str = "") -> auth.Actor:
     """The actor a secret stands for ("token:NAME" with the token's role); the use is audited ("token.use": the
     endpoint and client) and last_used set, in one transaction. A revoked token's attempt is audited too (its
     name is known); an unknown secret only logged (an unauthenticated caller must not fill the audit)."""

@@ -92,7 +92,7 @@ def test_split_names_job_statuses_and_the_normal_class_are_defined_once():
         ]
         # evaluation defines it; db seeds the default labels and demo draws its synthetic classes by name
         assert name in ("core/evaluation.py", "core/db.py", "core/demo.py") or not normal, f"{name}:{normal}"
-    schema = (ROOT / "core" / "db.py").read_text(encoding="utf-8")  # the migrations, as written
+    schema = (ROOT / "core" / "migrations.py").read_text(encoding="utf-8")  # the migrations, as written
     assert f"status IN ({', '.join(repr(s.value) for s in jobs.JobStatus)})" in schema
     assert f"split IN ({', '.join(repr(s) for s in store.SPLITS)})" in schema
 

@@ -52,7 +52,7 @@ class WorkspacePool:
 
 
 def _authenticate(pool: WorkspacePool, secret: str | None, client: str, endpoint: str):
-    return tokens.authenticate(pool.get().conn, secret, client=client, endpoint=endpoint)
+    return tokens.check_token(pool.get().conn, secret, client=client, endpoint=endpoint)
 
 
 def bearer_secret(authorization: str | None) -> str | None:

@@ -53,8 +53,8 @@ def upload_name(upload: UploadFile, default: str) -> str:
     return default if name in ("unnamed", ".", "..") or name.startswith(".") else name
 
 
-@router.post("/diagnose", response_model=schemas.Diagnosis, summary="Judge one crop of one bolt")
-def diagnose(request: Request, file: Annotated[UploadFile, File(description="the crop: JPEG, PNG, …")]) -> dict:
+@router.post("/diagnose", response_model=schemas.DiagnosisBody, summary="Judge one crop of one bolt")
+def post_diagnose(request: Request, file: Annotated[UploadFile, File(description="the crop: JPEG, PNG, …")]) -> dict:
     """The production model's decision at its operating point, as the Diagnose page shows it (no heatmap)."""
     with acting(request) as (ws, actor):
         auth.require(actor, "diagnose", ws.conn)
@@ -78,7 +78,7 @@ def diagnose(request: Request, file: Annotated[UploadFile, File(description="the
     }
 
 
-@router.post("/inspections", response_model=schemas.Inspection, summary="Inspect one whole photo at a station")
+@router.post("/inspections", response_model=schemas.InspectionBody, summary="Inspect one whole photo at a station")
 def create_inspection(
     request: Request,
     photo: Annotated[UploadFile, File(description="the whole photo")],
@@ -99,8 +99,8 @@ def create_inspection(
         return inspections.inspection_json(inspections.get_inspection(ws.conn, inspection_id))
 
 
-@router.get("/inspections", response_model=list[schemas.Inspection], summary="Inspections, oldest first")
-def list_inspections(
+@router.get("/inspections", response_model=list[schemas.InspectionBody], summary="Inspections, oldest first")
+def get_inspections(
     request: Request,
     asset: Annotated[str | None, Query(description="only this asset")] = None,
     station: Annotated[str | None, Query(description="only this station")] = None,
@@ -118,7 +118,7 @@ def list_inspections(
     "/inspections/{inspection_id}/report.pdf",
     summary="The printable report of one inspection (PDF)",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}, 501: {"model": schemas.Refusal}},
+    responses={200: {"content": {"application/pdf": {}}}, 501: {"model": schemas.RefusalBody}},
 )
 def report_pdf(
     request: Request,

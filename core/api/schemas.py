@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class Refusal(BaseModel):
+class RefusalBody(BaseModel):
     """Every 4xx (and the rare 5xx) answer."""
 
     model_config = ConfigDict(extra="allow")
@@ -13,7 +13,7 @@ class Refusal(BaseModel):
     message: str = Field(description="the reason in English")
 
 
-class OperatingPoint(BaseModel):
+class OperatingPointBody(BaseModel):
     model_config = ConfigDict(extra="allow")
     threshold: float | None = Field(description="a crop is normal only when P(normal) >= threshold; null: arg-max")
     target_recall: float | None = None
@@ -21,21 +21,21 @@ class OperatingPoint(BaseModel):
     val_false_alarm_rate: float | None = None
 
 
-class Diagnosis(BaseModel):
+class DiagnosisBody(BaseModel):
     label: str = Field(description="the decision at the operating point")
     defect: bool
     verdict: str = Field(description="pass | defect | check (check: the photo is unfit to judge, see unfit)")
     top: str = Field(description="the likeliest class")
     probs: dict[str, float]
     unfit: list[str] = Field(description="why the photo is unfit (dark, blurry, small), empty when fit")
-    operating_point: OperatingPoint
+    operating_point: OperatingPointBody
     run_id: int
     width: int
     height: int
     sha256: str
 
 
-class Alignment(BaseModel):
+class AlignmentBody(BaseModel):
     model_config = ConfigDict(extra="allow")
     ok: bool
     score: float
@@ -50,7 +50,7 @@ class PositionRecord(BaseModel):
     box: list[int]
 
 
-class Inspection(BaseModel):
+class InspectionBody(BaseModel):
     """The stored record, as the CLI's `inspect --json` prints it."""
 
     model_config = ConfigDict(extra="allow")
@@ -59,12 +59,12 @@ class Inspection(BaseModel):
     station: str
     asset: str
     verdict: str = Field(description="pass | defect | check")
-    alignment: Alignment
+    alignment: AlignmentBody
     positions: list[PositionRecord]
 
 
 REFUSALS = {
-    status: {"model": Refusal, "description": text}
+    status: {"model": RefusalBody, "description": text}
     for status, text in (
         (401, "no token, or an unknown or revoked one"),
         (403, "the token's role may not do this"),

@@ -66,7 +66,7 @@ def cmd_station_list(ws: Workspace, _args: argparse.Namespace) -> int:
 
 def cmd_station_show(ws: Workspace, args: argparse.Namespace) -> int:
     if args.all:
-        found = stations.versions(ws.conn, args.name) or [stations.get_station(ws.conn, args.name)]
+        found = stations.list_versions(ws.conn, args.name) or [stations.get_station(ws.conn, args.name)]
         cli.print_json([stations.station_json(s) for s in found])
     else:
         cli.print_json(stations.station_json(stations.get_station(ws.conn, args.name, args.version)))

@@ -94,7 +94,8 @@ KO: dict[str, str] = {
     "inspect.drop": "스테이션 전체 사진을 놓으세요 (한 장 또는 여러 장)",
     "inspect.use_camera": "카메라로 촬영",
     "inspect.camera": "카메라",
-    "inspect.too_many": "사진 {n}장을 놓았습니다. 한 번에 처음 {limit}장을 검사합니다 (CLI와 API는 더 많이 처리합니다).",
+    "inspect.too_many": "사진 {n}장을 놓았습니다. 한 번에 처음 {limit}장을 검사합니다 "
+    "(CLI와 API는 더 많이 처리합니다).",
     "inspect.go": "사진 {n}장 검사",
     "inspect.done": "설비 {asset}의 사진 {n}장을 검사하고 각각 기록했습니다.",
     "inspect.refused": "{name}은(는) 검사하지 않았습니다: {reason}",
@@ -121,8 +122,8 @@ KO: dict[str, str] = {
     "inspect.sent": "크롭 {n}장을 데이터셋에 추가했습니다 ({duplicates}장은 이미 있음).",
     "inspect.error.no_crops": "검사 #{id}에는 판정된 위치의 크롭이 없어 보낼 것이 없습니다.",
     "inspect.fix.title": "정렬을 직접 바로잡기",
-    "inspect.fix.help": "위치를 고르고 사진에서 그 볼트를 클릭한 뒤, 두 번째 위치도 클릭하세요. 나머지 위치는 두 점에서 "
-    "계산됩니다.",
+    "inspect.fix.help": "위치를 고르고 사진에서 그 볼트를 클릭한 뒤, 두 번째 위치도 클릭하세요. "
+    "나머지 위치는 두 점에서 계산됩니다.",
     "inspect.fix.position": "클릭할 위치",
     "inspect.fix.go": "이 두 점으로 다시 검사",
     "inspect.fix.done": "#{id}(으)로 다시 검사했습니다 (처음 기록 #{old}도 남아 있습니다).",

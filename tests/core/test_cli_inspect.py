@@ -32,7 +32,7 @@ def fake_judge(monkeypatch):
         st, run_id = stations.get_station(ws.conn, station_name), run_row(ws)
         for path in photos:
             data = path.read_bytes()
-            yield inspections.record(ws, actor, result(st, data, run_id, asset=asset), data), None
+            yield inspections.record_inspection(ws, actor, result(st, data, run_id, asset=asset), data), None
 
     fake = types.ModuleType("core.ml.inspect")
     fake.inspect_files = inspect_files

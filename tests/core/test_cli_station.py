@@ -112,7 +112,9 @@ def history(files, capsys):
             data = photo(seed)
             labels = {"P2": "broken"} if seed == 3 else None
             ids.append(
-                inspections.record(ws, auth.Actor("vic", "viewer"), result(st, data, run_id, labels, asset), data)
+                inspections.record_inspection(
+                    ws, auth.Actor("vic", "viewer"), result(st, data, run_id, labels, asset), data
+                )
             )
     finally:
         ws.close()

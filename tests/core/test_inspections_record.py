@@ -27,7 +27,7 @@ def setup(ws):
 def record(ws, setup, seed=10, actor=VIEWER, **values):
     st, run_id = setup
     data = photo(seed)
-    return inspections.record(ws, actor, result(st, data, run_id, **values), data)
+    return inspections.record_inspection(ws, actor, result(st, data, run_id, **values), data)
 
 
 def counts(ws) -> tuple[int, ...]:
@@ -39,7 +39,7 @@ def counts(ws) -> tuple[int, ...]:
 def test_a_viewer_records_an_inspection_with_everything_it_needs(ws, setup):
     st, run_id = setup
     data = photo(10)
-    inspection_id = inspections.record(ws, VIEWER, result(st, data, run_id, {"P2": "broken"}), data)
+    inspection_id = inspections.record_inspection(ws, VIEWER, result(st, data, run_id, {"P2": "broken"}), data)
     got = inspections.get_inspection(ws.conn, inspection_id)
     assert (got.station, got.station_version, got.station_id, got.asset) == ("wheel-1", 1, st.id, "OHT-7/wheel-2")
     assert (got.inspector, got.run_id, got.threshold, got.verdict) == ("vic", run_id, 0.5, "defect")
@@ -110,7 +110,7 @@ def test_a_bad_result_is_refused_and_nothing_is_stored(ws, setup, case):
     data = photo(10)
     before = counts(ws)
     with pytest.raises(ValidationError) as caught:
-        inspections.record(ws, VIEWER, make(*setup, data), data)
+        inspections.record_inspection(ws, VIEWER, make(*setup, data), data)
     assert caught.value.key == key and key in i18n.EN and key in i18n.KO
     assert counts(ws) == before
     assert not audit.query(ws.conn, actions=("inspect",))
@@ -122,7 +122,7 @@ def test_a_photo_that_is_not_an_image_is_refused(ws, setup):
     made = dataclasses.replace(result(st, photo(1), run_id), photo_sha256=hashlib.sha256(data).hexdigest())
     before = counts(ws)
     with pytest.raises(ValidationError) as caught:
-        inspections.record(ws, VIEWER, made, data)
+        inspections.record_inspection(ws, VIEWER, made, data)
     assert caught.value.key == "reject.not_image"
     assert counts(ws) == before
 
@@ -131,9 +131,9 @@ def test_an_unknown_run_or_station_version_is_not_found(ws, setup):
     st, run_id = setup
     data = photo(10)
     with pytest.raises(NotFoundError):
-        inspections.record(ws, VIEWER, dataclasses.replace(result(st, data, run_id), run_id=999), data)
+        inspections.record_inspection(ws, VIEWER, dataclasses.replace(result(st, data, run_id), run_id=999), data)
     with pytest.raises(NotFoundError):
-        inspections.record(ws, VIEWER, result(dataclasses.replace(st, id=999), data, run_id), data)
+        inspections.record_inspection(ws, VIEWER, result(dataclasses.replace(st, id=999), data, run_id), data)
     assert counts(ws)[0] == 0
 
 

@@ -17,7 +17,7 @@ from core.errors import ValidationError
 pytestmark = pytest.mark.skipif(not any(p.is_file() for p in report.FONT_CANDIDATES), reason="fonts-noto-cjk absent")
 
 
-def view(states: tuple[str, ...] = ("normal", "defect", "unfit")) -> report.InspectionView:
+def view(states: tuple[str, ...] = ("pass", "defect", "unfit")) -> report.InspectionView:
     photo = Image.new("RGB", (800, 600), (200, 200, 200))
     positions = []
     for n, state in enumerate(states):
@@ -44,7 +44,7 @@ def rendered(pdf: bytes, tmp_path) -> Image.Image:
 
 
 def test_the_korean_report_embeds_the_cjk_font_and_colours_the_boxes(tmp_path):
-    pdf = report.inspection_pdf(view(), functools.partial(i18n.t, lang="ko"))
+    pdf = report.render_inspection(view(), functools.partial(i18n.t, lang="ko"))
     assert pdf.startswith(b"%PDF") and b"NotoSansCJK" in pdf  # the font is embedded (as a subset)
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (poppler-utils) absent")
@@ -63,7 +63,7 @@ def test_boxes_drawn_marks_each_position_in_its_colour():
 
 def test_the_summary_totals_its_rows(tmp_path):
     rows = [report.SummaryRow("휠-A", "OHT-1", 3, 36, 2, 1), report.SummaryRow("휠-B", "", 1, 12, 0, 0)]
-    pdf = report.summary_pdf(rows, "2026-12-01", "2026-12-03", functools.partial(i18n.t, lang="en"))
+    pdf = report.render_summary(rows, "2026-12-01", "2026-12-03", functools.partial(i18n.t, lang="en"))
     assert pdf.startswith(b"%PDF")
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext absent")
@@ -78,7 +78,7 @@ def test_the_summary_totals_its_rows(tmp_path):
 def test_a_missing_font_is_refused_by_package_name(monkeypatch, tmp_path):
     monkeypatch.setattr(report, "FONT_CANDIDATES", (tmp_path / "none.ttc",))
     with pytest.raises(ValidationError) as refused:
-        report.inspection_pdf(view(), functools.partial(i18n.t, lang="ko"))
+        report.render_inspection(view(), functools.partial(i18n.t, lang="ko"))
     assert refused.value.key == "report.error.font" and "fonts-noto-cjk" in i18n.t(
         "report.error.font", "ko", **refused.value.detail
     )

@@ -43,7 +43,7 @@ NOT_MUTATING = {"auth.can", "auth.require", "users.current", "sessions.create"}
 # with the stations there are) and the audit entry of a report downloaded. tests/core/test_inspections_record.py
 # shows a viewer recording; the refusal table below has no role to refuse them to.
 EVERY_ROLE = {
-    "inspections.record",
+    "inspections.record_inspection",
     "inspect.inspect_data",
     "inspect.inspect_files",
     "inspection_report.inspection_pdf",

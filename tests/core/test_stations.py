@@ -112,7 +112,7 @@ def test_a_change_is_a_new_version_and_earlier_versions_are_kept(ws):
     assert stations.get_station(ws.conn, "wheel-1") == third
     assert stations.get_station(ws.conn, "wheel-1", version=1) == first
     assert stations.station_by_id(ws.conn, first.id) == first
-    assert stations.versions(ws.conn, "wheel-1") == [first, second, third]
+    assert stations.list_versions(ws.conn, "wheel-1") == [first, second, third]
     assert stations.reference_path(ws, first).exists()  # the earlier reference stays
     assert [e.details["version"] for e in audit.query(ws.conn, actions=("station.update",))] == [3, 2]
 

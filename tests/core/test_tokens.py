@@ -32,9 +32,9 @@ def test_the_secret_is_shown_once_and_only_its_hash_is_stored(ws):
 
 def test_authenticate_gives_the_tokens_role_and_audits_each_use(ws):
     _, secret = tokens.add_token(ws.conn, ADMIN, "line3", "labeler")
-    actor = tokens.authenticate(ws.conn, secret, client="10.0.0.7:5555", endpoint="POST /v1/diagnose")
+    actor = tokens.check_token(ws.conn, secret, client="10.0.0.7:5555", endpoint="POST /v1/diagnose")
     assert actor == auth.Actor("token:line3", "labeler")
-    tokens.authenticate(ws.conn, secret, client="10.0.0.7:5556", endpoint="GET /v1/inspections")
+    tokens.check_token(ws.conn, secret, client="10.0.0.7:5556", endpoint="GET /v1/inspections")
     uses = audit.query(ws.conn, actions=("token.use",))
     assert [e.details["endpoint"] for e in uses] == ["GET /v1/inspections", "POST /v1/diagnose"]
     assert {e.user for e in uses} == {"token:line3"} and uses[0].details["client"] == "10.0.0.7:5556"
@@ -48,7 +48,7 @@ def test_revoked_and_unknown_secrets_are_refused_alike(ws):
     messages = []
     for bad in (secret, "bst_" + "x" * 43, "", None, "y" * 10_000):
         with pytest.raises(tokens.TokenRefused) as refused:
-            tokens.authenticate(ws.conn, bad, endpoint="POST /v1/diagnose")
+            tokens.check_token(ws.conn, bad, endpoint="POST /v1/diagnose")
         messages.append((str(refused.value), refused.value.key))
     assert len(set(messages)) == 1  # nothing tells a revoked token from an unknown one
     # the revoked token's attempt is audited under its name; unknown secrets leave no audit row
@@ -63,9 +63,9 @@ def test_a_name_can_be_given_again_after_revoking_and_not_before(ws):
         tokens.add_token(ws.conn, ADMIN, "cam", "admin")
     tokens.revoke_token(ws.conn, ADMIN, "cam")
     _, again = tokens.add_token(ws.conn, ADMIN, "cam", "trainer")
-    assert tokens.authenticate(ws.conn, again).role == "trainer"
+    assert tokens.check_token(ws.conn, again).role == "trainer"
     with pytest.raises(tokens.TokenRefused):
-        tokens.authenticate(ws.conn, first)
+        tokens.check_token(ws.conn, first)
     with pytest.raises(NotFoundError):
         tokens.revoke_token(ws.conn, ADMIN, "never-made")
 
@@ -106,7 +106,7 @@ def test_the_cli_prints_the_token_once_lists_and_revokes(ws, capsys, monkeypatch
     assert cli_tokens.cmd_token(ws, _args(action="add", name="cam", role="viewer")) == 0
     made = json.loads(capsys.readouterr().out)
     assert set(made) == {"name", "token"} and made["name"] == "cam"
-    assert tokens.authenticate(ws.conn, made["token"]).name == "token:cam"
+    assert tokens.check_token(ws.conn, made["token"]).name == "token:cam"
     cli_tokens.cmd_token(ws, _args(action="list"))
     listed = json.loads(capsys.readouterr().out)
     assert [t["name"] for t in listed] == ["cam"] and made["token"] not in json.dumps(listed)

@@ -92,7 +92,7 @@ def _positions(view) -> None:
     for row in range(0, len(view.positions), per_row):
         for col, pos in zip(st.columns(per_row), view.positions[row : row + per_row], strict=False):
             with col.container(border=True, key=f"insp_pos_{view.inspection_id}_{pos.name}"):
-                colour = {"normal": "green", "defect": "red"}.get(pos.state, "orange")
+                colour = {"pass": "green", "defect": "red"}.get(pos.state, "orange")
                 st.markdown(f"**{ui.plain(pos.name)}** · :{colour}[{ui.plain(pos.label)}]")
                 pictures = [p for p in (pos.crop, pos.heatmap) if p is not None]
                 if pictures:

@@ -49,7 +49,7 @@ def _again(ws: Workspace, me: auth.Actor, inspection_id: int) -> None:
         alignment=manual,
         cams=True,
     )
-    new_id = inspections.record(ws, me, result, data)
+    new_id = inspections.record_inspection(ws, me, result, data)
     crops = [j.crop if j else None for j in judged]
     heat = [
         explain.overlay(j.crop, j.mask) if j and j.crop is not None and j.mask is not None else None for j in judged

@@ -74,7 +74,7 @@ def _drawn(draft: dict, point: dict | None, reference: Image.Image) -> None:
 
 
 def _canvas(draft: dict, reference: Image.Image) -> None:
-    boxes = [report.PositionView(r["name"], "normal", "", "", _corners(r), None, None) for r in draft["positions"]]
+    boxes = [report.PositionView(r["name"], "pass", "", "", _corners(r), None, None) for r in draft["positions"]]
     shown = report.boxes_drawn(reference, boxes)
     shown.thumbnail((SHOWN_PX, SHOWN_PX * shown.height // shown.width + 1))
     st.caption(ui.tr("station.draw_help"))
