@@ -22,5 +22,7 @@ step "training data path: tiny_cnn, 2448x2048 wheel photos"
 "$PY" bench/train_throughput.py --arch tiny_cnn --photos camera --n 256 --epochs 3 --folder "$scratch/train"
 step "time to a good model (../shared/datasets/screws), quick-model fit at 1,000 and 10,000 embeddings, CLI start"; "$PY" bench/time_to_model.py --baseline-timeout 300
 step "dashboard in Chromium: 10,000 photos";              "$PY" bench/ui.py --repeats 5
+step "inspection: one 2448x2048 wheel photo, 12 positions"; "$PY" bench/inspection.py --repeats 20
+step "alignment of a whole photo to its station";          "$PY" bench/align.py
 step "allocator (CPU inference)";                         "$PY" bench/bench_allocator.py
 echo; echo "== all benchmarks done in $((SECONDS - start)) s"

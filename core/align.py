@@ -37,7 +37,9 @@ WORK_SIDE = 100.0  # a box's side at working resolution, at most
 MAX_SIDE = 1024  # the reference's longest side at working resolution, at most
 MAX_SIGMA = 10.0  # working px: larger pooling runs at a lower resolution instead (same peaks, less work)
 TOLERANCE = 0.05  # of the distance between neighbouring positions: units of one design differ a little
-OUTSIDE_SLACK = 0.05  # a grown box may stick out of the photo by this share of its size (edge pixels repeat)
+# a position is cropped while this share of its own box (without the margin) lies in the photo; the rest, and a
+# margin past the edge, repeat the edge pixels. Less inside: the position is unfit ("outside"), never guessed.
+MIN_INSIDE = 0.6
 
 
 @dataclass(frozen=True)
@@ -236,8 +238,7 @@ def crop(photo: Image.Image, alignment: Alignment, box: Box, margin: float = 0.0
     size = (max(1, round(gx1 - gx0)), max(1, round(gy1 - gy0)))
     m = _matrix(alignment)
     pts = marks.apply(m, np.array([(gx0, gy0), (gx1, gy0), (gx1, gy1), (gx0, gy1)], dtype=float))
-    slack = OUTSIDE_SLACK * max(size) * abs(complex(m[0, 0], m[1, 0]))
-    if (pts < -slack).any() or (pts[:, 0] > photo.width + slack).any() or (pts[:, 1] > photo.height + slack).any():
+    if _inside_share(m, box, photo.size) < MIN_INSIDE:
         return None
     # only the region under the box is converted and warped: 12 crops of a 5-megapixel photo stay cheap
     x0, y0 = (max(0, int(v) - 2) for v in np.floor(pts.min(axis=0)))
@@ -249,6 +250,16 @@ def crop(photo: Image.Image, alignment: Alignment, box: Box, margin: float = 0.0
         region, inverse_map, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
     )
     return Image.fromarray(out)
+
+
+def _inside_share(m: np.ndarray, box: Box, size: tuple[int, int]) -> float:
+    """The share of the position's box, mapped into the photo, that lies inside the photo."""
+    x0, y0, x1, y1 = box
+    quad = marks.apply(m, np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], dtype=float)).astype(np.float32)
+    frame = np.array([(0, 0), (size[0], 0), (size[0], size[1]), (0, size[1])], dtype=np.float32)
+    whole = abs(cv2.contourArea(quad))
+    inside, _ = cv2.intersectConvexConvex(quad, frame)
+    return float(inside) / whole if whole > 0 else 0.0
 
 
 def _check_box(box: Box) -> Box:

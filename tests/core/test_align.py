@@ -179,8 +179,13 @@ def test_crop_with_identity_is_the_box_and_grows_by_the_margin():
     assert np.array_equal(np.asarray(grown), np.asarray(photo.crop((30, 20, 90, 80))))
 
 
-def test_crop_outside_the_photo_is_none_within_a_small_slack():
+def test_crop_outside_the_photo_is_none_unless_most_of_the_box_is_inside():
     photo = Image.new("RGB", (100, 100), (50, 60, 70))
+    partly = align.crop(photo, align.identity(), (-20, 10, 60, 50))  # 75% inside: edge pixels fill the rest
+    assert partly is not None and partly.size == (80, 40)
+    assert (np.asarray(partly)[:, :20] == (50, 60, 70)).all()
+    grown = align.crop(photo, align.identity(), (5, 5, 95, 95), margin=0.2)  # the margin may leave the photo
+    assert grown is not None and grown.size == (126, 126)
     assert align.crop(photo, align.identity(), (90, 90, 140, 140)) is None
     assert align.crop(photo, align.identity(), (-30, 10, 10, 40)) is None
     edge = align.crop(photo, align.identity(), (-1, 0, 40, 40))  # 1 px over: edge pixels repeat
