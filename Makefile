@@ -27,10 +27,11 @@ setup: $(VENV)/.requirements.stamp
 
 setup-dev: $(VENV)/.requirements-dev.stamp
 
-## Set up, load 330 demo photos (once) and start the dashboard on http://localhost:$(PORT) in single-user mode
+## Set up, load 330 demo photos and 3 wheel photos with their station (once) and start the dashboard on http://localhost:$(PORT) in single-user mode
 demo: setup
 	@if [ "$$($(BIN)/python -m core --workspace $(WORKSPACE) stats | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["total"])')" = "0" ]; then \
-		$(BIN)/python -m core --workspace $(WORKSPACE) demo --n 330; fi
+		$(BIN)/python -m core --workspace $(WORKSPACE) demo --n 330 && \
+		$(BIN)/python -m core --workspace $(WORKSPACE) demo-wheels $(WORKSPACE)/demo-wheels; fi
 	$(BIN)/streamlit run serve.py $(STREAMLIT_ARGS) -- --workspace $(WORKSPACE) --no-auth
 
 ## The plant server: sign-in required (create the first admin with `make user NAME=... ROLE=admin`)

@@ -1,4 +1,4 @@
-"""Inspection commands of `python -m core`: station (add, update, list, show), inspect, inspections."""
+"""Inspection commands of `python -m core`: station (add, update, list, show), inspect, inspections, demo-wheels."""
 
 from __future__ import annotations
 
@@ -127,6 +127,35 @@ def _station_commands(station: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="JSON (the only format; accepted for scripts)")
 
 
+def cmd_demo_wheels(ws: Workspace, args: argparse.Namespace) -> int:
+    """Synthetic wheel photos to try the Inspect page: a reference (every bolt normal), the station made from it
+    (once), and photos of other wheels of the design taken by hand, some with broken or missing bolts."""
+    from core import demo_wheel
+
+    out = Path(args.dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    reference = demo_wheel.render_wheel(args.seed, labels=(demo_wheel.demo.CLASSES[0],) * demo_wheel.BOLTS)
+    (out / "reference.jpg").write_bytes(reference.jpeg)
+    positions = [stations.Position(p.name, p.box) for p in reference.positions]
+    made = None
+    if not any(s.name == args.station for s in stations.list_stations(ws.conn)):
+        made = stations.add_station(ws, auth.local_actor(args.user), args.station, reference.jpeg, positions).name
+    photos = []
+    for i in range(args.n):
+        rng = demo_wheel.np.random.default_rng([args.seed, 100 + i])
+        wheel = demo_wheel.render_wheel(
+            args.seed + 1 + i,
+            angle=float(rng.uniform(-15, 15)),
+            shift=(float(rng.uniform(-60, 60)), float(rng.uniform(-60, 60))),
+            scale=float(rng.uniform(0.93, 1.07)),
+        )
+        name = f"wheel-{i + 1}.jpg"
+        (out / name).write_bytes(wheel.jpeg)
+        photos.append({"photo": name, "labels": {p.name: p.label for p in wheel.positions}})
+    cli.print_json({"dir": str(out), "station": args.station, "created": made is not None, "photos": photos})
+    return 0
+
+
 def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -> None:
     _station_commands(add("station", cmd_station_list, "stations: add, update, list, show"))
     p = add("inspect", cmd_inspect, "inspect whole photos at a station and record them (one JSON line each)")
@@ -144,3 +173,9 @@ def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true")
     p.set_defaults(read_only_ok=True)
+    p = add("demo-wheels", cmd_demo_wheels, "synthetic wheel photos and their station, to try inspections")
+    p.add_argument("dir", help="where the photos go")
+    p.add_argument("--n", type=int, default=3, choices=range(1, 21), metavar="N", help="photos to make (1-20)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--station", default="demo-wheel")
+    p.add_argument("--user")
