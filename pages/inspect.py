@@ -12,7 +12,8 @@ ws = ui.workspace()
 me = ui.actor()
 
 st.title(ui.tr("inspect.title"))
-ui.flash()
+with st.container():  # a message or none: the tabs below keep their place, so a rerun updates them in place
+    ui.flash()
 run, history, places = st.tabs([ui.tr("inspect.tab.run"), ui.tr("inspect.tab.history"), ui.tr("inspect.tab.stations")])
 with run:
     panels.inputs(ws, me)

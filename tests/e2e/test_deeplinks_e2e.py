@@ -20,6 +20,7 @@ TITLES = {
     "train.py": "train.title",
     "evaluate.py": "eval.title",
     "review.py": "review.title",
+    "inspect.py": "inspect.title",
     "diagnose.py": "diagnose.title",
     "admin.py": "admin.title",
 }

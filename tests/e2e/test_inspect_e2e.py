@@ -8,6 +8,7 @@ import shutil
 import subprocess
 
 import pytest
+from playwright.sync_api import expect
 
 from core import demo_wheel, inspections, jobs, stations
 from core.workspace import open_workspace
@@ -51,27 +52,33 @@ def test_a_whole_wheel_from_station_to_report(app_server, page, tmp_path):
     page.goto(url)
     page.get_by_role("link", name="Inspect", exact=True).click()
     page.get_by_role("tab", name="Stations").click()
-    name = page.locator(".st-key-station_name input")
+    name = page.locator("[class*=st-key-station_name_] input")
     name.fill("wheel-A")
     name.press("Enter")
-    uploader = page.locator(".st-key-station_reference input[type=file]")
+    uploader = page.locator("[class*=st-key-station_reference_] input[type=file]")
     uploader.set_input_files(str(tmp_path / "reference.jpg"))
     drag_boxes(page, reference.positions, SIZE)
     page.screenshot(path=str(tmp_path / "01-station.png"), full_page=True)
     page.get_by_role("button", name="Save station").click()
     page.get_by_text("Station wheel-A saved as version 1 with 12 position(s).").wait_for()
+    expect(page.locator("[class*=st-key-station_name_] input")).to_have_value("")  # a new draft starts empty
     station = stations.get_station(ws.conn, "wheel-A")
     for drawn, truth in zip(station.positions, reference.positions, strict=True):  # drawn where the bolts are
         assert drawn.name == truth.name
         assert max(abs(a - b) for a, b in zip(drawn.box, truth.box, strict=True)) <= 6, (drawn, truth)
 
     page.get_by_role("tab", name="Inspect").first.click()
+    files = page.locator(".st-key-insp_files input[type=file]")
+    expect(files).to_have_count(1)  # the run after saving the station has replaced the tab's elements
+    files.set_input_files(str(tmp_path / "wheel.jpg"))
+    go = page.get_by_role("button", name="Inspect 1 photo(s)")
+    go.wait_for()  # the upload reached the server
     asset = page.locator(".st-key-insp_asset input")
     asset.fill("OHT-0042 front-left")
     asset.press("Enter")
-    page.locator(".st-key-insp_files input[type=file]").set_input_files(str(tmp_path / "wheel.jpg"))
+    expect(asset).to_have_value("OHT-0042 front-left")
     try:
-        page.get_by_role("button", name="Inspect 1 photo(s)").click(timeout=30_000)
+        go.click(timeout=30_000)
     except Exception:
         page.screenshot(path=str(tmp_path / "fail.png"), full_page=True)
         raise
@@ -80,6 +87,7 @@ def test_a_whole_wheel_from_station_to_report(app_server, page, tmp_path):
     page.locator(f".st-key-insp_card_{record.id}").wait_for()
     page.locator(f".st-key-insp_pos_{record.id}_P12").wait_for()
     page.screenshot(path=str(tmp_path / "02-inspected-en.png"), full_page=True)
+    page.locator(f".st-key-insp_card_{record.id}").screenshot(path=str(tmp_path / "03-card-en.png"))
 
     with page.expect_download() as download:
         page.locator(f".st-key-insp_report_{record.id} button").click()
@@ -94,9 +102,15 @@ def test_a_whole_wheel_from_station_to_report(app_server, page, tmp_path):
     assert any(e.action == "inspect" for e in _audit(ws))
 
     page.get_by_text("한국어").click()
+    card = page.locator(f".st-key-insp_card_{record.id}")
+    expect(card).to_have_count(1)  # the tabs' labels changed language: the run replaces the English ones
+    card.get_by_text("보고서 (PDF)").wait_for()
+    card.screenshot(path=str(tmp_path / "04-card-ko.png"))
     page.get_by_role("tab", name="이력").click()
     page.get_by_text("검사 1건").wait_for()
-    page.screenshot(path=str(tmp_path / "03-history-ko.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "05-history-ko.png"), full_page=True)
+    page.get_by_role("tab", name="스테이션").click()
+    page.screenshot(path=str(tmp_path / "06-stations-ko.png"), full_page=True)
     ws.close()
 
 

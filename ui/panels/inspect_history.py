@@ -18,7 +18,10 @@ def _filters(ws: Workspace) -> tuple[str, str, str, str]:
     cols = st.columns(4)
     names = [s.name for s in stations.list_stations(ws.conn)]
     station = cols[0].selectbox(
-        ui.tr("inspect.station"), ["", *names], key="hist_station", format_func=lambda n: n or ui.tr("inspect.all")
+        ui.tr("inspect.station"),
+        ["", *names],
+        key=f"hist_station_{ui.lang()}",
+        format_func=lambda n: n or ui.tr("inspect.all"),
     )
     asset = cols[1].text_input(ui.tr("inspect.asset"), key="hist_asset", max_chars=80)
     today = dt.datetime.now(dt.UTC).date()

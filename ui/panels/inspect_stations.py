@@ -20,6 +20,11 @@ DRAFT = "station_draft"  # session: {"name", "reference" (bytes), "positions": [
 COLUMNS = ("name", "x0", "y0", "x1", "y1")
 
 
+def _k(name: str) -> str:
+    """A widget key of this draft: a saved draft bumps the nonce, so its photo, name and boxes start empty."""
+    return f"{name}_{st.session_state.get('station_nonce', 0)}"
+
+
 def _draft() -> dict:
     return st.session_state.setdefault(DRAFT, {"name": "", "reference": None, "positions": [], "edit": None})
 
@@ -44,15 +49,16 @@ def _positions(rows: list[dict]) -> list[stations.Position]:
 def _save(ws: Workspace, me: auth.Actor) -> None:
     draft = _draft()
     positions = _positions(draft["positions"])
-    margin = float(st.session_state.get("station_margin", 0.0))
+    margin = float(st.session_state.get(_k("station_margin"), 0.0))
     if draft.get("edit"):
         saved = stations.update_station(
             ws, me, draft["edit"], positions=positions, margin=margin, reference=draft["reference"]
         )
     else:
-        name = st.session_state.get("station_name") or draft["name"]
+        name = st.session_state.get(_k("station_name")) or draft["name"]
         saved = stations.add_station(ws, me, name, draft["reference"], positions, margin=margin)
     st.session_state.pop(DRAFT, None)
+    st.session_state["station_nonce"] = st.session_state.get("station_nonce", 0) + 1
     ui.flash_ok(ui.tr("station.saved", name=ui.plain(saved.name), version=saved.version, n=len(saved.positions)))
 
 
@@ -78,7 +84,7 @@ def _canvas(draft: dict, reference: Image.Image) -> None:
     shown = report.boxes_drawn(reference, boxes)
     shown.thumbnail((SHOWN_PX, SHOWN_PX * shown.height // shown.width + 1))
     st.caption(ui.tr("station.draw_help"))
-    point = streamlit_image_coordinates(shown, key="station_canvas", click_and_drag=True, cursor="crosshair")
+    point = streamlit_image_coordinates(shown, key=_k("station_canvas"), click_and_drag=True, cursor="crosshair")
     before = len(draft["positions"])
     _drawn(draft, point, reference)
     if len(draft["positions"]) != before:
@@ -92,7 +98,7 @@ def _corners(r: dict) -> tuple[tuple[float, float], ...]:
 def _table(draft: dict, reference: Image.Image) -> None:
     """Name, reorder (the row order is the positions' order) and fine-tune the boxes; preview the crops."""
     frame = pd.DataFrame(draft["positions"], columns=list(COLUMNS))
-    edited = st.data_editor(frame, key="station_table", num_rows="dynamic", hide_index=False, width="stretch")
+    edited = st.data_editor(frame, key=_k("station_table"), num_rows="dynamic", hide_index=False, width="stretch")
     draft["positions"] = [r for r in edited.to_dict("records") if str(r.get("name") or "").strip()]
     crops = []
     for r in draft["positions"][:24]:
@@ -113,14 +119,17 @@ def editor(ws: Workspace, me: auth.Actor) -> None:
     found = [s.name for s in stations.list_stations(ws.conn)]
     cols = st.columns([2, 1])
     pick = cols[0].selectbox(
-        ui.tr("station.edit"), ["", *found], key="station_pick", format_func=lambda n: n or ui.tr("station.new")
+        ui.tr("station.edit"),
+        ["", *found],
+        key=_k(f"station_pick_{ui.lang()}"),
+        format_func=lambda n: n or ui.tr("station.new"),
     )
     if pick and draft.get("edit") != pick:
         _load(ws, pick)
         draft = _draft()
     if not draft.get("edit"):
-        draft["name"] = st.text_input(ui.tr("station.name"), key="station_name", max_chars=64)
-    upload = st.file_uploader(ui.tr("station.reference"), type=["jpg", "jpeg", "png"], key="station_reference")
+        draft["name"] = st.text_input(ui.tr("station.name"), key=_k("station_name"), max_chars=64)
+    upload = st.file_uploader(ui.tr("station.reference"), type=["jpg", "jpeg", "png"], key=_k("station_reference"))
     if upload is not None:
         draft["reference"] = upload.getvalue()
     if not draft.get("reference"):
@@ -130,7 +139,7 @@ def editor(ws: Workspace, me: auth.Actor) -> None:
     _canvas(draft, reference)
     _table(draft, reference)
     st.number_input(
-        ui.tr("station.margin"), 0.0, 1.0, float(draft.get("margin", 0.0)), 0.05, key="station_margin",
+        ui.tr("station.margin"), 0.0, 1.0, float(draft.get("margin", 0.0)), 0.05, key=_k("station_margin"),
         help=ui.tr("station.margin_help"),
     )  # fmt: skip
     st.button(
