@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
-from core import audit, auth, db, files
+from core import audit, auth, db, files, inspection_report, record_files
 from core.errors import StorageError, ValidationError
 from core.workspace import Workspace
 
@@ -82,14 +82,20 @@ def backup(ws: Workspace, actor: auth.Actor, dest: str | os.PathLike[str]) -> Ba
 
 
 def _build(ws: Workspace, actor: auth.Actor, staging: Path) -> Manifest:
-    """The database snapshot, then the originals and checkpoints it refers to, then the manifest."""
+    """The database snapshot, then the originals, inspection records and checkpoints it refers to, then the
+    manifest."""
     with contextlib.closing(sqlite3.connect(staging / "boltscope.db")) as copy:
         ws.conn.backup(copy)
         photos = copy.execute("SELECT sha256, ext FROM images").fetchall()
         checkpoints = [r[0] for r in copy.execute("SELECT checkpoint FROM runs WHERE checkpoint IS NOT NULL")]
+        records = copy.execute(
+            "SELECT reference_sha256, reference_ext FROM stations UNION SELECT photo_sha256, photo_ext FROM inspections"
+        ).fetchall()
+        inspected = [r[0] for r in copy.execute("SELECT id FROM inspections")]
         version = copy.execute("PRAGMA user_version").fetchone()[0]
     for sha, ext in photos:
         _copy(ws.layout.original(sha, ext), staging / ws.layout.original(sha, ext).relative_to(ws.layout.root))
+    _copy_records(ws, staging, records, inspected)
     copied_runs = 0
     for rel in checkpoints:
         run_dir = (ws.layout.root / rel).parent
@@ -109,10 +115,22 @@ def _build(ws: Workspace, actor: auth.Actor, staging: Path) -> Manifest:
     return manifest
 
 
+def _copy_records(ws: Workspace, staging: Path, records: list[tuple[str, str]], inspected: list[int]) -> None:
+    """The inspection record's files the snapshot names: station references and inspected photos (content-
+    addressed, never changed, so copying them after the snapshot is safe), and each inspection's kept views."""
+    for sha, ext in records:
+        src = record_files.path(ws, sha, ext)
+        _copy(src, staging / src.relative_to(ws.layout.root))
+    for inspection_id in inspected:
+        views = inspection_report.views_dir(ws, inspection_id)
+        if views.is_dir():
+            shutil.copytree(views, staging / views.relative_to(ws.layout.root), dirs_exist_ok=True)
+
+
 def needed_bytes(ws: Workspace) -> int:
-    """About what a backup writes: the database, the originals and the run folders."""
+    """About what a backup writes: the database, the originals, the inspection records and the run folders."""
     total = 0
-    for folder in (ws.layout.originals, ws.layout.runs):
+    for folder in (ws.layout.originals, ws.layout.root / "records", ws.layout.runs):
         total += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
     for name in (ws.layout.db_path.name, ws.layout.db_path.name + "-wal"):
         with contextlib.suppress(OSError):

@@ -202,3 +202,26 @@ def test_kill_9_during_checkpoint_writes_never_leaves_a_torn_checkpoint(tmp_path
     doctor.run(ws, ADMIN)
     assert not [p for p in path.parent.iterdir() if p.name.startswith(files.TMP_PREFIX)]
     ws.close()
+
+
+def test_a_backup_keeps_the_inspection_record_and_its_views(ws, tmp_path):
+    """Station references, inspected photos and each inspection's crops and heatmaps come back with a restore:
+    a record whose photo is missing could no longer be shown, reported or audited."""
+    from PIL import Image as PILImage
+
+    from core import inspection_report, inspections
+    from tests.core import inspection_helpers as helpers
+
+    station = helpers.station(ws)
+    data = helpers.photo(7)
+    inspection_id = inspections.record_inspection(ws, ADMIN, helpers.result(station, data, helpers.run_row(ws)), data)
+    inspection_report.save_views(ws, inspection_id, [PILImage.new("RGB", (8, 8))], [None])
+    backup.backup(ws, ADMIN, tmp_path / "bk")
+    backup.restore(tmp_path / "bk", tmp_path / "restored", ADMIN)
+    back = open_workspace(tmp_path / "restored")
+    stored = inspections.get_inspection(back.conn, inspection_id)
+    assert inspections.photo_path(back, stored).read_bytes() == data
+    folder = back.layout.root / "records" / station.reference_sha256[:2]
+    assert [p.name for p in folder.iterdir() if p.name.startswith(station.reference_sha256)]
+    assert inspection_report.view(back, inspection_id, 0, "crop") is not None
+    back.close()
