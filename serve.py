@@ -4,7 +4,7 @@ entry point (st.App), with the one route a Streamlit script cannot provide and t
 - POST /auth/session: the browser trades the one-time code its tab got at sign-in (in the request body,
   valid seconds, once) for the session cookie: HttpOnly, SameSite=Strict, signed (core.sessions). DELETE
   drops it at sign-out. Only same-origin requests are served.
-- /api: the HTTP API for cameras and other systems (core.api: FastAPI, bearer tokens, OpenAPI at /api/docs),
+- /api: the HTTP API for cameras and other systems (api/: FastAPI, bearer tokens, OpenAPI at /api/docs),
   on the same workspace as the pages.
 - Streamlit's legacy `pages/` discovery is switched off before the first session: app.py registers every
   page with st.navigation, and without this a fresh server's first request would list pages/ modules.
@@ -40,8 +40,8 @@ from streamlit import config as st_config
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.runtime.pages_manager import PagesManager
 
+from api import app as api_app
 from core import config, jobs, sessions
-from core.api import app as api_app
 from core.workspace import Workspace, open_workspace
 
 HERE = Path(__file__).parent

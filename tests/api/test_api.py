@@ -1,4 +1,4 @@
-"""The API over real HTTP (uvicorn in a thread, the app core.api builds; httpx for TestClient is not installed):
+"""The API over real HTTP (uvicorn in a thread, the app api/ builds; httpx for TestClient is not installed):
 401 for a missing, bad or revoked token, 403 for a role too low, 422 with the reason for a bad photo, 413 over
 the limit, never a 500 on the malformed-file corpus, and a diagnosis from a tiny trained model."""
 
@@ -16,9 +16,9 @@ import requests
 import uvicorn
 from PIL import Image
 
+from api import app as api_app
+from api import predictors
 from core import audit, auth, runs, tokens
-from core.api import app as api_app
-from core.api import predictors
 from core.workspace import open_workspace
 from tests.conftest import make_image
 from tests.core.malformed_corpus import CORPUS, _bmp_claiming

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
+from api import failures, gate, routes
 from core import config
-from core.api import failures, gate, routes
 
 DESCRIPTION = """Every call needs a token an admin made (`python -m core token add NAME --role R`):
 send it as `Authorization: Bearer <token>`. Refusals are JSON: `{"error": key, "message": text}`."""

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.security import HTTPBearer
 from starlette.responses import Response
 
+from api import failures, predictors, schemas
 from core import auth, i18n, sources, tokens
-from core.api import failures, predictors, schemas
 from core.workspace import Workspace
 
 # Documents the header in OpenAPI ("Authorize" in /api/docs); the check itself is gate.BearerGate's, before the body

@@ -15,8 +15,8 @@ from starlette.requests import HTTPConnection
 from starlette.routing import get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import failures
 from core import i18n, tokens
-from core.api import failures
 from core.errors import CoreError
 from core.workspace import Workspace, open_workspace
 
