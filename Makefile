@@ -59,7 +59,7 @@ test: setup-dev browser
 
 ## The quick inner loop: no slow, no browser
 test-fast: setup-dev
-	$(BIN)/python -m pytest -m "not slow and not gpu and not e2e"
+	$(BIN)/python -m pytest -m "not slow and not gpu and not e2e" -n $(or $(JOBS),2)
 
 lint: setup-dev
 	$(BIN)/ruff check .
