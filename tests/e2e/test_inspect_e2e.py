@@ -61,7 +61,9 @@ def test_a_whole_wheel_from_station_to_report(app_server, page, tmp_path):
     page.screenshot(path=str(tmp_path / "01-station.png"), full_page=True)
     page.get_by_role("button", name="Save station").click()
     page.get_by_text("Station wheel-A saved as version 1 with 12 position(s).").wait_for()
-    expect(page.locator("[class*=st-key-station_name_] input")).to_have_value("")  # a new draft starts empty
+    fresh = page.locator("[class*=st-key-station_name_] input")
+    expect(fresh).to_have_count(1)  # the run after saving replaces the draft's elements (new keys): wait for it
+    expect(fresh).to_have_value("")  # a new draft starts empty
     station = stations.get_station(ws.conn, "wheel-A")
     for drawn, truth in zip(station.positions, reference.positions, strict=True):  # drawn where the bolts are
         assert drawn.name == truth.name
