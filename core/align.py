@@ -96,14 +96,49 @@ def _check_boxes(boxes: Sequence[Box]) -> np.ndarray:
 
 
 def align(reference: Image.Image, photo: Image.Image, boxes: Sequence[Box]) -> Alignment:
-    """Find the positions of `reference` (drawn as `boxes`) in `photo`; refused (ok=False) when not sure."""
+    """Find the positions of `reference` (drawn as `boxes`) in `photo`; refused (ok=False) when not sure.
+
+    The photo's scale is searched around each prior in `_scale_priors` (the same framing; the same camera at the
+    same distance, on a larger or smaller canvas): the first accepted fit wins; an ambiguous one is refused at
+    once; else the best refusal is told."""
     arr = _check_boxes(boxes)
     if len(arr) < 3:
         return _refused(
             "inspect.align.too_few_positions",
             "a station needs at least 3 positions to be aligned automatically; click two positions instead",
         )
-    ref, pic, sigma = _frames(reference, photo, arr)
+    ref, sigma = _prepared(reference, arr)
+    refusals = []
+    for factor in _scale_priors(ref.factor, reference, photo):
+        found = _align_at(ref, sigma, photo, factor, arr)
+        if found.ok or found.reason_key == "inspect.align.ambiguous":  # never trade an ambiguity for another scale
+            return found
+        refusals.append(found)
+    return max(refusals, key=lambda a: (a.reason_key != "inspect.align.no_structure", a.score))
+
+
+def _scale_priors(ref_factor: float, reference: Image.Image, photo: Image.Image) -> list[float]:
+    """Working factors for the photo: the same framing (equal areas) first, then the same pixel scale (a photo
+    on a larger canvas, a crop of a bigger one), then equal width or height; each allows SCALE_RANGE around it,
+    so priors within 10 % of one already tried are left out."""
+    ratios = (
+        math.sqrt(photo.width * photo.height / (reference.width * reference.height)),
+        1.0,
+        photo.width / reference.width,
+        photo.height / reference.height,
+    )
+    priors: list[float] = []
+    for ratio in ratios:
+        factor = ref_factor / ratio
+        if all(abs(math.log(factor / f)) > math.log(1.1) for f in priors):
+            priors.append(factor)
+    return priors
+
+
+def _align_at(ref: marks.Frame, sigma: float, photo: Image.Image, factor: float, arr: np.ndarray) -> Alignment:
+    """One search with the photo at working `factor`."""
+    limit = max(CANDIDATES_MIN, CANDIDATES_PER_POSITION * len(arr))
+    pic = marks.frame_of(marks.working_grey(photo, factor), factor, sigma, limit)
     anchors, strengths = marks.anchors_of(ref, arr)
     cands = pic.peaks[pic.peaks[:, 2] >= MIN_SALIENCE * float(np.median(strengths))]
     zt = marks.hypotheses(anchors, cands, 1.0) if len(cands) >= 3 else np.zeros((0, 2), complex)
@@ -160,15 +195,6 @@ def _prepared(reference: Image.Image, boxes: np.ndarray) -> tuple[marks.Frame, f
         while len(_PREPARED) > PREPARED_KEPT:
             _PREPARED.popitem(last=False)
     return ref, sigma
-
-
-def _frames(reference: Image.Image, photo: Image.Image, boxes: np.ndarray) -> tuple[marks.Frame, marks.Frame, float]:
-    """Both images at working resolution (the photo at the reference's scale, assuming the same framing), their
-    landmarks, and the pooling sigma in working px."""
-    ref, sigma = _prepared(reference, boxes)
-    limit = max(CANDIDATES_MIN, CANDIDATES_PER_POSITION * len(boxes))
-    factor = ref.factor / math.sqrt(photo.width * photo.height / (reference.width * reference.height))
-    return ref, marks.frame_of(marks.working_grey(photo, factor), factor, sigma, limit), sigma
 
 
 def _to_full(m: np.ndarray, ref_factor: float, photo_factor: float) -> Matrix:

@@ -83,6 +83,20 @@ def test_a_photo_at_another_resolution_is_aligned(station):
     assert np.abs(mapped(result, boxes) - expected).max() < 3.0
 
 
+@pytest.mark.parametrize("canvas", [(1.5, 1.5), (1.6, 1.0), (1.0, 1.4)], ids=["larger", "wider", "taller"])
+def test_a_photo_on_a_larger_canvas_is_aligned(station, canvas):
+    """The same camera at the same distance, the frame wider than the reference's (the unit kept whole while
+    turned): the equal-area prior would shrink the photo by the canvas; the same-pixel-scale prior finds it."""
+    reference, boxes = station
+    size = (round(SIZE[0] * canvas[0]), round(SIZE[1] * canvas[1]))
+    truth = scenes.motion(SIZE, -14.0, 1.05, (25.0, -20.0))
+    truth[:, 2] += ((size[0] - SIZE[0]) / 2, (size[1] - SIZE[1]) / 2)  # the unit in the middle of the canvas
+    out = cv2.warpAffine(np.asarray(other_unit(11)), truth, size, borderMode=cv2.BORDER_REPLICATE)
+    result = align.align(reference, Image.fromarray(out), boxes)
+    assert result.ok, result.reason
+    assert np.abs(mapped(result, boxes) - scenes.centres(boxes, truth)).max() < 4.0
+
+
 @pytest.mark.parametrize(
     "photo",
     [
