@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from core import auth, cli, inspection_csv, inspections, stations
+from core import auth, cli, i18n, inspection_csv, inspection_report, inspections, stations
 from core.errors import ValidationError
+from core.files import write_atomic
 from core.workspace import Workspace
 
 MAX_BOXES_BYTES = 1 << 20  # a positions file of 200 boxes is a few KB
@@ -73,15 +75,36 @@ def cmd_station_show(ws: Workspace, args: argparse.Namespace) -> int:
     return 0
 
 
+def report_folder(path: str | None) -> Path | None:
+    """--report DIR: made when missing; refused before any photo is inspected when it cannot take files."""
+    if path is None:
+        return None
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValidationError(f"cannot make the report folder {path}: {exc.strerror or exc}") from exc
+    if not os.access(folder, os.W_OK):
+        raise ValidationError(f"the report folder {path} is not writable")
+    return folder
+
+
 def cmd_inspect(ws: Workspace, args: argparse.Namespace) -> int:
-    """One JSON line per photo, printed as each is recorded."""
+    """One JSON line per photo, printed as each is recorded; with --report DIR each photo's PDF report is
+    written there first (inspection-<id>.pdf, its heatmaps kept with the record) and named in the line."""
     from core.ml import inspect as ml_inspect  # the torch tier, only for this command
 
     actor = auth.local_actor(args.user)
+    folder = report_folder(args.report)
     for inspection_id, _result in ml_inspect.inspect_files(
-        ws, actor, args.station, [Path(p) for p in args.photos], asset=args.asset
+        ws, actor, args.station, [Path(p) for p in args.photos], asset=args.asset, cams=folder is not None
     ):
-        cli.print_json(inspections.inspection_json(inspections.get_inspection(ws.conn, inspection_id)))
+        line = inspections.inspection_json(inspections.get_inspection(ws.conn, inspection_id))
+        if folder is not None:
+            target = folder / f"inspection-{inspection_id:08d}.pdf"
+            write_atomic(target, inspection_report.inspection_pdf(ws, actor, inspection_id, args.lang))
+            line["report"] = str(target)
+        cli.print_json(line)
         sys.stdout.flush()
     return 0
 
@@ -162,6 +185,8 @@ def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -
     p.add_argument("photos", nargs="+")
     p.add_argument("--station", required=True)
     p.add_argument("--asset", default="", help="vehicle id, wheel: what the photos show")
+    p.add_argument("--report", metavar="DIR", help="write each photo's PDF report there (made when missing)")
+    p.add_argument("--lang", choices=sorted(i18n.LANGUAGES), default="en", help="the reports' language")
     p.add_argument("--json", action="store_true", help="JSON lines (the only format; accepted for scripts)")
     p.add_argument("--user", help="who inspects (default: $BOLTSCOPE_USER or the login name)")
     p = add("inspections", cmd_inspections, "the inspection history in time order, as JSON lines or --csv")

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core import align, auth, imaging, inspections, stations
+from core import align, auth, imaging, inspection_report, inspections, stations
 from core.errors import RejectedFile, ValidationError
 from core.ml import explain, predict
 from core.workspace import Workspace
@@ -197,11 +197,21 @@ def inspect_files(
     asset: str = "",
     cams: bool = False,
 ) -> Iterator[tuple[int, inspections.InspectionResult]]:
-    """Inspect and record photo files one by one with the station's model, loaded once.
+    """Inspect and record photo files one by one with the station's model, loaded once; with `cams` each
+    position's crop and heatmap are kept with the record (keep_views).
     A photo that is unreadable or refused raises ValidationError; callers that go on past it use inspect_data."""
     auth.require(actor, "inspect", ws.conn)
     setup = load_setup(ws, station_name)
     for path in photos:
         name, data = stations.read_photo(Path(path), ws.settings.max_file_bytes)
-        inspection_id, result, _ = inspect_data(ws, actor, setup, name, data, asset, cams)
+        inspection_id, result, judged = inspect_data(ws, actor, setup, name, data, asset, cams)
+        if cams:
+            keep_views(ws, inspection_id, judged)
         yield inspection_id, result
+
+
+def keep_views(ws: Workspace, inspection_id: int, judged: Sequence[Judged | None]) -> None:
+    """Keep each judged position's crop and its heatmap over it with the record, for the page and the report."""
+    crops = [j.crop if j else None for j in judged]
+    heat = [explain.overlay(j.crop, j.mask) if j and j.crop is not None and j.mask is not None else None for j in judged]
+    inspection_report.save_views(ws, inspection_id, crops, heat)

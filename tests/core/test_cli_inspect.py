@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from core import audit, auth, cli, inspections, stations
+from core import audit, auth, cli, inspection_report, inspections, stations
 from core.workspace import open_workspace
 from tests.core.inspection_helpers import photo, result, run_row
 
@@ -43,14 +43,20 @@ def fake_judge(monkeypatch):
     return calls
 
 
-def test_inspect_prints_one_json_line_per_photo(tmp_path, capsys, monkeypatch, fake_judge):
-    monkeypatch.setenv("BOLTSCOPE_USER", "inspector-1")
+def one_station(tmp_path):
+    """A workspace with station wheel-1 (one position); its folder."""
     ws_dir = tmp_path / "ws"
     ws = open_workspace(ws_dir)
     try:
         stations.add_station(ws, auth.local_actor(), "wheel-1", photo(0), [stations.Position("P1", (10, 10, 40, 40))])
     finally:
         ws.close()
+    return ws_dir
+
+
+def test_inspect_prints_one_json_line_per_photo(tmp_path, capsys, monkeypatch, fake_judge):
+    monkeypatch.setenv("BOLTSCOPE_USER", "inspector-1")
+    ws_dir = one_station(tmp_path)
     for seed in (1, 2):
         (tmp_path / f"w{seed}.png").write_bytes(photo(seed))
     code, lines, err = run(
@@ -80,6 +86,21 @@ def test_inspect_needs_a_station_and_photos(tmp_path, capsys):
         with pytest.raises(SystemExit) as caught:
             cli.main(["--workspace", str(tmp_path / "ws"), *args])
         assert caught.value.code == 2
+
+
+def test_a_report_folder_that_cannot_be_made_is_refused_before_any_photo(tmp_path, capsys, fake_judge):
+    ws_dir = one_station(tmp_path)
+    (tmp_path / "w1.png").write_bytes(photo(1))
+    (tmp_path / "a-file").write_text("not a folder")
+    code, lines, err = run(
+        capsys, ws_dir, "inspect", str(tmp_path / "w1.png"), "--station", "wheel-1", "--report", str(tmp_path / "a-file")
+    )
+    assert (code, lines, fake_judge) == (2, [], []) and "cannot make the report folder" in err
+    ws = open_workspace(ws_dir)
+    try:
+        assert inspections.list_inspections(ws.conn) == []
+    finally:
+        ws.close()
 
 
 @pytest.mark.slow  # trains a tiny model (about 10 s on two cores)
@@ -126,6 +147,23 @@ def test_inspect_end_to_end_with_a_tiny_model(tmp_path, capsys, monkeypatch):
         assert inspections.inspection_json(inspections.get_inspection(ws.conn, found["inspection_id"])) == found
         (entry,) = audit.query(ws.conn, actions=("inspect",))
         assert entry.target == str(found["inspection_id"]) and entry.user == "inspector-1"
+    finally:
+        ws.close()
+    code, lines, err = run(
+        capsys, ws_dir, "inspect", str(tmp_path / "moved.jpg"), "--station", "wheel", "--report",
+        str(tmp_path / "reports" / "today"), "--lang", "ko",
+    )  # fmt: skip
+    assert code == 0, err
+    (line,) = lines
+    found = json.loads(line)
+    pdf = tmp_path / "reports" / "today" / f"inspection-{found['inspection_id']:08d}.pdf"
+    assert found["report"] == str(pdf) and pdf.read_bytes().startswith(b"%PDF")
+    ws = open_workspace(ws_dir)
+    try:
+        kept = sorted(p.name for p in inspection_report.views_dir(ws, found["inspection_id"]).iterdir())
+        assert len(kept) == 24 and "11-heatmap.jpg" in kept  # each position's crop and heatmap, for the report
+        (entry,) = audit.query(ws.conn, actions=("report",))
+        assert entry.target == f"inspection {found['inspection_id']}" and entry.user == "inspector-1"
     finally:
         ws.close()
     code, lines, err = run(capsys, ws_dir, "inspect", str(tmp_path / "boxes.json"), "--station", "wheel")

@@ -27,7 +27,6 @@ def _uploads() -> list[tuple[str, bytes]]:
 
 def _run(ws: Workspace, me: auth.Actor, station_name: str) -> None:
     """Inspect the dropped photos (callback of the Inspect button): record each, keep crops and heatmaps."""
-    from core.ml import explain
     from core.ml import inspect as judging
 
     uploads = _uploads()[:MAX_PHOTOS]
@@ -40,11 +39,7 @@ def _run(ws: Workspace, me: auth.Actor, station_name: str) -> None:
         except CoreError as exc:
             refused.append((name, ui.error_text(exc)))
             continue
-        crops = [j.crop if j else None for j in judged]
-        heat = [
-            explain.overlay(j.crop, j.mask) if j and j.crop is not None and j.mask is not None else None for j in judged
-        ]
-        inspection_report.save_views(ws, inspection_id, crops, heat)
+        judging.keep_views(ws, inspection_id, judged)
         done.append(inspection_id)
     st.session_state[RESULTS], st.session_state[REFUSED] = done, refused
     if done:
