@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import failures, gate, routes
 from core import config
@@ -16,13 +17,14 @@ send it as `Authorization: Bearer <token>`. Refusals are JSON: `{"error": key, "
 
 def create_app(workspace: Callable[[], str | None]) -> FastAPI:
     """The app for the workspace `workspace()` names (called at the first request: the dashboard's own)."""
-    app = FastAPI(
+    app = FastAPIOffline(  # the docs page's Swagger UI from the wheel, not a CDN: a plant LAN reaches none
         title="boltscope API",
         version="1",
         description=DESCRIPTION,
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        static_url="/docs-assets",
     )
     pool = gate.WorkspacePool(workspace)
     app.state.pool = pool

@@ -165,6 +165,24 @@ def test_the_docs_and_schema_need_no_token(api):
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
 
 
+def test_the_docs_page_loads_nothing_from_outside(api):
+    """A plant LAN reaches no CDN: every script, style and icon of the page comes from this server."""
+    import re
+
+    server, _, _ = api
+    page = requests.get(server.url + "/docs", timeout=30).text
+    urls = re.findall(r"""(?:src|href|url)\s*[=:]\s*['"]([^'"]+)['"]""", page)
+    assert urls and not [u for u in urls if "://" in u or u.startswith("//")], urls
+    for url in urls:
+        got = requests.get(server.url + url, timeout=30)
+        assert got.status_code == 200 and len(got.content) > 100, url
+    script = requests.get(server.url + "/docs-assets/swagger-ui-bundle.js", timeout=30)
+    assert "SwaggerUIBundle" in script.text and script.headers["content-type"].startswith("text/javascript")
+    for name in ("../app.py", "nope.js", "..%2fcore.py", "%2e%2e%2f%2e%2e%2fapi%2fapp.py"):
+        refused = requests.get(server.url + "/docs-assets/" + name, timeout=30)
+        assert refused.status_code == 404 and refused.json()["error"], name
+
+
 def _huge_png_header() -> bytes:
     """A valid PNG claiming 60000 x 60000 pixels in 200 bytes: the header, one tiny compressed row, the end."""
     import struct

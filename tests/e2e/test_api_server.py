@@ -10,6 +10,7 @@ import time
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from core import auth, jobs, tokens
 from core.workspace import open_workspace
@@ -80,3 +81,16 @@ def test_the_api_follows_the_base_path(tmp_path):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_the_docs_page_renders_in_chromium_without_a_cdn(auth_server, page, tmp_path):
+    """The machine reaches no CDN (nor does a plant LAN): Swagger UI still draws every endpoint, and nothing the
+    page asked for left the server."""
+    url, _ = auth_server
+    outside: list[str] = []
+    page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(url) else None)
+    page.goto(url + "/api/docs")
+    page.locator(".opblock-summary-path", has_text="/v1/diagnose").wait_for(timeout=60_000)
+    expect(page.locator(".opblock")).to_have_count(4)  # diagnose, inspections (post, get), the report
+    page.screenshot(path=str(tmp_path / "api-docs.png"), full_page=True)
+    assert outside == []
