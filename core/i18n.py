@@ -19,6 +19,9 @@ from core.texts import (
     review,
     session,
     train,
+    trust_compare,
+    trust_heatmap,
+    trust_intervals,
 )
 
 LANGUAGES = {"en": "English", "ko": "한국어"}
@@ -41,6 +44,9 @@ for _area in (
     inspect_judge,
     api,
     report,
+    trust_intervals,
+    trust_compare,
+    trust_heatmap,
 ):
     for _table, _part in ((EN, _area.EN), (KO, _area.KO)):
         _clash = set(_table) & set(_part)
