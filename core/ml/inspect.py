@@ -213,5 +213,7 @@ def inspect_files(
 def keep_views(ws: Workspace, inspection_id: int, judged: Sequence[Judged | None]) -> None:
     """Keep each judged position's crop and its heatmap over it with the record, for the page and the report."""
     crops = [j.crop if j else None for j in judged]
-    heat = [explain.overlay(j.crop, j.mask) if j and j.crop is not None and j.mask is not None else None for j in judged]
+    heat = [
+        explain.overlay(j.crop, j.mask) if j and j.crop is not None and j.mask is not None else None for j in judged
+    ]
     inspection_report.save_views(ws, inspection_id, crops, heat)

@@ -1,4 +1,5 @@
-"""Texts of issue 17 (trust at the verdict): defect recall and false-alarm intervals on the operating-point panel and in the model card."""
+"""Texts of issue 17 (trust at the verdict): defect recall and false-alarm intervals on the operating-point
+panel and in the model card."""
 
 EN: dict[str, str] = {}
 

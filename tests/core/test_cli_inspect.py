@@ -92,9 +92,8 @@ def test_a_report_folder_that_cannot_be_made_is_refused_before_any_photo(tmp_pat
     ws_dir = one_station(tmp_path)
     (tmp_path / "w1.png").write_bytes(photo(1))
     (tmp_path / "a-file").write_text("not a folder")
-    code, lines, err = run(
-        capsys, ws_dir, "inspect", str(tmp_path / "w1.png"), "--station", "wheel-1", "--report", str(tmp_path / "a-file")
-    )
+    photo_path, folder = str(tmp_path / "w1.png"), str(tmp_path / "a-file")
+    code, lines, err = run(capsys, ws_dir, "inspect", photo_path, "--station", "wheel-1", "--report", folder)
     assert (code, lines, fake_judge) == (2, [], []) and "cannot make the report folder" in err
     ws = open_workspace(ws_dir)
     try:
