@@ -98,7 +98,7 @@ def _too_few(rates: intervals.PointRates) -> None:
             else ui.tr("intervals.too_few.none", split=ui.tr(f"split.{s.split}"))
             for s in rates.short
         )
-        target = ui.fmt(rates.target)
+        target = f"{rates.target:.6g}"  # 0.99, 0.999: as the target was set
         st.warning(
             ui.tr("intervals.too_few", target=target, splits=short[:1].upper() + short[1:], needed=f"{rates.needed:,}"),
             icon=":material/warning:",
