@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from statistics import NormalDist
 from typing import TypedDict
 
@@ -46,15 +46,7 @@ class Interval:
         return self.k / self.n if self.n else None
 
     def to_json(self) -> IntervalJson:
-        return IntervalJson(
-            value=self.value,
-            low=self.low,
-            high=self.high,
-            k=self.k,
-            n=self.n,
-            method=self.method,
-            confidence=self.confidence,
-        )
+        return IntervalJson(value=self.value, **asdict(self))
 
 
 def _checked(k: int, n: int, confidence: float) -> None:
