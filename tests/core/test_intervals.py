@@ -65,6 +65,23 @@ def test_wilson_bounds_are_where_the_score_test_is_on_the_edge():
             assert (k - n * middle) ** 2 < Z95**2 * n * middle * (1 - middle)
 
 
+def coverage(method: str, n: int, p: float) -> float:
+    """The chance that the interval of k of n covers p, summed exactly over k ~ Binomial(n, p)."""
+    cis = [intervals.METHODS[method](k, n, 0.95) for k in range(n + 1)]
+    return sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k, ci in enumerate(cis) if ci.low <= p <= ci.high)
+
+
+def test_clopper_pearson_covers_at_least_95_percent_and_wilson_about_95_on_average():
+    """Exact coverage by summing the binomial over every outcome: Clopper–Pearson never below 95% (it is exact in
+    that sense); Wilson's averages near 95% over p, though it dips below at some p."""
+    grid = [i / 200 for i in range(1, 200)]
+    for n in (5, 17, 40, 80):
+        exact = [coverage("clopper-pearson", n, p) for p in grid]
+        assert min(exact) >= 0.95 - 1e-9, n
+        score = [coverage("wilson", n, p) for p in grid]
+        assert 0.93 < sum(score) / len(score) < 0.97 and min(score) < 0.95, n
+
+
 # Newcombe (1998), "Two-sided confidence intervals for the single proportion", Statistics in Medicine 17,
 # Table II: method 3 (Wilson score) and method 5 (Clopper–Pearson exact), to 4 decimals.
 PUBLISHED = [
