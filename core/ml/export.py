@@ -13,7 +13,7 @@ from typing import TypedDict
 import numpy as np
 import torch
 
-from core import audit, auth, config, db, evaluation, imaging, runs
+from core import audit, auth, config, db, evaluation, imaging, intervals, runs
 from core.errors import StorageError, ValidationError
 from core.files import TMP_PREFIX, write_atomic
 from core.ml import predict
@@ -70,11 +70,23 @@ class ModelCard(TypedDict):
     output: str
     metrics: dict[str, dict[str, float | None]]
     operating_point: dict[str, object] | None
+    defect_recall: intervals.RecallCard | None  # at the operating point, on validation and test, 95% intervals
+    false_alarm_rate: intervals.RatesCard | None
     dataset_snapshot: dict[str, object]
     check: dict[str, float | int]
     versions: dict[str, str]
     exported_by: str
     exported_at: str
+
+
+def _rates(
+    ws: Workspace, run: runs.Run, threshold: float | None
+) -> tuple[intervals.RecallCard | None, intervals.RatesCard | None]:
+    """The card's defect recall and false-alarm rate with their intervals, at the threshold the model ships with."""
+    point = evaluation.operating_point(ws.conn, run) if threshold is not None else None
+    if point is None:
+        return None, None
+    return intervals.card_rates(intervals.point_rates(ws.conn, run, point))
 
 
 def export_run(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str, out: Path) -> ModelCard:
@@ -101,6 +113,7 @@ def export_run(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str, out: Pat
     finally:
         tmp.unlink(missing_ok=True)
     run = predictor.run
+    recall, false_alarm = _rates(ws, run, predictor.threshold)
     card: ModelCard = {
         "format": fmt,
         "file": out.name,
@@ -131,6 +144,8 @@ def export_run(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str, out: Pat
             if predictor.threshold is not None
             else None
         ),
+        "defect_recall": recall,
+        "false_alarm_rate": false_alarm,
         "dataset_snapshot": {"id": _snapshot_id(ws, run.id), "photos": len(runs.snapshot(ws.conn, run.id))},
         "check": {"max_abs_diff": diff, "tolerance": TOLERANCE, "samples": int(sample.shape[0])},
         "versions": run.versions,

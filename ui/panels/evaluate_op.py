@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from core import auth, evaluation, metrics, plots, runs
+from core import auth, evaluation, intervals, metrics, plots, runs
 from core.workspace import Workspace
 from ui import components as ui
 
@@ -25,7 +25,7 @@ def operating_point(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
         0.80,
         1.0,
         float(stored.get("target_recall") or metrics.DEFAULT_TARGET_RECALL),
-        0.005,
+        0.001,  # fine enough for 0.999, a target a plant may be asked for
         key=f"eval_target_{run.id}",
         format="%.3f",
     )
@@ -42,6 +42,7 @@ def operating_point(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
     cols[2].metric(ui.tr("eval.op.test_recall"), f"{effect.defect_recall:.3f}" if effect.n else none)
     cols[3].metric(ui.tr("eval.op.false_alarm"), f"{effect.false_alarm_rate:.3f}" if effect.n else none)
     cols[4].metric(ui.tr("eval.op.saved"), f"{stored['threshold']:.3f}" if stored else none)
+    _intervals(ws, run, point)
     if effect.n:
         names = ui.label_names(ws)
         st.plotly_chart(
@@ -57,6 +58,66 @@ def operating_point(ws: Workspace, me: auth.Actor, run: runs.Run) -> None:
         st.button(
             ui.tr("eval.op.save"), key="eval_op_save", icon=":material/save:", on_click=ui.act, args=(_save, ws, run.id)
         )
+
+
+def _intervals(ws: Workspace, run: runs.Run, point: metrics.OperatingPoint) -> None:
+    """Defect recall and false-alarm rate on validation and test, each with its 95% interval and its counts."""
+    rates = intervals.point_rates(ws.conn, run, point)
+    measures = (
+        ("intervals.recall", "intervals.counts.recall", lambda s: s.defect_recall),
+        ("intervals.false_alarm", "intervals.counts.false_alarm", lambda s: s.false_alarm_rate),
+    )
+    rows = [
+        {
+            ui.tr("intervals.col.measure"): ui.tr(name),
+            ui.tr("intervals.col.split"): ui.tr(f"split.{split.split}"),
+            ui.tr("intervals.col.value"): _rate(pick(split)),
+            ui.tr("intervals.col.counts"): ui.tr(counts, k=pick(split).k, n=pick(split).n),
+        }
+        for name, counts, pick in measures
+        for split in rates.splits
+    ]
+    ui.table(rows, key=f"eval_intervals_{run.id}_{ui.lang()}")
+    st.caption(ui.tr("intervals.help", method=ui.tr(f"intervals.method.{intervals.SHOWN_METHOD}")))
+    _too_few(rates)
+
+
+def _too_few(rates: intervals.PointRates) -> None:
+    """Say plainly when a split's defect photos cannot show the target even if every one were caught."""
+    if rates.short and rates.needed is None:
+        st.warning(ui.tr("intervals.never"), icon=":material/warning:")
+    elif rates.short:
+        short = "; ".join(
+            ui.tr(
+                "intervals.too_few.split",
+                split=ui.tr(f"split.{s.split}"),
+                n=s.defect_recall.n,
+                best=_below(s.best_low, rates.target),
+            )
+            if s.defect_recall.n
+            else ui.tr("intervals.too_few.none", split=ui.tr(f"split.{s.split}"))
+            for s in rates.short
+        )
+        target = f"{rates.target:.6g}"  # 0.99, 0.999: as the target was set
+        st.warning(
+            ui.tr("intervals.too_few", target=target, splits=short[:1].upper() + short[1:], needed=f"{rates.needed:,}"),
+            icon=":material/warning:",
+        )
+
+
+def _below(best: float | None, target: float) -> str:
+    """The best lower bound with the decimals (3 to 6) it takes not to read as the target it falls short of."""
+    for digits in range(3, 7):
+        if f"{best:.{digits}f}" != f"{target:.{digits}f}":
+            break
+    return f"{best:.{digits}f}"
+
+
+def _rate(interval: intervals.Interval) -> str:
+    """ "0.962 (0.870–0.993)"; no photo: a dash."""
+    if interval.value is None:
+        return ui.tr("common.none")
+    return f"{ui.fmt(interval.value)} ({ui.fmt(interval.low)}–{ui.fmt(interval.high)})"
 
 
 def _save(ws: Workspace, me: auth.Actor, run_id: int) -> None:
