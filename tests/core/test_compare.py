@@ -51,12 +51,14 @@ def oracle(ws, run: runs.Run) -> dict[int, str]:
     point = evaluation.operating_point(ws.conn, run)
     normal = run.class_names.index("normal")
     out = {}
-    for row in ws.conn.execute("SELECT image_id, probs FROM predictions WHERE run_id = ? AND split = 'test'", (run.id,)):
+    for row in ws.conn.execute(
+        "SELECT image_id, probs FROM predictions WHERE run_id = ? AND split = 'test'", (run.id,)
+    ):
         probs = json.loads(row["probs"])
         if probs[normal] >= point.threshold:
             out[row["image_id"]] = "normal"
         else:
-            out[row["image_id"]] = max((p, c) for c, p in zip(run.class_names, probs) if c != "normal")[1]
+            out[row["image_id"]] = max((p, c) for c, p in zip(run.class_names, probs, strict=True) if c != "normal")[1]
     return out
 
 
