@@ -85,12 +85,16 @@ def test_a_promotion_shows_what_it_recorded(crafted):
     ws, a, b, found = crafted
     evaluation.promote(ws.conn, TRAINER, b.id, force=True)
     at = open_flips()
-    # b is production now: the candidate defaults to a; pick b against a, as promoted
+    recorded = f"{len(found.fixed)} fixed, {len(found.broken)} newly wrong, {found.same} unchanged"
+    # b is production now: the candidate defaults to a, against b; the record names which replaced which
+    [shown] = [i.value for i in at.info if i.value.startswith("Recorded with the promotion")]
+    assert f"promotion of run #{b.id} over run #{a.id}" in shown and recorded in shown
+    # picked as promoted: b against a
     at.selectbox(key=f"cmp_b_{b.id}_en").set_value(b.id).run()
     at.selectbox(key=f"cmp_a_{b.id}_en").set_value(a.id).run()
-    [recorded] = [i.value for i in at.info]
-    assert f"promotion of run #{b.id} over run #{a.id}" in recorded
-    assert f"{len(found.fixed)} fixed, {len(found.broken)} newly wrong, {found.same} unchanged" in recorded
+    [recorded_text] = [i.value for i in at.info if i.value.startswith("Recorded with the promotion")]
+    assert f"promotion of run #{b.id} over run #{a.id}" in recorded_text
+    assert recorded in recorded_text
 
 
 @pytest.mark.slow

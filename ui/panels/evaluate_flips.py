@@ -76,15 +76,16 @@ def _summary(found: compare.PhotoComparison) -> None:
 
 
 def _recorded(ws: Workspace, candidate: int, reference: int) -> None:
-    """The comparison a promotion of the candidate over the reference recorded, when there was one."""
+    """The comparison the latest promotion of one of the two runs over the other recorded (its text names which
+    run replaced which, so it reads the same whichever way round they are picked)."""
     for done in runs.promotions(ws.conn):
         kept = done["comparison"]
-        if done["run_id"] == candidate and kept and kept.get("against") == reference:
+        if kept and {done["run_id"], kept.get("against")} == {candidate, reference}:
             st.info(
                 ui.tr(
                     "compare.recorded",
-                    run=candidate,
-                    against=reference,
+                    run=done["run_id"],
+                    against=kept["against"],
                     user=ui.plain(done["user"]),
                     at=ui.local_time(done["at"]),
                     fixed=len(kept["fixed"]),
@@ -137,8 +138,9 @@ def _flip(ws: Workspace, found: compare.PhotoComparison, flip: compare.Flip) -> 
 
 def _flips(ws: Workspace, found: compare.PhotoComparison) -> None:
     lists = {"broken": found.broken, "fixed": found.fixed}
+    show, heatmaps, page = st.columns([3, 3, 2], vertical_alignment="bottom")
     kind = ui.choice(
-        st,
+        show,
         ui.tr("compare.show"),
         list(KINDS),
         "cmp_kind",
@@ -150,13 +152,12 @@ def _flips(ws: Workspace, found: compare.PhotoComparison) -> None:
     if not shown:
         st.caption(":material/inbox: " + ui.tr(f"compare.none.{kind}", a=found.a.run_id))
         return
-    st.toggle(ui.tr("compare.heatmaps"), value=True, key="cmp_heatmaps")
+    heatmaps.toggle(ui.tr("compare.heatmaps"), value=True, key="cmp_heatmaps")
     start = 0
     if len(shown) > SHOWN:
-        starts = list(range(0, len(shown), SHOWN))
-        start = st.selectbox(
+        start = page.selectbox(
             ui.tr("compare.page"),
-            starts,
+            list(range(0, len(shown), SHOWN)),
             format_func=lambda s: f"{s + 1}–{min(s + SHOWN, len(shown))} / {len(shown)}",
             key=f"cmp_page_{kind}_{found.a.run_id}_{found.b.run_id}",
         )
