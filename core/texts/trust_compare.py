@@ -39,6 +39,7 @@ EN: dict[str, str] = {
     "compare.heatmap_failed": "No heatmap: {message}",
     "compare.recorded": "Recorded with the promotion of run #{run} over run #{against} ({user}, {at}): {fixed} fixed, "
     "{broken} newly wrong, {same} unchanged.",
+    "compare.promoted": "Photo by photo: {fixed} fixed, {broken} newly wrong, {same} unchanged.",
     "compare.same_run": "Run #{run} was given twice: compare the candidate with another run.",
     "compare.classes": "Runs #{a} and #{b} know different classes ({classes_a} vs {classes_b}), so their verdicts "
     "cannot be compared photo by photo.",
@@ -82,6 +83,7 @@ KO: dict[str, str] = {
     "compare.heatmap_failed": "히트맵 없음: {message}",
     "compare.recorded": "학습 #{run}을(를) 학습 #{against} 대신 승격할 때 기록됨 ({user}, {at}): 바로잡음 {fixed}장, "
     "새로 틀림 {broken}장, 변화 없음 {same}장.",
+    "compare.promoted": "사진별: 바로잡음 {fixed}장, 새로 틀림 {broken}장, 변화 없음 {same}장.",
     "compare.same_run": "학습 #{run}이(가) 두 번 주어졌습니다: 후보를 다른 학습과 비교하세요.",
     "compare.classes": "학습 #{a}과(와) #{b}는 서로 다른 클래스를 압니다 ({classes_a} 대 {classes_b}). 그래서 사진별로 "
     "판정을 비교할 수 없습니다.",

@@ -155,3 +155,16 @@ def test_trained_runs_draw_both_heatmaps(ws, monkeypatch):
     assert i18n.t("compare.heatmap_failed", "ko", message="").rstrip() not in texts(at)
     at.toggle(key="cmp_heatmaps").set_value(False).run()
     assert with_heatmaps - len(at.get("image")) == 2 * drawn and not at.exception
+
+
+@pytest.mark.slow
+def test_the_promotion_message_says_what_changed_photo_by_photo(crafted):
+    """(needs ui/panels/evaluate_release.py's _promoted_text to add compare.promoted)"""
+    ws, a, b, found = crafted
+    at = open_flips("ko")
+    at.checkbox(key=f"eval_force_{b.id}").check().run()
+    at.button(key="eval_promote").click().run()
+    assert not at.exception, at.exception
+    assert runs.production_run_id(ws.conn) == b.id
+    said = i18n.t("compare.promoted", "ko", fixed=len(found.fixed), broken=len(found.broken), same=found.same)
+    assert any(said in s.value for s in at.success)
