@@ -200,3 +200,45 @@ def test_a_promotion_over_a_model_of_other_classes_records_no_comparison(ws):
     two = flip_run(ws, 4, 0.5)
     done = evaluation.promote(ws.conn, TRAINER, two.id, force=True)
     assert done["comparison"] is None and runs.promotions(ws.conn)[0]["comparison"] is None
+
+
+def test_the_flips_add_up_to_evaluations_own_figures(ws):
+    """Labels unchanged since the runs: each run's right photos are the diagonal of its confusion matrix at the
+    operating point (evaluation.summarize_run), so fixed - broken is the candidate's gain in right photos."""
+    a, b = flip_workspace(ws)
+    found = compare.compare_photos(ws.conn, a.id, b.id)
+    right = {}
+    for run in (a, b):
+        matrix = np.array(evaluation.summarize_run(ws.conn, run.id)["operating_point"]["confusion_matrix"])
+        right[run.id] = int(np.trace(matrix))
+        assert matrix.sum() == 24
+    assert len(found.fixed) - len(found.broken) == right[b.id] - right[a.id]
+    assert len(found.fixed) + len(found.broken) + found.same == 24 and found.left_out == {}
+    assert found.same - found.both_wrong == right[a.id] - len(found.broken)  # both right
+
+
+def test_promotions_recorded_before_the_comparison_column_read_as_none(ws_path, monkeypatch):
+    """The migration adds promotions.comparison to a workspace that already has promotions: they keep their
+    rows and read with no comparison; the next promotion records one."""
+    from core import db, migrations
+    from core.workspace import open_workspace
+
+    index = next(i for i, m in enumerate(migrations.MIGRATIONS) if isinstance(m, str) and "ADD COLUMN comparison" in m)
+    monkeypatch.setattr(db, "_MIGRATIONS", migrations.MIGRATIONS[:index])
+    old = open_workspace(ws_path)
+    add_demo(old, 6)
+    run = new_run(old, tiny_config())
+    old.conn.execute(
+        "INSERT INTO promotions (run_id, previous_run_id, user, at, forced, reason) VALUES (?, ?, ?, ?, ?, ?)",
+        (run.id, None, "tim", "", 0, "x"),
+    )
+    old.conn.commit()
+    old.close()
+    monkeypatch.setattr(db, "_MIGRATIONS", migrations.MIGRATIONS)
+    new = open_workspace(ws_path)
+    try:
+        assert db.schema_version(new.conn) == len(migrations.MIGRATIONS)
+        [kept] = runs.promotions(new.conn)
+        assert (kept["run_id"], kept["reason"], kept["comparison"]) == (run.id, "x", None)
+    finally:
+        new.close()
