@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 import numpy as np
 
@@ -242,6 +242,9 @@ class Promotion(TypedDict):
     overridden: bool  # forced past a refusal
     reason: str
     figures: dict[str, list[float | None]] | None  # defect_recall, macro_f1: [this run, the run it replaces]
+    # over a production model of the same classes: core.compare's summary (the photos this run fixes and newly
+    # gets wrong, the count of the rest), as recorded with the promotion
+    comparison: NotRequired[dict[str, object] | None]
 
 
 def promote(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, force: bool = False) -> Promotion:
@@ -273,8 +276,19 @@ def promote(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, force: boo
             "defect_recall": [new.defect_recall, old.defect_recall],
             "macro_f1": [new.macro_f1, old.macro_f1],
         }
-    runs.record_promotion(conn, actor, run_id, force, out["reason"])
+        out["comparison"] = _photo_changes(conn, run, current_id)
+    runs.record_promotion(conn, actor, run_id, force, out["reason"], out.get("comparison"))
     return out
+
+
+def _photo_changes(conn: sqlite3.Connection, run: runs.Run, current_id: int) -> dict[str, object] | None:
+    """What the promotion records: the run against production photo by photo on the test split; None when the
+    two know different classes (their verdicts do not compare, and that alone does not stop a promotion)."""
+    from core import compare  # imported here: core.compare reads operating points from this module
+
+    if set(runs.get_run(conn, current_id).class_names) != set(run.class_names):
+        return None
+    return compare.compare_photos(conn, current_id, run.id).summary()
 
 
 class RunRow(TypedDict):

@@ -279,4 +279,9 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
             for verb in ("UPDATE", "DELETE")
         ),
     ),
+    # 10: a promotion over a production model records the photo-by-photo comparison it was made on
+    # (core.compare: the photos the new run fixes and newly gets wrong, and the count of the rest), as JSON.
+    """
+    ALTER TABLE promotions ADD COLUMN comparison TEXT;
+    """,
 )

@@ -270,14 +270,32 @@ def production_run_id(conn: sqlite3.Connection) -> int | None:
     return row[0] if row else None
 
 
-def record_promotion(conn: sqlite3.Connection, actor: auth.Actor, run_id: int, forced: bool, reason: str) -> None:
+def record_promotion(
+    conn: sqlite3.Connection,
+    actor: auth.Actor,
+    run_id: int,
+    forced: bool,
+    reason: str,
+    comparison: dict[str, object] | None = None,
+) -> None:
+    """Append the promotion; comparison: core.compare's summary against the model it replaces (None: the first)."""
     auth.require(actor, "promote")
+    counts = {k: len(v) if isinstance(v, list) else v for k, v in (comparison or {}).items() if k != "against"}
     with db.transaction(conn):
         conn.execute(
-            "INSERT INTO promotions (run_id, previous_run_id, user, at, forced, reason) VALUES (?, ?, ?, ?, ?, ?)",
-            (run_id, production_run_id(conn), actor.name, db.now_iso(), int(forced), reason),
+            "INSERT INTO promotions (run_id, previous_run_id, user, at, forced, reason, comparison)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                production_run_id(conn),
+                actor.name,
+                db.now_iso(),
+                int(forced),
+                reason,
+                json.dumps(comparison) if comparison is not None else None,
+            ),
         )
-        audit.record(conn, actor.name, "promote", f"run {run_id}", forced=forced, reason=reason)
+        audit.record(conn, actor.name, "promote", f"run {run_id}", forced=forced, reason=reason, **counts)
 
 
 class PromotionRecord(TypedDict):
@@ -290,8 +308,14 @@ class PromotionRecord(TypedDict):
     at: str
     forced: int  # 1: promoted past a refusal, or by --force
     reason: str
+    # core.compare's summary against the previous model: against, fixed and broken (image ids), same, left_out;
+    # None for the first production model and for promotions recorded before the comparison was kept
+    comparison: dict[str, object] | None
 
 
 def promotions(conn: sqlite3.Connection) -> list[PromotionRecord]:
     """Every promotion, latest first."""
-    return [PromotionRecord(**r) for r in conn.execute("SELECT * FROM promotions ORDER BY id DESC")]
+    rows = conn.execute("SELECT * FROM promotions ORDER BY id DESC").fetchall()
+    return [
+        PromotionRecord(**dict(r, comparison=json.loads(r["comparison"]) if r["comparison"] else None)) for r in rows
+    ]

@@ -8,7 +8,7 @@ from core import evaluation, runs
 from core.errors import CoreError
 from ui import components as ui
 from ui.panels import evaluate as panels
-from ui.panels import evaluate_compare, evaluate_op, evaluate_release
+from ui.panels import evaluate_compare, evaluate_flips, evaluate_op, evaluate_release
 
 ws = ui.workspace()
 me = ui.actor()
@@ -21,8 +21,10 @@ if not finished:
     st.info(ui.tr("eval.none"))
     st.stop()
 
-# the comparison runs only when its tab is open
-tab_run, tab_compare = st.tabs([ui.tr("eval.tab.run"), ui.tr("eval.tab.compare")], key="eval_tab", on_change="rerun")
+# the comparisons run only when their tab is open
+tab_run, tab_compare, tab_flips = st.tabs(
+    [ui.tr("eval.tab.run"), ui.tr("eval.tab.compare"), ui.tr("compare.tab")], key="eval_tab", on_change="rerun"
+)
 with tab_run:
     try:
         run = panels.run_picker(finished)
@@ -52,5 +54,12 @@ if tab_compare.open:
     with tab_compare:
         try:
             evaluate_compare.compare(ws)
+        except CoreError as exc:
+            ui.show_error(exc)
+
+if tab_flips.open:
+    with tab_flips:
+        try:
+            evaluate_flips.flips(ws)
         except CoreError as exc:
             ui.show_error(exc)

@@ -115,10 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("history", cmd_history, "label events of one photo as JSON")
     p.add_argument("image")
     # imported here, not at the top: each imports this module for print_json, and the graph stays acyclic
-    from core.cli import admin, evaluate, inspect, tokens, train
+    from core.cli import admin, compare, evaluate, inspect, tokens, train
 
     train.add_commands(add)
     evaluate.add_commands(add)
+    compare.add_commands(add)
     admin.add_commands(add)
     inspect.add_commands(add)
     tokens.add_commands(add)

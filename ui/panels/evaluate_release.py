@@ -53,6 +53,9 @@ def _promoted_text(done: dict) -> str:
             old_f1=f"{old_f1:.3f}",
             previous=done["previous_run_id"],
         )
+    kept = done.get("comparison")  # photo by photo against the model it replaces (core.compare)
+    if kept:
+        text += " " + ui.tr("compare.promoted", fixed=len(kept["fixed"]), broken=len(kept["broken"]), same=kept["same"])
     if done["overridden"]:
         text += " " + ui.tr("eval.promote.forced")
     return text
