@@ -11,6 +11,7 @@ from core.texts import (
     dataset,
     diagnose,
     evaluate,
+    familiarity,
     inspect,
     inspect_align,
     inspect_judge,
@@ -47,6 +48,7 @@ for _area in (
     trust_intervals,
     trust_compare,
     trust_heatmap,
+    familiarity,
 ):
     for _table, _part in ((EN, _area.EN), (KO, _area.KO)):
         _clash = set(_table) & set(_part)

@@ -11,11 +11,19 @@ from core.evaluation import NORMAL  # the one label that is not a defect
 from core.stations import Box
 
 
-def verdict_of(alignment_ok: bool, labels: Sequence[tuple[str | None, bool]]) -> str:
-    """check: alignment unsure or a position without a label; defect: any (label, defect) a defect; else pass."""
+def verdict_of(alignment_ok: bool, labels: Sequence[tuple[str | None, bool]], unfamiliar: bool = False) -> str:
+    """check: alignment unsure or a position without a label; defect: any (label, defect) a defect; check again
+    when a position's crop is unlike anything the model was trained on (never a pass); else pass."""
     if not alignment_ok or any(label is None for label, _ in labels):
         return "check"
-    return "defect" if any(defect for _, defect in labels) else "pass"
+    if any(defect for _, defect in labels):
+        return "defect"
+    return "check" if unfamiliar else "pass"
+
+
+def is_unfamiliar(familiarity: dict[str, object] | None) -> bool:
+    """A position's stored familiarity ({"percentile", "unfamiliar"}; None: its model had no index) says so."""
+    return bool(familiarity and familiarity.get("unfamiliar"))
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,12 @@ class StoredPosition:
     probs: dict[str, float]
     unfit: str | None
     corrections: tuple[Correction, ...] = ()
+    familiarity: dict[str, object] | None = None  # {"percentile", "unfamiliar"} as judged; None: not measured
+
+    @property
+    def unfamiliar(self) -> bool:
+        """Unlike the training photos and not corrected by a person since."""
+        return not self.corrections and is_unfamiliar(self.familiarity)
 
     @property
     def current_label(self) -> str | None:
@@ -82,6 +96,8 @@ class Inspection:
     @property
     def current_verdict(self) -> str:
         """The verdict with the corrections: a corrected position counts as judged by a person."""
+        labels = [(p.current_label, p.current_defect) for p in self.positions]
+        unfamiliar = any(p.unfamiliar for p in self.positions)
         if all(p.corrections for p in self.positions):
-            return verdict_of(True, [(p.current_label, p.current_defect) for p in self.positions])
-        return verdict_of(self.alignment.ok, [(p.current_label, p.current_defect) for p in self.positions])
+            return verdict_of(True, labels)
+        return verdict_of(self.alignment.ok, labels, unfamiliar)

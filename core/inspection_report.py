@@ -51,13 +51,17 @@ def state(position: StoredPosition) -> str:
     """The colour a position gets: pass (normal), defect, or unfit (not judged)."""
     if position.current_label is None:
         return "unfit"
-    return "defect" if position.current_defect else "pass"
+    if position.current_defect:
+        return "defect"
+    return "unfit" if position.unfamiliar else "pass"  # unlike the training photos: checked, never passed
 
 
 def _position_view(ws: Workspace, inspection: Inspection, index: int, tr, names: dict[str, str]):
     pos = inspection.positions[index]
     label = pos.current_label
     text = tr(f"inspect.unfit.{pos.unfit or 'alignment'}") if label is None else names.get(label, label)
+    if pos.unfamiliar:
+        text += " · " + tr("familiarity.position", percentile=f"{float(pos.familiarity['percentile']):.1f}")
     if pos.corrections:
         text += " · " + tr("inspect.corrected", user=pos.corrections[-1].user)
     probs = " · ".join(f"{names.get(c, c)} {p:.2f}" for c, p in sorted(pos.probs.items(), key=lambda kv: -kv[1]))

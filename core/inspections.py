@@ -36,6 +36,7 @@ class PositionResult:
     defect: bool  # label is not normal; also True when unfit (never a silent pass)
     probs: dict[str, float]  # {} when unfit
     unfit: str | None = None  # why not judged: "alignment" | "outside"
+    familiarity: dict[str, object] | None = None  # {"percentile", "unfamiliar"}; None: the model has no index
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,9 @@ class InspectionResult:
     @property
     def verdict(self) -> str:
         """Check when alignment is unsure or a position was not judged; defect when one is; else pass."""
-        return inspection_record.verdict_of(self.alignment.ok, [(p.label, p.defect) for p in self.positions])
+        labels = [(p.label, p.defect) for p in self.positions]
+        unfamiliar = any(inspection_record.is_unfamiliar(p.familiarity) for p in self.positions)
+        return inspection_record.verdict_of(self.alignment.ok, labels, unfamiliar)
 
 
 # ---- recording ----------------------------------------------------------------------------------------------
@@ -154,7 +157,7 @@ def _insert(
     )
     conn.executemany(
         "INSERT INTO inspection_positions (inspection_id, position, name, x0, y0, x1, y1, corners, label, defect,"
-        " probs, unfit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " probs, unfit, familiarity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 cur.lastrowid,
@@ -166,6 +169,7 @@ def _insert(
                 int(bool(p.defect)),
                 json.dumps({k: float(v) for k, v in p.probs.items()}),
                 p.unfit,
+                None if p.familiarity is None else json.dumps(p.familiarity),
             )
             for index, p in enumerate(result.positions)
         ],
@@ -274,6 +278,7 @@ def _positions(conn: sqlite3.Connection, where: str, args: Sequence[object]) -> 
                 json.loads(p["probs"]),
                 p["unfit"],
                 tuple(events.get((p["inspection_id"], p["name"]), ())),
+                json.loads(p["familiarity"]) if p["familiarity"] else None,
             )  # type: ignore[arg-type]
         )
     return found
@@ -358,6 +363,7 @@ def inspection_json(inspection: Inspection) -> dict[str, object]:
                 "probs": p.probs,
                 "box": list(p.box),
                 "unfit": p.unfit,
+                "familiarity": p.familiarity,
                 "current_label": p.current_label,
                 "corrections": len(p.corrections),
             }

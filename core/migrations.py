@@ -284,4 +284,9 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     """
     ALTER TABLE promotions ADD COLUMN comparison TEXT;
     """,
+    # 11: each inspected position's familiarity to its model ({"percentile", "unfamiliar"} as JSON; NULL when the
+    # model had no index): an unfamiliar crop makes the photo's verdict "check", never a pass
+    """
+    ALTER TABLE inspection_positions ADD COLUMN familiarity TEXT;
+    """,
 )

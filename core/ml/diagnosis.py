@@ -103,10 +103,11 @@ def diagnose(
     mask = probs = None
     if cam is not None:
         mask, target, probs = explain.compute(predictor, signals.cached_jpeg, cam.method, cam.target)
+    familiar = predict.familiar_rows(predictor)  # from the heatmap's forward (None without one)
     if probs is None or tta:
         result = predict.predict(predictor, [signals.cached_jpeg], tta=tta)[0]
     else:
-        result = predict.make_prediction(predictor, probs, 0.0)
+        result = predict.make_prediction(predictor, probs, 0.0, familiar[0] if familiar else None)
     result = replace(result, ms=(time.perf_counter() - start) * 1000)
     timed = "+".join(["model", *(["mirror"] if tta else []), *([cam.method] if cam else [])])
     shown = None

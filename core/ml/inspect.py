@@ -64,20 +64,22 @@ def judge(
     if not cams:
         with torch.inference_mode():
             probs = torch.softmax(predictor.spec.model(batch).float(), dim=1).cpu().numpy()
+        familiar = predict.familiar_rows(predictor) or [None] * len(crops)
         ms = (time.perf_counter() - start) * 1000 / len(crops)
         return [
-            Judged(predict.make_prediction(predictor, row, ms), None, crop=c)
-            for row, c in zip(probs, crops, strict=True)
+            Judged(predict.make_prediction(predictor, row, ms, f), None, crop=c)
+            for row, f, c in zip(probs, familiar, crops, strict=True)
         ]
     logits, activation = explain._capture(predictor.spec.cam_target_layers[-1]).run(predictor.spec.model, batch)
+    familiar = predict.familiar_rows(predictor) or [None] * len(crops)
     probs = torch.softmax(logits.detach().float(), dim=1).cpu().numpy()
     decided = [predict.make_prediction(predictor, row, 0.0) for row in probs]
     targets = [predictor.class_names.index(p.label) for p in decided]
     masks = _masks(logits, activation, targets, method, (batch.shape[-1], batch.shape[-2]))
     ms = (time.perf_counter() - start) * 1000 / len(crops)
     return [
-        Judged(predict.make_prediction(predictor, row, ms), mask, p.label, c)
-        for row, mask, p, c in zip(probs, masks, decided, crops, strict=True)
+        Judged(predict.make_prediction(predictor, row, ms, f), mask, p.label, c)
+        for row, f, mask, p, c in zip(probs, familiar, masks, decided, crops, strict=True)
     ]
 
 
@@ -144,7 +146,8 @@ def _position(
     if judged is None:
         return inspections.PositionResult(position.name, box, corners, None, True, {}, unfit)
     p = judged.prediction
-    return inspections.PositionResult(position.name, box, corners, p.label, p.defect, dict(p.probs))
+    familiar = p.familiarity.to_json() if p.familiarity is not None else None
+    return inspections.PositionResult(position.name, box, corners, p.label, p.defect, dict(p.probs), None, familiar)
 
 
 def decode_photo(ws: Workspace, data: bytes, name: str = "photo") -> Image.Image:

@@ -17,7 +17,7 @@ from PIL import Image
 
 from core import evaluation, imaging, metrics, runs
 from core.errors import NotFoundError, ValidationError
-from core.ml import checkpoint, models, runtime, transforms
+from core.ml import checkpoint, familiarity, models, runtime, transforms
 from core.workspace import Workspace
 
 
@@ -28,6 +28,8 @@ class Predictor:
     class_names: tuple[str, ...]
     threshold: float | None  # on P(normal); None: plain arg-max
     device: torch.device
+    index: familiarity.Index | None = None  # the run's training photos, for each photo's familiarity
+    cut: float = familiarity.DEFAULT_PERCENTILE  # past this percentile of validation a photo is unfamiliar
 
     @property
     def normal(self) -> int | None:
@@ -41,6 +43,12 @@ class Prediction:
     probs: dict[str, float]
     defect: bool
     ms: float
+    familiarity: familiarity.Familiarity | None = None  # None: the run has no index (no validation photos)
+
+    @property
+    def unfamiliar(self) -> bool:
+        """Unlike anything the model was trained on: the verdict is "check the photo", never a pass."""
+        return self.familiarity is not None and self.familiarity.unfamiliar
 
 
 def load_predictor(ws: Workspace, run_id: int | None = None, device: str | None = None) -> Predictor:
@@ -73,8 +81,11 @@ def load_predictor(ws: Workspace, run_id: int | None = None, device: str | None 
     chosen = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     spec.model.eval().requires_grad_(False).to(chosen)  # inference only: Grad-CAM differentiates activations
     point = evaluation.operating_point(ws.conn, run) if evaluation.NORMAL in run.class_names else None
+    familiarity.attach(spec)
     _warm_up(spec.model, spec.preprocess.size, chosen)
-    return Predictor(run, spec, tuple(saved["class_names"]), point.threshold if point else None, chosen)
+    index = familiarity.index_for(ws, run, spec, chosen)
+    threshold = point.threshold if point else None
+    return Predictor(run, spec, tuple(saved["class_names"]), threshold, chosen, index, familiarity.cut_percentile(ws))
 
 
 def _warm_up(model: torch.nn.Module, size: int, device: torch.device) -> None:
@@ -82,6 +93,7 @@ def _warm_up(model: torch.nn.Module, size: int, device: torch.device) -> None:
     would otherwise be the one photo whose time per photo is several times the others'."""
     with torch.inference_mode():
         model(torch.zeros(1, 3, size, size, device=device))
+    familiarity.taken()  # the blank photo's features are nobody's
 
 
 PhotoInput = Image.Image | bytes | Path  # a decoded photo, or the bytes / path of a stored working copy
@@ -99,8 +111,18 @@ def prepare(predictor: Predictor, photos: list[PhotoInput]) -> torch.Tensor:
     return torch.stack([tf(torch.from_numpy(a)) for a in arrays]).to(predictor.device)
 
 
-def make_prediction(predictor: Predictor, probs: np.ndarray, ms: float) -> Prediction:
-    """One photo's class probabilities → the decision at the operating point."""
+def familiar_rows(predictor: Predictor) -> list[familiarity.Familiarity] | None:
+    """The familiarity of each photo of this thread's last forward of the predictor's model; None without index."""
+    rows = familiarity.taken()
+    if predictor.index is None or rows is None:
+        return None
+    return predictor.index.judge(rows, predictor.cut)
+
+
+def make_prediction(
+    predictor: Predictor, probs: np.ndarray, ms: float, familiar: familiarity.Familiarity | None = None
+) -> Prediction:
+    """One photo's class probabilities (and its familiarity) → the decision at the operating point."""
     top = int(probs.argmax())
     decision = top
     if predictor.normal is not None and predictor.threshold is not None:
@@ -111,6 +133,7 @@ def make_prediction(predictor: Predictor, probs: np.ndarray, ms: float) -> Predi
         {c: round(float(p), 6) for c, p in zip(predictor.class_names, probs, strict=True)},
         predictor.normal is not None and decision != predictor.normal,
         ms,
+        familiar,
     )
 
 
@@ -122,8 +145,10 @@ def predict(predictor: Predictor, photos: list[PhotoInput], tta: bool = False) -
     batch = prepare(predictor, photos)
     with torch.inference_mode():
         probs = torch.softmax(predictor.spec.model(batch).float(), dim=1)
+        familiar = familiar_rows(predictor) or [None] * len(photos)  # the photo as taken, not its mirror
         if tta:  # a mirrored photo is the same bolt: average both views
             probs = (probs + torch.softmax(predictor.spec.model(torch.flip(batch, dims=[3])).float(), dim=1)) / 2
+            familiarity.taken()
     probs_np = probs.cpu().numpy()
     ms = (time.perf_counter() - start) * 1000 / len(photos)
-    return [make_prediction(predictor, row, ms) for row in probs_np]
+    return [make_prediction(predictor, row, ms, f) for row, f in zip(probs_np, familiar, strict=True)]

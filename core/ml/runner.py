@@ -138,6 +138,19 @@ def run_here(
     result = fit(context(ws, run, hooks))
     runs.set_device(ws.conn, run.id, runtime.describe_device(), {**run.weights, **result.weights})
     record_run(ws, run, result)
+    keep_familiarity(ws, run, hooks)
+
+
+def keep_familiarity(ws: Workspace, run: runs.Run, hooks: trainer.Hooks) -> None:
+    """Build the finished run's familiarity index now, in the background job, so the first diagnosis with it
+    does not wait for it; a failure here never fails the trained run (the index is built on first use then)."""
+    from core.ml import predict  # loading the run's model builds and keeps its index
+
+    hooks.progress({"phase": "familiarity", "epoch": run.config.epochs, "epochs": run.config.epochs})
+    try:
+        predict.load_predictor(ws, run.id)
+    except (CoreError, OSError, RuntimeError) as exc:
+        log.warning("familiarity index of run %d left for its first use: %s", run.id, exc)
 
 
 def outcome_of(exc: BaseException, hooks: DbHooks, config_batch: int) -> Outcome:

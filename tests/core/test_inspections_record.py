@@ -194,6 +194,30 @@ def test_an_unfit_position_corrected_by_a_person_counts_as_judged(ws, setup):
     assert inspections.get_inspection(ws.conn, inspection_id).current_verdict == "pass"
 
 
+def test_an_unfamiliar_position_makes_the_photo_check_never_pass(ws, setup):
+    """Issue 17: a crop unlike anything the model was trained on is held back; a person's label settles it."""
+    st, run_id = setup
+    data = photo(12)
+    judged = result(st, data, run_id)
+    strange = {"percentile": 99.97, "unfamiliar": True}
+    positions = (dataclasses.replace(judged.positions[0], familiarity=strange), *judged.positions[1:])
+    judged = dataclasses.replace(judged, positions=positions)
+    assert judged.verdict == "check"  # every label normal, one crop unfamiliar
+    inspection_id = inspections.record_inspection(ws, VIEWER, judged, data)
+    got = inspections.get_inspection(ws.conn, inspection_id)
+    assert got.verdict == got.current_verdict == "check" and got.positions[0].familiarity == strange
+    assert inspections.inspection_json(got)["positions"][0]["familiarity"] == strange
+    assert inspections.inspection_json(got)["positions"][1]["familiarity"] is None  # not measured
+    from core import inspection_report
+
+    assert [inspection_report.state(p) for p in got.positions[:2]] == ["unfit", "pass"]  # drawn amber, not green
+    inspections.correct(ws, LABELER, inspection_id, got.positions[0].name, "missing", "looked: the bolt is gone")
+    assert inspections.get_inspection(ws.conn, inspection_id).current_verdict == "defect"
+    defect = dataclasses.replace(judged, positions=(positions[0], dataclasses.replace(positions[1], label="broken",
+                                 defect=True, probs={"broken": 0.9}), *positions[2:]))  # fmt: skip
+    assert defect.verdict == "defect"  # a defect seen is told as a defect
+
+
 def test_a_bad_correction_is_refused_and_changes_nothing(ws, setup):
     inspection_id = record(ws, setup)
     before = counts(ws)

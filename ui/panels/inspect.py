@@ -74,7 +74,10 @@ def inputs(ws: Workspace, me: auth.Actor) -> None:
 
 def _verdict(inspection) -> None:
     verdict = inspection.current_verdict
-    text = ui.tr(f"inspect.verdict.{verdict}", id=inspection.id, name=ui.plain(inspection.photo_name))
+    key = f"inspect.verdict.{verdict}"
+    if verdict == "check" and inspection.alignment.ok and all(p.current_label for p in inspection.positions):
+        key = "familiarity.verdict"  # judged everywhere, yet held back: a crop unlike the training photos
+    text = ui.tr(key, id=inspection.id, name=ui.plain(inspection.photo_name))
     {"pass": st.success, "defect": st.error}.get(verdict, st.warning)(text, icon=STATE_ICON[verdict])
     align = inspection.alignment
     if not align.ok:
@@ -151,7 +154,7 @@ def card(ws: Workspace, me: auth.Actor, inspection_id: int) -> None:
                 alignment=view.alignment,
             )
         )
-        if not inspection.alignment.ok or inspection.current_verdict == "check":
+        if not inspection.alignment.ok or any(p.current_label is None for p in inspection.positions):
             inspect_fix.panel(ws, me, inspection)
         _positions(view)
         _actions(ws, me, inspection)
