@@ -70,6 +70,7 @@ def post_diagnose(request: Request, file: Annotated[UploadFile, File(description
         "top": result.result.top,
         "probs": result.result.probs,
         "unfit": list(result.issues),
+        "familiarity": result.result.familiarity.to_json() if result.result.familiarity else None,
         "operating_point": loaded.operating_point,
         "run_id": loaded.run_id,
         "width": result.width,

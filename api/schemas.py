@@ -21,13 +21,21 @@ class OperatingPointBody(BaseModel):
     val_false_alarm_rate: float | None = None
 
 
+class FamiliarityBody(BaseModel):
+    percentile: float = Field(description="distance to the nearest training photo, as a percentile of validation")
+    unfamiliar: bool = Field(description="past the workspace's cut: the verdict is check, never pass")
+
+
 class DiagnosisBody(BaseModel):
     label: str = Field(description="the decision at the operating point")
     defect: bool
-    verdict: str = Field(description="pass | defect | check (check: the photo is unfit to judge, see unfit)")
+    verdict: str = Field(
+        description="pass | defect | check (check: the photo is unfit to judge, see unfit, or unfamiliar)"
+    )
     top: str = Field(description="the likeliest class")
     probs: dict[str, float]
     unfit: list[str] = Field(description="why the photo is unfit (dark, blurry, small), empty when fit")
+    familiarity: FamiliarityBody | None = Field(description="null when the model has no familiarity index")
     operating_point: OperatingPointBody
     run_id: int
     width: int
@@ -48,6 +56,7 @@ class PositionRecord(BaseModel):
     defect: bool
     probs: dict[str, float]
     box: list[int]
+    familiarity: FamiliarityBody | None = None
 
 
 class InspectionBody(BaseModel):

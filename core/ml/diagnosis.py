@@ -35,10 +35,13 @@ class Diagnosis:
 
     @property
     def verdict(self) -> str:
-        """One of VERDICTS: CHECK when the photo is unfit to judge, else DEFECT or PASS at the operating point."""
+        """One of VERDICTS: CHECK when the photo is unfit to judge, else DEFECT or PASS at the operating point;
+        a PASS for a photo unlike anything the model was trained on is a CHECK (the familiarity gate)."""
         if self.issues:
             return "check"
-        return "pass" if self.result.label == evaluation.NORMAL and not self.result.defect else "defect"
+        if self.result.label == evaluation.NORMAL and not self.result.defect:
+            return "check" if self.result.unfamiliar else "pass"
+        return "defect"
 
     def report(self) -> dict[str, object]:
         """The JSON report a user downloads: machine-readable keys and values, in every language."""
@@ -50,6 +53,7 @@ class Diagnosis:
             "probs": self.result.probs,
             "defect": self.result.defect,
             "unfit": self.issues,
+            "familiarity": self.result.familiarity.to_json() if self.result.familiarity else None,
             "ms": round(self.result.ms, 1),
             "timed": self.timed,
             "width": self.width,

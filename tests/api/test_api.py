@@ -263,6 +263,9 @@ def test_diagnose_answers_with_the_production_models_decision(api, trained):
 
     expected = diagnosis.diagnose(ws, predict.load_predictor(ws), "bolt.png", _crop())
     assert body["probs"] == pytest.approx(expected.result.probs, abs=1e-5) and body["label"] == expected.result.label
+    assert expected.result.familiarity is not None  # the trained run keeps an index: the API tells the same
+    assert body["familiarity"]["unfamiliar"] == expected.result.familiarity.unfamiliar
+    assert body["familiarity"]["percentile"] == pytest.approx(expected.result.familiarity.percentile, abs=0.05)
     bad = post_file(server, "/v1/diagnose", b"", secret=secrets["viewer"])
     assert bad.status_code == 422 and bad.json()["error"] == "reject.empty"
 
@@ -326,6 +329,8 @@ def test_posting_a_photo_gives_the_record_the_cli_makes(api, station, monkeypatc
     for got, want in zip(body["positions"], direct["positions"], strict=True):
         assert (got["name"], got["label"], got["box"]) == (want["name"], want["label"], want["box"])
         assert got["probs"] == pytest.approx(want["probs"], abs=1e-5)
+        assert set(got["familiarity"]) == {"percentile", "unfamiliar"}  # every judged position is measured
+        assert got["familiarity"]["percentile"] == pytest.approx(want["familiarity"]["percentile"], abs=0.05)
     recorded = audit.query(ws.conn, user="token:t-viewer", actions=("inspect",))
     assert [e.target for e in recorded] == [str(body["inspection_id"])]
 
