@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict
 
-from core import audit, auth, cli, csvfile, signin, users
+from core import audit, auth, cli, csvfile, familiarity_cut, signin, users
 from core.errors import ValidationError
 from core.workspace import Workspace
 
@@ -51,6 +51,14 @@ def cmd_user(ws: Workspace, args: argparse.Namespace) -> int:
     else:
         users.set_disabled(ws.conn, me, args.name, args.action == "disable")
         cli.print_json({"name": args.name, "disabled": args.action == "disable"})
+    return 0
+
+
+def cmd_familiarity_cut(ws: Workspace, args: argparse.Namespace) -> int:
+    """The familiarity cut as JSON; with a percentile an admin sets it first (audited)."""
+    if args.percentile is not None:
+        familiarity_cut.set_cut_percentile(ws.conn, auth.local_actor(args.user), args.percentile)
+    cli.print_json({"percentile": familiarity_cut.cut_percentile(ws.conn)})
     return 0
 
 
@@ -115,6 +123,9 @@ def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -
     p.add_argument("--sso-only", action="store_true", help="no password: signs in through single sign-on only")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (one line)")
     p.add_argument("--user", help="who makes the change (default: $BOLTSCOPE_USER or the login name)")
+    p = add("familiarity-cut", cmd_familiarity_cut, "show or set the percentile past which a photo is unfamiliar")
+    p.add_argument("percentile", nargs="?", type=float, help="90-99.99 (default 99); without it: show the cut")
+    p.add_argument("--user")
     p = add("audit", cmd_audit, "the audit log, newest first (JSON lines or --csv)")
     p.add_argument("--who", help="only this user's entries")
     p.add_argument("--action", action="append", choices=audit.ACTIONS)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core import runs, store
+from core import familiarity_cut, runs
 from core.errors import CoreError, ValidationError
 from core.files import write_atomic
 from core.ml import data, transforms
@@ -35,8 +35,7 @@ from core.workspace import Workspace
 log = logging.getLogger(__name__)
 K = 1  # the nearest training photo (measured on screws: K = 3 or 5 let 7-33 % more random textures pass)
 FILE = "familiarity.npz"
-SETTING = "familiarity_percentile"
-DEFAULT_PERCENTILE = 99.0
+DEFAULT_PERCENTILE = familiarity_cut.DEFAULT_PERCENTILE
 MIN_DISTANCE = 1e-4  # a photo identical to a training photo: distance 0, whose logarithm is no number
 BATCH = 64
 
@@ -94,15 +93,6 @@ class Index:
 def _normalised(rows: np.ndarray) -> np.ndarray:
     rows = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
     return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-
-
-def cut_percentile(ws: Workspace) -> float:
-    """The workspace's cut: a photo farther than this percentile of the validation photos is unfamiliar."""
-    try:
-        value = float(store.get_setting(ws.conn, SETTING, str(DEFAULT_PERCENTILE)))
-    except ValueError:
-        return DEFAULT_PERCENTILE
-    return value if 50.0 <= value <= 100.0 else DEFAULT_PERCENTILE
 
 
 _SEEN = threading.local()

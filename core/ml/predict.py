@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core import evaluation, imaging, metrics, runs
+from core import evaluation, familiarity_cut, imaging, metrics, runs
 from core.errors import NotFoundError, ValidationError
 from core.ml import checkpoint, familiarity, models, runtime, transforms
 from core.workspace import Workspace
@@ -85,7 +85,8 @@ def load_predictor(ws: Workspace, run_id: int | None = None, device: str | None 
     _warm_up(spec.model, spec.preprocess.size, chosen)
     index = familiarity.index_for(ws, run, spec, chosen)
     threshold = point.threshold if point else None
-    return Predictor(run, spec, tuple(saved["class_names"]), threshold, chosen, index, familiarity.cut_percentile(ws))
+    cut = familiarity_cut.cut_percentile(ws.conn)
+    return Predictor(run, spec, tuple(saved["class_names"]), threshold, chosen, index, cut)
 
 
 def _warm_up(model: torch.nn.Module, size: int, device: torch.device) -> None:

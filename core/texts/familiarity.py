@@ -13,6 +13,7 @@ EN: dict[str, str] = {
     "validation photos' distances: 50 is typical; past {cut} the photo is unfamiliar and never passes.",
     "familiarity.unknown": "no index",
     "familiarity.error.no_photos": "run {run} has no training or no validation photos to measure familiarity against",
+    "familiarity.error.cut": "the familiarity cut {value} must be a percentile from {low} to {high}",
 }
 
 KO: dict[str, str] = {
@@ -26,4 +27,5 @@ KO: dict[str, str] = {
     "보통이며, {cut}을(를) 넘으면 처음 보는 사진으로 보고 합격시키지 않습니다.",
     "familiarity.unknown": "색인 없음",
     "familiarity.error.no_photos": "학습 {run}에 친숙도를 잴 학습 사진 또는 검증 사진이 없습니다",
+    "familiarity.error.cut": "친숙도 기준 {value}은(는) {low}에서 {high} 사이의 백분위여야 합니다",
 }

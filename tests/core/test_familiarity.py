@@ -101,3 +101,28 @@ def test_a_finished_run_keeps_its_index_and_every_prediction_carries_familiarity
         assert predict.load_predictor(ws, run.id).index is not None and familiarity.load_index(path) is not None
     finally:
         ws.close()
+
+
+def test_the_cut_is_an_admins_setting_audited_and_checked(tmp_path, capsys):
+    from core import audit, auth, cli, familiarity_cut
+    from core.errors import PermissionDenied, ValidationError
+
+    ws = open_workspace(tmp_path / "ws")
+    try:
+        assert familiarity_cut.cut_percentile(ws.conn) == 99.0
+        with pytest.raises(PermissionDenied):
+            familiarity_cut.set_cut_percentile(ws.conn, auth.Actor("tim", "trainer"), 97.5)
+        for bad in (50.0, 100.0, True, "99"):
+            with pytest.raises(ValidationError):
+                familiarity_cut.set_cut_percentile(ws.conn, auth.Actor("alice", "admin"), bad)
+        assert familiarity_cut.cut_percentile(ws.conn) == 99.0  # nothing changed
+        familiarity_cut.set_cut_percentile(ws.conn, auth.Actor("alice", "admin"), 97.5)
+        assert familiarity_cut.cut_percentile(ws.conn) == 97.5
+        (entry,) = audit.query(ws.conn, actions=("settings",))
+        assert (entry.user, entry.details["old"], entry.details["new"]) == ("alice", 99.0, 97.5)
+    finally:
+        ws.close()
+    assert cli.main(["--workspace", str(tmp_path / "ws"), "familiarity-cut"]) == 0
+    assert '"percentile": 97.5' in capsys.readouterr().out
+    assert cli.main(["--workspace", str(tmp_path / "ws"), "familiarity-cut", "120"]) == 2
+    assert "from 90 to 99.99" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from core import (
     demo,
     doctor,
     evaluation,
+    familiarity_cut,
     health,
     ingest,
     inspection_dataset,
@@ -71,6 +72,10 @@ CALLS = {
             ws, a, diagnosis.Diagnosis("x.jpg", b"", None, 1, 1, [], None), "normal"
         ),
     ),  # type: ignore[arg-type]
+    "familiarity_cut.set_cut_percentile": (
+        "settings",
+        lambda ws, a: familiarity_cut.set_cut_percentile(ws.conn, a, 97.0),
+    ),
     "evaluation.promote": ("promote", lambda ws, a: evaluation.promote(ws.conn, a, 1)),
     "evaluation.store_operating_point": ("promote", lambda ws, a: evaluation.store_operating_point(ws.conn, a, 1)),
     "export.export_run": ("export", lambda ws, a: export.export_run(ws, a, 1, "onnx", ws.layout.exports / "m.onnx")),
