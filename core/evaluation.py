@@ -8,7 +8,7 @@ from typing import NotRequired, TypedDict
 
 import numpy as np
 
-from core import auth, metrics, runs, zoo
+from core import auth, calibration, metrics, runs, zoo
 from core.errors import ValidationError
 
 NORMAL = "normal"  # the one class that is not a defect; every other class is
@@ -357,11 +357,21 @@ def cell_photos(
 
 class Curves(TypedDict):
     pr: dict[str, metrics.PrCurve]  # per class with photos of it and of others
-    reliability: metrics.Reliability
+    reliability: metrics.Reliability  # the stored (calibrated) probabilities
+    uncalibrated: metrics.Reliability | None  # before temperature scaling; None when the run has no temperature
+    temperature: float | None
 
 
 def curve_data(conn: sqlite3.Connection, run_id: int, split: str) -> Curves:
-    """Per-class precision-recall curves and the reliability diagram (with ECE) of one split."""
+    """Per-class precision-recall curves and the reliability diagram (with ECE) of one split, before and after
+    the run's temperature scaling (the stored probabilities are the calibrated ones)."""
     run = finished_run(conn, run_id)
     truth, probs, _ = _arrays(conn, run, split)
-    return Curves(pr=metrics.pr_curves(truth, probs, run.class_names), reliability=metrics.reliability(truth, probs))
+    t = run.temperature
+    raw = metrics.reliability(truth, calibration.rescale(probs, 1.0 / t)) if t and len(probs) else None
+    return Curves(
+        pr=metrics.pr_curves(truth, probs, run.class_names),
+        reliability=metrics.reliability(truth, probs),
+        uncalibrated=raw,
+        temperature=t,
+    )

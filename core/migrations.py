@@ -289,4 +289,9 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     """
     ALTER TABLE inspection_positions ADD COLUMN familiarity TEXT;
     """,
+    # 12: the temperature a finished run's probabilities were calibrated with (core.calibration: fitted on its
+    # validation photos; the stored predictions, the served model and its exports all use it)
+    """
+    ALTER TABLE runs ADD COLUMN temperature REAL;
+    """,
 )

@@ -36,6 +36,7 @@ class Run:
     checkpoint: str | None
     operating_point: dict[str, object] | None = None
     cpu_ms: float | None = None  # CPU latency per photo, batch 1, measured when the run finished
+    temperature: float | None = None  # the logits' divisor fitted on validation; None: finished before calibration
 
     @property
     def finished(self) -> bool:
@@ -192,7 +193,7 @@ def epochs(conn: sqlite3.Connection, run_id: int) -> list[Epoch]:
     return [Epoch(**{k: row[k] for k in row.keys() if k != "run_id"}) for row in rows]
 
 
-def finish_run(
+def finish_run(  # noqa: PLR0913 (one transaction stores everything a finished run leaves)
     conn: sqlite3.Connection,
     run_id: int,
     best_epoch: int | None,
@@ -200,13 +201,15 @@ def finish_run(
     checkpoint: str | None,
     predictions: Sequence[tuple[int, str, str, Sequence[float]]],
     cpu_ms: float | None = None,
+    temperature: float = 1.0,
 ) -> None:
-    """Store the best epoch, its val/test figures and per-photo predictions (id, split, label, probs)."""
+    """Store the best epoch, its val/test figures, per-photo predictions (id, split, label, probs) and the
+    temperature its probabilities were calibrated with."""
     val, test = results.get("val", {}), results.get("test", {})
     with db.transaction(conn):
         conn.execute(
             "UPDATE runs SET finished_at = ?, best_epoch = ?, val_accuracy = ?, val_macro_f1 = ?,"
-            " test_accuracy = ?, test_macro_f1 = ?, checkpoint = ?, cpu_ms = ? WHERE id = ?",
+            " test_accuracy = ?, test_macro_f1 = ?, checkpoint = ?, cpu_ms = ?, temperature = ? WHERE id = ?",
             (
                 db.now_iso(),
                 best_epoch,
@@ -216,6 +219,7 @@ def finish_run(
                 test.get("macro_f1"),
                 checkpoint,
                 cpu_ms,
+                float(temperature),
                 run_id,
             ),
         )

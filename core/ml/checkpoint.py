@@ -38,6 +38,7 @@ class Payload(TypedDict):
     scaler: NotRequired[dict[str, object]]
     state: NotRequired[dict[str, object]]  # train_state.Progress
     probe_c: NotRequired[float]  # the quick model's regularisation
+    temperature: NotRequired[float]  # best.pt of a finished run: the logits' divisor fitted on validation
 
 
 def save(path: Path, payload: dict[str, object]) -> None:

@@ -69,6 +69,7 @@ class ModelCard(TypedDict):
     input: dict[str, object]
     output: str
     metrics: dict[str, dict[str, float | None]]
+    temperature: float  # fitted on validation (core.calibration), already applied to the exported logits
     operating_point: dict[str, object] | None
     defect_recall: intervals.RecallCard | None  # at the operating point, on validation and test, 95% intervals
     false_alarm_rate: intervals.RatesCard | None
@@ -130,7 +131,9 @@ def export_run(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str, out: Pat
             f"to {pre.size}x{pre.size} (bilinear), scale to 0..1, subtract mean and divide "
             "by std per channel",
         },
-        "output": "logits; softmax gives the class probabilities in the order of classes",
+        "output": "logits already divided by the temperature; softmax gives the calibrated class probabilities "
+        "in the order of classes",
+        "temperature": run.temperature if run.temperature is not None else 1.0,
         "metrics": {
             "val": {"accuracy": run.val_accuracy, "macro_f1": run.val_macro_f1},
             "test": {"accuracy": run.test_accuracy, "macro_f1": run.test_macro_f1},

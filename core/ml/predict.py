@@ -78,6 +78,7 @@ def load_predictor(ws: Workspace, run_id: int | None = None, device: str | None 
         pooling=saved.get("pooling", "avg"),
     )
     spec.model.load_state_dict(saved["model"])
+    _fold_temperature(spec, float(saved.get("temperature", 1.0)))
     chosen = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     spec.model.eval().requires_grad_(False).to(chosen)  # inference only: Grad-CAM differentiates activations
     point = evaluation.operating_point(ws.conn, run) if evaluation.NORMAL in run.class_names else None
@@ -87,6 +88,16 @@ def load_predictor(ws: Workspace, run_id: int | None = None, device: str | None 
     threshold = point.threshold if point else None
     cut = familiarity_cut.cut_percentile(ws.conn)
     return Predictor(run, spec, tuple(saved["class_names"]), threshold, chosen, index, cut)
+
+
+def _fold_temperature(spec: models.ModelSpec, temperature: float) -> None:
+    """Divide the head by the run's temperature: every path that reads the logits (prediction, Grad-CAM,
+    inspection, the ONNX and TorchScript exports) then gives the calibrated probabilities stored for the run."""
+    if temperature != 1.0:
+        with torch.no_grad():
+            spec.head.weight.div_(temperature)
+            if spec.head.bias is not None:
+                spec.head.bias.div_(temperature)
 
 
 def _warm_up(model: torch.nn.Module, size: int, device: torch.device) -> None:

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple, NotRequired, TypedDict
 
+import numpy as np
 import torch
 
-from core import db, jobs, runs
+from core import calibration, db, jobs, runs
 from core.errors import CoreError
-from core.ml import runtime, trainer
+from core.ml import checkpoint, runtime, trainer
 from core.workspace import Workspace
 
 log = logging.getLogger(__name__)
 OUTCOME = "outcome.json"  # what DDP rank 0 leaves for the worker that launched torchrun
+Prediction = tuple[int, str, str, Sequence[float]]  # image id, split, predicted class, probabilities
 
 
 class Outcome(NamedTuple):
@@ -121,11 +123,37 @@ def context(ws: Workspace, run: runs.Run, hooks: trainer.Hooks, **dist: int) -> 
 
 
 def record_run(ws: Workspace, run: runs.Run, result: trainer.RunResult) -> None:
-    """Store a finished run: best epoch, val/test figures, its checkpoint (relative to the workspace), predictions."""
-    checkpoint = ws.layout.run_dir(run.id).relative_to(ws.settings.workspace) / result.checkpoint
+    """Store a finished run: best epoch, val/test figures, its checkpoint (relative to the workspace), predictions
+    calibrated by the temperature fitted on its validation photos (kept in the checkpoint and the run)."""
+    temperature, predictions = calibrated(run.class_names, runs.snapshot(ws.conn, run.id), result.predictions)
+    path = ws.layout.run_dir(run.id) / result.checkpoint
+    saved = checkpoint.load(path)
+    checkpoint.save(path, {**{k: v for k, v in saved.items() if k != "format_version"}, "temperature": temperature})
     runs.finish_run(
-        ws.conn, run.id, result.best_epoch, result.results, str(checkpoint), result.predictions, result.cpu_ms
+        ws.conn,
+        run.id,
+        result.best_epoch,
+        result.results,
+        str(path.relative_to(ws.settings.workspace)),
+        predictions,
+        result.cpu_ms,
+        temperature,
     )
+
+
+def calibrated(
+    class_names: Sequence[str], items: Sequence[runs.SnapshotItem], predictions: Sequence[Prediction]
+) -> tuple[float, list[Prediction]]:
+    """The temperature fitted on the validation rows (their labels from the run's snapshot), and every row with
+    its probabilities at that temperature; the predicted class (the arg-max) is the same at any temperature."""
+    index = {name: n for n, name in enumerate(class_names)}
+    truth = {it.image_id: index[it.label] for it in items if it.label in index}
+    val = [(truth[i], probs) for i, split, _, probs in predictions if split == "val" and i in truth]
+    t = calibration.fit_temperature(np.array([p for _, p in val]), [c for c, _ in val]) if val else 1.0
+    if t == 1.0:
+        return 1.0, list(predictions)
+    probs = calibration.rescale(np.array([p for *_, p in predictions]), t)
+    return t, [(i, split, label, row.tolist()) for (i, split, label, _), row in zip(predictions, probs, strict=True)]
 
 
 def run_here(
