@@ -72,7 +72,7 @@ def spread(items: Sequence[runs.SnapshotItem], limit: int) -> list[runs.Snapshot
     return [items[i] for i in picks]
 
 
-def measure(
+def measure_photos(
     predictor: predict.Predictor, paths: Sequence[predict.PhotoInput], road_photos: int = ROAD_PHOTOS
 ) -> HeatmapCheck:
     """Grad-CAM of the likeliest class on each photo: mean centre share; ROAD on road_photos of them, spread."""
@@ -88,12 +88,12 @@ def measure(
     )
 
 
-def compute(ws: Workspace, run_id: int, limit: int = MAX_PHOTOS) -> HeatmapCheck:
+def measure_run(ws: Workspace, run_id: int, limit: int = MAX_PHOTOS) -> HeatmapCheck:
     """Measure the run on its validation and test photos (its frozen snapshot), at most `limit` of them."""
     items = [it for it in runs.snapshot(ws.conn, run_id) if it.split in SPLITS]
     chosen = spread(items, limit)
     predictor = predict.load_predictor(ws, run_id)
-    return measure(predictor, [ws.layout.cached(it.sha256) for it in chosen])
+    return measure_photos(predictor, [ws.layout.cached(it.sha256) for it in chosen])
 
 
 def stored(ws: Workspace, run_id: int) -> HeatmapCheck | None:
@@ -114,7 +114,7 @@ def ensure(ws: Workspace, run_id: int) -> HeatmapCheck:
     found = stored(ws, run_id)
     if found is not None:
         return found
-    check = compute(ws, run_id)
+    check = measure_run(ws, run_id)
     write_atomic(ws.layout.run_dir(run_id) / FILE, json.dumps(check.to_json()).encode())
     log.info("run %s heatmap check: %s", run_id, check)
     return check

@@ -47,7 +47,7 @@ def shares(ws, config: TrainConfig) -> tuple[np.ndarray, runs.Run]:
     predictor = predict.load_predictor(ws, run.id, device="cpu")
     photos = sorted((SCREWS / "test").glob("*/*.jpg"))[::4]
     assert len(photos) == 46
-    found = np.array([heatmap_check.measure(predictor, [p], road_photos=0).centre_share for p in photos])
+    found = np.array([heatmap_check.measure_photos(predictor, [p], road_photos=0).centre_share for p in photos])
     print(
         f"\n{config.kind} {config.arch} {config.image_size} px: centre share {found.mean():.3f}, "
         f"≥ 0.5 on {(found >= 0.5).mean():.0%}, test accuracy {run.test_accuracy:.3f}"

@@ -70,7 +70,7 @@ def test_the_check_is_measured_once_and_kept_with_the_run(tiny_run, monkeypatch)
     def no_measuring(*_args, **_kwargs):
         raise AssertionError("measured again although the run keeps its figures")
 
-    monkeypatch.setattr(heatmap_check, "compute", no_measuring)
+    monkeypatch.setattr(heatmap_check, "measure_run", no_measuring)
     assert heatmap_check.ensure(ws, run.id) == check
 
 

@@ -74,3 +74,18 @@ def test_evaluate_shows_the_figure_or_says_it_is_not_measured(production, monkey
     (ws.layout.run_dir(run.id) / heatmap_check.FILE).unlink()
     at.radio(key="lang").set_value("en").run()
     assert any("not measured yet" in c.value for c in at.caption)
+
+
+@pytest.mark.slow
+def test_review_warns_under_the_heatmap_when_it_is_no_better_than_uniform(ws, monkeypatch):
+    from core import jobs
+    from tests.ui.test_review_decisions import misclassified_run, open_review
+    from tests.ui.test_review_speed import image_captions, until
+
+    monkeypatch.setattr(jobs, "launch_worker", lambda *a, **k: None)
+    run = misclassified_run(ws, trained=True)
+    keep(ws, run, 0.30)
+    at = until(open_review(), lambda a: any(c.startswith("Grad-CAM for") for c in image_captions(a)))
+    assert any("do not point at the bolt" in w and "30%" in w for w in warnings(at)), warnings(at)
+    at.radio(key="lang").set_value("ko").run()
+    until(at, lambda a: any("볼트를 가리키지 않습니다" in w for w in warnings(a)))
