@@ -1,6 +1,7 @@
 """Texts of issue 17 (trust at the verdict): the heatmap check (do the model's heatmaps point at the bolt?)."""
 
 EN: dict[str, str] = {
+    "heatmap.error.stopped_tuning": "stopped while tuning the quick model's last stage (epoch {epoch} of {epochs})",
     "heatmap.metric": "Heatmap on the bolt",
     "heatmap.metric.help": (
         "Share of the Grad-CAM heatmap's mass inside the central 60 % × 60 % of the crop, where the bolt sits, "
@@ -19,6 +20,7 @@ EN: dict[str, str] = {
 }
 
 KO: dict[str, str] = {
+    "heatmap.error.stopped_tuning": "빠른 모델의 마지막 단계를 조정하는 중 멈춤 ({epochs}에폭 중 {epoch}번째)",
     "heatmap.metric": "볼트를 가리키는 히트맵",
     "heatmap.metric.help": (
         "크롭 중앙 60 % × 60 % 영역(볼트가 있는 곳) 안에 든 Grad-CAM 히트맵 질량의 비율로, 검증·테스트 사진 "
