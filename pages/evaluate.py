@@ -42,6 +42,7 @@ with tab_run:
             st.warning(ui.tr("eval.empty_split", split=ui.tr(f"split.{split}")))
         else:
             panels.metric_cards(ws, split, result)
+            panels.heatmap_metric(ws, run)
             panels.confusion(ws, me, run, split, result)
             evaluate_op.operating_point(ws, me, run)
             panels.curves(ws, run, split)

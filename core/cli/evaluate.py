@@ -26,6 +26,7 @@ def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
     out["operating_point"] = (
         {k: point[k] for k in ("threshold", "defect_recall", "false_alarm_rate")} if point else None
     )
+    out["heatmap_check"] = _heatmap_check(ws, args.run)
     if args.json:
         cli.print_json(out)
     else:
@@ -38,7 +39,16 @@ def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
             f"run {args.run}, {args.split} split, {out['n']} photos: accuracy {out['accuracy']:.4f}, "
             f"macro-F1 {out['macro_f1']:.4f}{absent}"
         )
+        check = out["heatmap_check"]
+        print(f"heatmaps: {check['centre_share']:.3f} of their mass on the central box, ROAD {check['road']:.3f}")
     return 0
+
+
+def _heatmap_check(ws: Workspace, run_id: int) -> dict[str, float | int]:
+    """The run's kept heatmap check, measured now (and kept) when the run has none yet."""
+    from core.ml import heatmap_check  # the torch tier, only for this command
+
+    return heatmap_check.ensure(ws, run_id).to_json()
 
 
 def cmd_suspects(ws: Workspace, args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from core import db, label_set, metrics
-from core.ml import checkpoint, data, models, runtime, trainer, transforms
+from core.ml import cam_centre, checkpoint, data, models, runtime, trainer, transforms
 
 log = logging.getLogger(__name__)
 PROBE_C = (0.02, 0.1, 0.5, 2.0)  # inverse regularisation strengths tried, in this order; cross-validation picks
@@ -270,7 +270,9 @@ def run_quick(ctx: trainer.RunContext, conn: sqlite3.Connection) -> trainer.RunR
     with torch.no_grad():
         spec.head.weight.copy_(weight)
         spec.head.bias.copy_(bias)
-    probs = torch.softmax(torch.from_numpy(x) @ weight.T + bias, dim=1).numpy()
+    # the last stage tuned from the probe, so the heatmaps point at the bolt (cam_centre's docstring: why)
+    tuned = cam_centre.tune(spec, ctx.image_paths, y, fit_rows, c.seed, ctx.hooks)
+    probs = tuned if tuned is not None else torch.softmax(torch.from_numpy(x) @ weight.T + bias, dim=1).numpy()
     probs[fit_rows] = _expand(oof, clf.classes_, n)  # fitted photos: judged out of fold
     predicted = probs.argmax(axis=1)
     results = {

@@ -30,6 +30,7 @@ CONTRACT = {
     "n",
     "absent",
     "averaged",
+    "heatmap_check",  # issue 17 point 5: {"centre_share", "road", "photos"}
 }
 EXACT = 1e-9
 

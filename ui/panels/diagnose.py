@@ -46,7 +46,18 @@ def diagnosed(
     return _diagnosed(ws, predictor, model, name, hashlib.sha256(data).hexdigest(), data, tta, cam)
 
 
+def heatmap_warning(predictor: predict.Predictor) -> None:
+    """Warn when the model's kept heatmap check says its heatmaps are no better than a uniform map."""
+    from core.ml import heatmap_check
+    from ui.panels import evaluate as evaluate_panels
+
+    check = heatmap_check.stored(ui.workspace(), predictor.run.id)
+    if check is not None and check.uniform:
+        evaluate_panels.uniform_warning(check.centre_share)
+
+
 def controls(predictor: predict.Predictor, names: dict[str, str]) -> dict[str, object]:
+    heatmap_warning(predictor)
     with st.expander(ui.tr("diagnose.controls"), icon=":material/tune:", expanded=True):
         cols = st.columns([2, 2, 2, 2, 3], vertical_alignment="bottom")
         method = cols[0].selectbox(

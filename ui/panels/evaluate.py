@@ -194,3 +194,27 @@ def curves(ws: Workspace, run: runs.Run, split: str) -> None:
         left, right = st.columns(2)
         left.plotly_chart(plots.loss_curves(history, names), key=f"eval_loss_{run.id}", width="stretch")
         right.plotly_chart(plots.score_curves(history, names), key=f"eval_score_{run.id}", width="stretch")
+
+
+def heatmap_metric(ws: Workspace, run: runs.Run) -> None:
+    """Do the run's heatmaps point at the bolt? Its kept heatmap check (measured when training ended, or by
+    `evaluate RUN --json`); the page never measures it, a minute of Grad-CAM and ROAD on a CPU."""
+    from core.ml import heatmap_check  # the torch tier, only where the figure is shown
+
+    check = heatmap_check.stored(ws, run.id)
+    if check is None:
+        st.caption(ui.tr("heatmap.pending", run=run.id))
+        return
+    help_text = ui.tr("heatmap.metric.help", photos=check.photos, uniform=heatmap_check.CENTRE_AREA, road=check.road)
+    st.metric(ui.tr("heatmap.metric"), f"{check.centre_share:.2f}", help=help_text)
+    if check.uniform:
+        uniform_warning(check.centre_share)
+
+
+def uniform_warning(share: float) -> None:
+    """The heatmaps are no better than a uniform map: said on Evaluate, Diagnose and Review alike."""
+    from core.ml import heatmap_check
+
+    st.warning(
+        ui.tr("heatmap.uniform", share=share, uniform=heatmap_check.CENTRE_AREA), icon=":material/center_focus_weak:"
+    )

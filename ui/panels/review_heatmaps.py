@@ -153,11 +153,22 @@ def show(req: Request) -> None:
         return
     shown, mask = job.result()
     st.image(shown, width="stretch", caption=ui.tr("review.heatmap", label=ui.label_md(ui.workspace(), req.label)))
+    _uniform_warning(req.run_id)
     score = _submit("faithfulness", req, mask)
     if not score.done():
         ui.live(4 * POLL_S)(_wait)("faithfulness", req)
     elif not isinstance(score.exception(), CoreError):  # another error is raised by result() and shown
         st.caption(ui.tr("review.faithfulness", road=f"{score.result():.2f}"))
+
+
+def _uniform_warning(run_id: int) -> None:
+    """The run's kept heatmap check says its heatmaps are no better than uniform: say so under the heatmap."""
+    from core.ml import heatmap_check
+    from ui.panels import evaluate as evaluate_panels
+
+    check = heatmap_check.stored(ui.workspace(), run_id)
+    if check is not None and check.uniform:
+        evaluate_panels.uniform_warning(check.centre_share)
 
 
 def _wait(kind: str, req: Request) -> None:
