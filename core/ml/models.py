@@ -112,7 +112,9 @@ def _lite0(n: int) -> Network:
 
     model = EfficientNet.from_name("efficientnet-lite0", num_classes=n)
     model.set_swish(memory_efficient=False)  # plain x*sigmoid(x): exportable and hook-friendly
-    return Network(model, lambda m: [m._blocks[-1]], "_fc", "_avg_pooling", LITE_MEAN, LITE_STD)
+    # Grad-CAM at the conv head's batch norm (its 1280 channels, before the pooling), not the last block: on the
+    # screws test crops 0.725 of the mass in the central box and 91 % of photos over half (last block 0.663, 89 %)
+    return Network(model, lambda m: [m._bn1], "_fc", "_avg_pooling", LITE_MEAN, LITE_STD)
 
 
 def _torchvision(name: str, cam: Callable[[nn.Module], list[nn.Module]], head: str, pool: str | None) -> None:

@@ -22,7 +22,7 @@ from core.workspace import Workspace
 
 log = logging.getLogger(__name__)
 OUTCOME = "outcome.json"  # what DDP rank 0 leaves for the worker that launched torchrun
-Prediction = tuple[int, str, str, Sequence[float]]  # image id, split, predicted class, probabilities
+StoredRow = tuple[int, str, str, Sequence[float]]  # image id, split, predicted class, probabilities
 
 
 class Outcome(NamedTuple):
@@ -142,8 +142,8 @@ def record_run(ws: Workspace, run: runs.Run, result: trainer.RunResult) -> None:
 
 
 def calibrated(
-    class_names: Sequence[str], items: Sequence[runs.SnapshotItem], predictions: Sequence[Prediction]
-) -> tuple[float, list[Prediction]]:
+    class_names: Sequence[str], items: Sequence[runs.SnapshotItem], predictions: Sequence[StoredRow]
+) -> tuple[float, list[StoredRow]]:
     """The temperature fitted on the validation rows (their labels from the run's snapshot), and every row with
     its probabilities at that temperature; the predicted class (the arg-max) is the same at any temperature."""
     index = {name: n for n, name in enumerate(class_names)}
@@ -167,6 +167,18 @@ def run_here(
     runs.set_device(ws.conn, run.id, runtime.describe_device(), {**run.weights, **result.weights})
     record_run(ws, run, result)
     keep_familiarity(ws, run, hooks)
+    keep_heatmap_check(ws, run.id)
+
+
+def keep_heatmap_check(ws: Workspace, run_id: int) -> None:
+    """Measure the finished run's heatmap check now (Evaluate shows it; Diagnose and Review warn with it); a
+    failure never fails the trained run (`evaluate RUN` measures it then)."""
+    from core.ml import heatmap_check
+
+    try:
+        heatmap_check.ensure(ws, run_id)
+    except (CoreError, OSError, RuntimeError, ValueError) as exc:
+        log.warning("heatmap check of run %d left for later: %s", run_id, exc)
 
 
 def keep_familiarity(ws: Workspace, run: runs.Run, hooks: trainer.Hooks) -> None:

@@ -105,7 +105,8 @@ def _live_probe(job: jobs.Job, run: runs.Run | None) -> None:
     st.progress(min(step / steps, 1.0) if steps else 0.0, text=train_texts.phase_text(job))
     cols = st.columns(3)
     phase = str(p.get("phase") or "start")
-    cols[0].metric(ui.tr("train.m.stage"), ui.tr(f"train.stage.{phase if phase in ('embed', 'fit') else 'start'}"))
+    stage = phase if phase in ("embed", "fit", "tune") else "start"
+    cols[0].metric(ui.tr("train.m.stage"), ui.tr(f"train.stage.{stage}"))
     cols[1].metric(ui.tr("train.m.done"), f"{step} / {steps}" if steps else ui.tr("common.none"))
     device, full = train_texts.device(run)
     cols[2].metric(ui.tr("train.m.device"), device, help=full)
