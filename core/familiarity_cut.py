@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 from core import audit, auth, db, store
 from core.errors import ValidationError
 
 SETTING = "familiarity_percentile"
 DEFAULT_PERCENTILE = 99.0
+INDEX_FILE = "familiarity.npz"  # in the run's folder: what core.ml.familiarity builds and reads
 LOWEST, HIGHEST = 90.0, 99.99  # below 90 one photo in ten is held back; 100 would hold back none
 
 
@@ -20,6 +22,16 @@ def cut_percentile(conn: sqlite3.Connection) -> float:
     except ValueError:
         return DEFAULT_PERCENTILE
     return value if LOWEST <= value <= HIGHEST else DEFAULT_PERCENTILE
+
+
+def stamp(conn: sqlite3.Connection, run_dir: Path) -> str:
+    """What a loaded model's familiarity depends on, so a page reloads the model when it changes: the cut and the
+    run's index file (built again after damage)."""
+    try:
+        built = (run_dir / INDEX_FILE).stat().st_mtime_ns
+    except OSError:
+        built = 0
+    return f"{cut_percentile(conn)}:{built}"
 
 
 def set_cut_percentile(conn: sqlite3.Connection, actor: auth.Actor, value: float) -> float:

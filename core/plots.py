@@ -132,10 +132,21 @@ def pr_figure(curves: dict[str, dict[str, list[float]]], names: dict[str, str]) 
     return _curve_layout(fig, names["precision"], names["recall"]).update_xaxes(dtick=0.2, range=[0, 1.01])
 
 
-def reliability_figure(data: dict[str, object], names: dict[str, str]) -> go.Figure:
+def reliability_figure(
+    data: dict[str, object], names: dict[str, str], before: dict[str, object] | None = None
+) -> go.Figure:
+    """Confidence against accuracy per bin; `before`: the same photos before temperature scaling (dotted)."""
     bins = data["bins"]
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#999", dash="dash"), name=names["ideal"])
+    if before is not None:
+        fig.add_scatter(
+            x=[b["confidence"] for b in before["bins"]],
+            y=[b["accuracy"] for b in before["bins"]],
+            mode="lines+markers",
+            line=dict(color="#b0b0b0", dash="dot"),
+            name=names["before"],
+        )
     fig.add_scatter(
         x=[b["confidence"] for b in bins],
         y=[b["accuracy"] for b in bins],

@@ -374,11 +374,14 @@ def workspace_for_models(path: str) -> Workspace:
 
 def predictor(ws: Workspace, run_id: int | None = None):
     """The model of run_id (default: production), loaded once per process and reloaded when the production
-    run or its operating point changes."""
-    from core import runs
+    run, its operating point, the familiarity cut or the run's familiarity index changes."""
+    from core import familiarity_cut, runs
 
     chosen = run_id or runs.production_run_id(ws.conn)
-    stamp = f"{chosen}:{runs.get_run(ws.conn, chosen).operating_point}" if chosen else "none"
+    stamp = "none"
+    if chosen:
+        gate = familiarity_cut.stamp(ws.conn, ws.layout.run_dir(chosen))
+        stamp = f"{chosen}:{runs.get_run(ws.conn, chosen).operating_point}:{gate}"
     return _predictor(str(ws.settings.workspace), run_id, stamp)
 
 

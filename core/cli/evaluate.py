@@ -111,6 +111,8 @@ def cmd_predict(ws: Workspace, args: argparse.Namespace) -> int:
                 "label": result.label,
                 "probs": result.probs,
                 "defect": result.defect,
+                "verdict": found.verdict,
+                "familiarity": result.familiarity.to_json() if result.familiarity else None,
                 "cam_png": cam_png,
                 "ms": round(result.ms, 2),
             }

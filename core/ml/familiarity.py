@@ -34,7 +34,7 @@ from core.workspace import Workspace
 
 log = logging.getLogger(__name__)
 K = 1  # the nearest training photo (measured on screws: K = 3 or 5 let 7-33 % more random textures pass)
-FILE = "familiarity.npz"
+FILE = familiarity_cut.INDEX_FILE
 DEFAULT_PERCENTILE = familiarity_cut.DEFAULT_PERCENTILE
 MIN_DISTANCE = 1e-4  # a photo identical to a training photo: distance 0, whose logarithm is no number
 BATCH = 64

@@ -98,7 +98,11 @@ def test_predict_cli_contract(production, tmp_path):
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert [line["file"] for line in lines] == [*files, str(bad)]
     for line in lines[:2]:
-        assert set(line) == {"file", "label", "probs", "defect", "cam_png", "ms"}
+        assert set(line) == {"file", "label", "probs", "defect", "verdict", "familiarity", "cam_png", "ms"}
+        familiar = line["familiarity"]
+        assert set(familiar) == {"percentile", "unfamiliar"} and 0 <= familiar["percentile"] <= 100
+        assert line["verdict"] in ("pass", "defect", "check")
+        assert line["verdict"] != "pass" or not familiar["unfamiliar"]  # unfamiliar is never a pass
         assert abs(sum(line["probs"].values()) - 1) < 1e-4 and line["defect"] == (line["label"] != "normal")
         with Image.open(line["cam_png"]) as cam:
             assert cam.format == "PNG" and cam.size == Image.open(line["file"]).size

@@ -42,7 +42,7 @@ def diagnosed(
 ) -> diagnosis.Diagnosis:
     """A diagnosis computed once per photo, model and CAM choice; moving the opacity or colour map only
     blends the heatmap anew (diagnosis.restyle), it does not run the model again."""
-    model = f"{predictor.run.id}:{predictor.threshold}"
+    model = f"{predictor.run.id}:{predictor.threshold}:{predictor.cut}:{id(predictor)}"  # a reload is another model
     return _diagnosed(ws, predictor, model, name, hashlib.sha256(data).hexdigest(), data, tta, cam)
 
 
@@ -89,7 +89,10 @@ def banner(found: diagnosis.Diagnosis, predictor: predict.Predictor, names: dict
     """The large PASS / DEFECT / CHECK PHOTO line: colour, icon and word, then why."""
     verdict, result = found.verdict, found.result
     label = ui.plain(names.get(result.label, result.label))
-    if verdict == "check":
+    if verdict == "check" and not found.issues:  # judged, yet unlike anything the model was trained on
+        pct = result.familiarity.percentile if result.familiarity else 100.0
+        detail = ui.tr("familiarity.diagnose", percentile=f"{pct:.1f}", cut=f"{predictor.cut:g}")
+    elif verdict == "check":
         detail = ui.tr("diagnose.banner.check.detail", issues=_issues(found), label=label)
     elif predictor.threshold is None or evaluation.NORMAL not in result.probs:
         detail = label
@@ -141,6 +144,13 @@ def result_card(
             st.plotly_chart(bars, key=f"diag_bars_{index}", width="stretch")
             st.caption(
                 ui.tr("diagnose.ms", timed=diagnosis.timed_text(result.timed, ui.lang()), ms=f"{result.result.ms:.0f}")
+            )
+            familiar = result.result.familiarity
+            st.caption(
+                ui.tr("familiarity.metric")
+                + ": "
+                + (f"{familiar.percentile:.1f}" if familiar else ui.tr("familiarity.unknown")),
+                help=ui.tr("familiarity.metric.help", cut=f"{predictor.cut:g}"),
             )
             st.download_button(
                 ui.tr("diagnose.png"),

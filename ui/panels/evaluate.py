@@ -171,15 +171,23 @@ def curves(ws: Workspace, run: runs.Run, split: str) -> None:
         )
     with right:
         st.subheader(ui.tr("eval.reliability", ece=f"{data['reliability']['ece']:.3f}"))
+        before = data["uncalibrated"]
+        if before is not None:
+            st.caption(
+                ui.tr("calibration.caption", t=f"{data['temperature']:.3f}", before=f"{before['ece']:.3f}",
+                      after=f"{data['reliability']['ece']:.3f}")
+            )  # fmt: skip
         st.plotly_chart(
             plots.reliability_figure(
                 data["reliability"],
                 {
                     "ideal": ui.tr("eval.rel.ideal"),
-                    "model": ui.tr("eval.rel.model"),
+                    "model": ui.tr("calibration.after") if before is not None else ui.tr("eval.rel.model"),
+                    "before": ui.tr("calibration.before"),
                     "accuracy": ui.tr("eval.m.accuracy"),
                     "confidence": ui.tr("eval.rel.confidence"),
                 },
+                before,
             ),
             key=f"eval_rel_{run.id}_{split}",
             width="stretch",
