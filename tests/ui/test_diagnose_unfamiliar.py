@@ -3,6 +3,7 @@ PHOTO and why (English and Korean), and the card shows its familiarity percentil
 
 from __future__ import annotations
 
+import contextlib
 import io
 
 import numpy as np
@@ -18,11 +19,8 @@ from tests.core.train_helpers import ADMIN, promoted_tiny_run
 
 @pytest.fixture(scope="module")
 def production(tmp_path_factory):
-    path = tmp_path_factory.mktemp("diagnose-unfamiliar") / "ws"
-    ws = open_workspace(path)
-    run = promoted_tiny_run(ws)
-    yield ws, run
-    ws.close()
+    with contextlib.closing(open_workspace(tmp_path_factory.mktemp("diagnose-unfamiliar") / "ws")) as ws:
+        yield ws, promoted_tiny_run(ws)
 
 
 def _keep_index(ws, run, val_distance: float) -> None:
