@@ -1,7 +1,8 @@
 """Do the heatmaps point at the bolt? On the `screws` test crops (sorted, every 4th: 46) the screw or hole lies in
 the central 60 %×60 % box (36 % of the area). Issue 17, acceptance 5: the share of Grad-CAM mass there is
 ≥ 0.6 on average and ≥ 0.5 on ≥ 90 % of the photos, for the quick model and for a fine-tuned EfficientNet-Lite0
-(3 epochs, 160 px). Run with -s for the figures.
+(3 epochs, 160 px). The same two runs then check acceptance 2: the test ECE after temperature scaling is at most
+the one before. Run with -s for the figures.
 
 Measured 2026-12-03 (CPU, seed 0; Grad-CAM at the registry's layer):
 - quick model as it was (probe on frozen avg+max pooled features, 256 px): 0.341, 26 % of photos ≥ 0.5; test
@@ -15,11 +16,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import ingest, jobs, runs
+from core import calibration, demo, ingest, jobs, metrics, runs
 from core.config import QUICK_IMAGE_SIZE, TrainConfig
 from core.ml import heatmap_check, predict
 from core.workspace import open_workspace
 from tests.conftest import SHARED_DATASETS
+from tests.core import familiarity_photos
 from tests.core.train_helpers import ADMIN, run_job_here
 
 SCREWS = SHARED_DATASETS / "screws"
@@ -81,3 +83,53 @@ def test_a_fine_tuned_models_heatmaps_point_at_the_bolt_on_average(fine):
 def test_a_fine_tuned_models_heatmaps_point_at_the_bolt_on_nine_photos_in_ten(fine):
     found, _ = fine
     assert (found >= 0.5).mean() >= 0.9
+
+
+# ---- the same runs, calibrated (issue 17, acceptance 2): the test ECE after temperature scaling is no worse ----
+
+
+def _ece_before_and_after(ws, run: runs.Run) -> tuple[float, float]:
+    index = {c: n for n, c in enumerate(run.class_names)}
+    test = runs.predictions(ws.conn, run.id, "test")
+    assert len(test) >= 180  # 184 crops, some identical to another (imported once)
+    truth = [index[p["label"]] for p in test]
+    after = np.array([p["probs"] for p in test])  # stored: calibrated
+    before = calibration.rescale(after, 1.0 / run.temperature)  # the model's own probabilities
+    ece = metrics.reliability(truth, before)["ece"], metrics.reliability(truth, after)["ece"]
+    print(
+        f"\n{run.kind} {run.arch}: temperature {run.temperature:.3f}, test ECE {ece[0]:.4f} before, {ece[1]:.4f} after"
+    )
+    return ece
+
+
+def test_temperature_scaling_leaves_the_quick_models_test_calibration_no_worse(screws, quick):
+    before, after = _ece_before_and_after(screws, quick[1])
+    assert after <= before
+
+
+def test_temperature_scaling_leaves_a_fine_tuned_models_test_calibration_no_worse(screws, fine):
+    before, after = _ece_before_and_after(screws, fine[1])
+    assert after <= before
+
+
+# ---- the quick run's unfamiliar-photo gate (issue 17, acceptance 1) ----------------------------------------------
+
+
+def test_photos_of_other_domains_are_held_back_and_screws_test_photos_are_not(screws, quick):
+    predictor = predict.load_predictor(screws, quick[1].id, device="cpu")
+    test = sorted((SCREWS / "test").rglob("*.jpg"))
+    renders = [demo.render_crop(s, c).image for s in range(20) for c in demo.CLASSES]
+    figures = {
+        "screws test": familiarity_photos.flagged(predictor, test),
+        "demo renders": familiarity_photos.flagged(predictor, renders),
+        "scikit-image": familiarity_photos.flagged(predictor, familiarity_photos.skimage_images()),
+        "random textures": familiarity_photos.flagged(predictor, familiarity_photos.textures()),
+    }
+    for name, (hit, n) in figures.items():
+        print(f"{name}: {hit}/{n} = {hit / n:.3f} unfamiliar")
+    others = [figures[k] for k in ("demo renders", "scikit-image", "random textures")]
+    other_share = sum(h for h, _ in others) / sum(n for _, n in others)
+    print(f"other domains together: {other_share:.3f}")
+    hit, n = figures["screws test"]
+    assert n == 184 and hit / n <= 0.03
+    assert other_share >= 0.95
