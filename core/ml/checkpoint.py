@@ -75,6 +75,12 @@ def write(
     )
 
 
+def set_temperature(path: Path, temperature: float) -> None:
+    """Keep a finished run's temperature in its best.pt (rewritten atomically): whoever loads the model folds it."""
+    saved = load(path)
+    save(path, {**{k: v for k, v in saved.items() if k != "format_version"}, "temperature": float(temperature)})
+
+
 def load(path: Path, map_location: str | torch.device = "cpu") -> Payload:
     """Read a checkpoint (plain tensors and types only) and check it is one of ours."""
     try:

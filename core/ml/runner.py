@@ -127,8 +127,7 @@ def record_run(ws: Workspace, run: runs.Run, result: trainer.RunResult) -> None:
     calibrated by the temperature fitted on its validation photos (kept in the checkpoint and the run)."""
     temperature, predictions = calibrated(run.class_names, runs.snapshot(ws.conn, run.id), result.predictions)
     path = ws.layout.run_dir(run.id) / result.checkpoint
-    saved = checkpoint.load(path)
-    checkpoint.save(path, {**{k: v for k, v in saved.items() if k != "format_version"}, "temperature": temperature})
+    checkpoint.set_temperature(path, temperature)
     runs.finish_run(
         ws.conn,
         run.id,
