@@ -118,7 +118,7 @@ def result_card(
 ) -> None:
     """Banner, probabilities, original and overlay side by side, save, downloads."""
     verdict = ui.plain(names.get(result.result.label, result.result.label))
-    colour = VERDICT_COLOURS.get(result.result.label, "red")
+    colour = "orange" if result.verdict == "check" else VERDICT_COLOURS.get(result.result.label, "red")
     with st.container(border=True, key=f"diag_card_{index}"):
         st.markdown(f"#### {ui.plain(result.name)} · :{colour}-badge[{verdict}]")
         banner(result, predictor, names, index)
