@@ -36,6 +36,9 @@ K = 1  # the nearest training photo (measured on screws: K = 3 or 5 let 7-33 % m
 FILE = familiarity_cut.INDEX_FILE
 DEFAULT_PERCENTILE = familiarity_cut.DEFAULT_PERCENTILE
 BATCH = 64
+# Fewer validation photos than this make no gate: with 6 of them a 99th percentile is just "farther than the
+# farthest of 6" and most new photos would be held back; the percentile is still told.
+MIN_VALIDATION = 20
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,13 @@ class Index:
         return 100.0 * float(np.searchsorted(self.val, distance, side="right")) / max(1, len(self.val))
 
     def judge(self, features: np.ndarray, cut: float = DEFAULT_PERCENTILE) -> list[Familiarity]:
-        """Each photo's familiarity; unfamiliar past the `cut` percentile of the validation distances."""
+        """Each photo's familiarity; unfamiliar past the `cut` percentile of the validation distances (never with
+        fewer than MIN_VALIDATION validation photos)."""
+        gate = len(self.val) >= MIN_VALIDATION
         found = []
         for d in self.distances(features):
             share = self.percentile(float(d))
-            found.append(Familiarity(float(d), share, bool(share > cut)))
+            found.append(Familiarity(float(d), share, gate and share > cut))
         return found
 
 

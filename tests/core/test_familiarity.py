@@ -55,9 +55,11 @@ def test_the_percentile_rises_with_the_distance_and_the_cut_decides():
     assert found.unfamiliar == (found.percentile > 50.0)
 
 
-def test_too_few_validation_photos_use_their_own_share():
+def test_the_percentile_is_the_share_of_validation_photos_and_too_few_make_no_gate():
     index = familiarity.Index(familiarity._normalised(np.eye(3)), np.array([0.125, 0.125], dtype=np.float32))
     assert index.percentile(0.0625) == 0.0 and index.percentile(0.125) == 100.0
+    (far,) = index.judge(-np.ones((1, 3)))  # past both validation photos, but two photos make no 99th percentile
+    assert far.percentile == 100.0 and not far.unfamiliar
 
 
 def test_the_features_of_a_forward_stay_with_its_thread():
