@@ -7,12 +7,22 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from core import auth, cli, evaluation, store
+from core import auth, cli, evaluation, intervals, runs, store
 from core.errors import RejectedFile, ValidationError
 from core.files import write_atomic
 from core.workspace import Workspace
 
 CONTRACT = ("labels", "confusion_matrix", "accuracy", "macro_f1", "micro_f1", "weighted_f1", "per_class")
+
+
+def _intervals(ws: Workspace, run_id: int) -> dict[str, object]:
+    """Defect recall and false-alarm rate at the operating point on validation and test with their 95% intervals,
+    as the model card writes them (core.intervals)."""
+    run = runs.get_run(ws.conn, run_id)
+    recall, false_alarm = intervals.card_rates(
+        intervals.point_rates(ws.conn, run, evaluation.operating_point(ws.conn, run))
+    )
+    return {"defect_recall": recall, "false_alarm_rate": false_alarm}
 
 
 def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
@@ -26,6 +36,7 @@ def cmd_evaluate(ws: Workspace, args: argparse.Namespace) -> int:
     out["operating_point"] = (
         {k: point[k] for k in ("threshold", "defect_recall", "false_alarm_rate")} if point else None
     )
+    out["intervals"] = _intervals(ws, args.run) if point else None
     out["heatmap_check"] = _heatmap_check(ws, args.run)
     if args.json:
         cli.print_json(out)

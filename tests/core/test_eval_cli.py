@@ -31,6 +31,7 @@ CONTRACT = {
     "absent",
     "averaged",
     "heatmap_check",  # issue 17 point 5: {"centre_share", "road", "photos"}
+    "intervals",  # issue 17 point 3: {"defect_recall", "false_alarm_rate"} on validation and test, as the card
 }
 EXACT = 1e-9
 
@@ -103,6 +104,14 @@ def test_evaluate_json_equals_scikit_learn_on_the_stored_predictions(ws):
     assert out["operating_point"]["defect_recall"] == pytest.approx(test_recall, abs=EXACT)
     assert out["operating_point"]["false_alarm_rate"] == pytest.approx(test_false_alarm, abs=EXACT)
     assert rates(val_truth, val_probs[:, normal], threshold, normal)[0] >= 0.99  # the target holds on validation
+    from core import intervals
+
+    caught = int(sum(1 for t, p in zip(truth, probs[:, normal], strict=True) if t != normal and p < threshold))
+    defects = int(sum(1 for t in truth if t != normal))
+    got = out["intervals"]["defect_recall"]["test"]
+    assert (got["k"], got["n"]) == (caught, defects)  # counted from the stored predictions at the threshold
+    exact = intervals.clopper_pearson(caught, defects)
+    assert (got["low"], got["high"]) == pytest.approx((exact.low, exact.high), abs=1e-6)
 
     val = cli_json(ws.settings.workspace, "evaluate", str(run.id), "--split", "val", "--json")
     assert val["n"] == by_split["val"]
