@@ -87,7 +87,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("cosine", "step", "plateau")
 AUGMENTS = ("none", "flip", "photo", "strong")
 BALANCES = ("none", "weighted_loss", "sampler")
-RUN_KINDS = ("train", "quick", "suspects")
+RUN_KINDS = ("train", "quick", "suspects", "distill")
 EXPORT_FORMATS = ("onnx", "torchscript")
 EXPORT_SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
 QUICK_IMAGE_SIZE = 256  # the probe gains from seeing bolt crops near their photographed size
@@ -144,6 +144,9 @@ class TrainConfig:
     channels_last: bool = True  # CUDA only
     val_fraction: float = 0.15  # of train, held out when the dataset has no validation photos
     num_workers: int = 0
+    teacher_run: int | None = None  # kind "distill": the run whose softened probabilities the student learns
+    kd_temperature: float = 4.0  # distillation: both models' logits are divided by it in the teacher's term
+    kd_weight: float = 0.7  # distillation: the teacher's term's share of the loss (the labels take the rest)
 
     def __post_init__(self) -> None:
         zoo.get_arch(self.arch)
@@ -198,6 +201,7 @@ class TrainConfig:
                     name=name.replace("_", " "),
                     value=getattr(self, name),
                 )
+        _check_distillation(self)
         if self.batch_size % self.nproc:
             raise ValidationError(
                 f"batch size {self.batch_size} must divide evenly over {self.nproc} processes",
@@ -209,6 +213,11 @@ class TrainConfig:
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    @property
+    def trains_a_model(self) -> bool:
+        """Fine-tuning or distillation: epochs of gradient steps with curves (not a probe on embeddings)."""
+        return self.kind in ("train", "distill")
+
     @classmethod
     def from_dict(cls, values: dict[str, object]) -> TrainConfig:
         unknown = set(values) - {f.name for f in fields(cls)}
@@ -219,3 +228,26 @@ class TrainConfig:
                 names=", ".join(sorted(unknown)),
             )
         return cls(**values)
+
+
+def _check_distillation(c: TrainConfig) -> None:
+    """A distillation names its teacher run and trains in one process; no other kind names a teacher."""
+    if c.kind != "distill":
+        if c.teacher_run is not None:
+            raise ValidationError(
+                f"only a distillation has a teacher run (kind {c.kind!r})", key="distill.error.teacher_kind"
+            )
+        return
+    if isinstance(c.teacher_run, bool) or not isinstance(c.teacher_run, int) or c.teacher_run < 1:
+        raise ValidationError(
+            f"a distillation needs its teacher's run id, got {c.teacher_run!r}",
+            key="distill.error.teacher_id",
+            value=c.teacher_run,
+        )
+    _within("distillation temperature", c.kd_temperature, 1.0, 20.0)
+    _within("teacher weight", c.kd_weight, 0.0, 1.0)
+    if c.nproc != 1:
+        raise ValidationError(
+            "a distillation trains in one process (its teacher's targets are computed there)",
+            key="distill.error.nproc",
+        )

@@ -10,6 +10,7 @@ from core.texts import (
     base,
     dataset,
     diagnose,
+    distill,
     evaluate,
     familiarity,
     inspect,
@@ -49,6 +50,7 @@ for _area in (
     trust_compare,
     trust_heatmap,
     familiarity,
+    distill,
 ):
     for _table, _part in ((EN, _area.EN), (KO, _area.KO)):
         _clash = set(_table) & set(_part)

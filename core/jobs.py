@@ -99,7 +99,17 @@ def submit(conn: sqlite3.Connection, actor: auth.Actor, config: TrainConfig, swe
             "INSERT INTO jobs (kind, status, config, sweep, created_by, created_at) VALUES (?, 'queued', ?, ?, ?, ?)",
             (config.kind, json.dumps(config.to_dict()), sweep, actor.name, db.now_iso()),
         )
-        audit.record(conn, actor.name, "train", f"job {cur.lastrowid}", kind=config.kind, arch=config.arch, sweep=sweep)
+        teacher = {"teacher_run": config.teacher_run} if config.teacher_run else {}
+        audit.record(
+            conn,
+            actor.name,
+            "train",
+            f"job {cur.lastrowid}",
+            kind=config.kind,
+            arch=config.arch,
+            sweep=sweep,
+            **teacher,
+        )
     log.info("job %s queued by %s: %s", cur.lastrowid, actor.name, config.arch)
     return int(cur.lastrowid)
 

@@ -8,7 +8,7 @@ from core import auth, jobs
 from core.errors import CoreError
 from ui import components as ui
 from ui.panels import train as panels
-from ui.panels import train_jobs
+from ui.panels import train_distill, train_jobs
 
 ws = ui.workspace()
 me = ui.actor()
@@ -23,6 +23,7 @@ if auth.can(me, "train"):
             panels.config_form(ws)  # a setting core refuses is said here, and no start button is drawn
             panels.start_buttons(ws)
             panels.sweep_panel(ws)
+            train_distill.distil_panel(ws)
         except CoreError as exc:
             ui.show_error(exc)
 else:

@@ -1,4 +1,4 @@
-"""Training commands of `python -m core`: train, quick-model, jobs, cancel, resume, worker."""
+"""Training commands of `python -m core`: train, quick-model, distill, jobs, cancel, resume, worker."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import NotRequired, TypedDict
 
-from core import auth, cli, config, jobs, runs, zoo
+from core import auth, cli, config, distillation, jobs, runs, zoo
 from core.workspace import Workspace
 
 
@@ -94,6 +94,12 @@ def cmd_quick(ws: Workspace, args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     return _finish(ws, args, jobs.submit(ws.conn, auth.local_actor(args.user), cfg))
+
+
+def cmd_distill(ws: Workspace, args: argparse.Namespace) -> int:
+    actor = auth.local_actor(args.user)
+    job_id = distillation.submit_distillation(ws.conn, actor, args.student, args.image_size, args.epochs, args.teacher)
+    return _finish(ws, args, job_id)
 
 
 class JobLine(TypedDict):
@@ -187,6 +193,14 @@ def add_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -
     p.add_argument("--arch", default=zoo.DEFAULT_ARCH, choices=[a for a in zoo.ARCHES])
     p.add_argument("--image-size", dest="image_size", type=int)
     p.add_argument("--seed", type=int, default=0)
+    _common(p)
+    p = add("distill", cmd_distill, "distil the production model into a smaller, faster student (an ordinary run)")
+    p.add_argument("--student", choices=list(zoo.ARCHES), help=f"the student's backbone (default {zoo.DEFAULT_ARCH})")
+    p.add_argument(
+        "--image-size", dest="image_size", type=int, help="the student's input (default 0.6 x the teacher's)"
+    )
+    p.add_argument("--epochs", type=int, help="default: the teacher's")
+    p.add_argument("--teacher", type=int, help="the teacher run (default: the production model)")
     _common(p)
     add("jobs", cmd_jobs, "the job queue as JSON (newest first)")
     p = add("cancel", cmd_cancel, "cancel a queued or running job")

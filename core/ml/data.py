@@ -38,19 +38,26 @@ class CachedImages(Dataset):
     batch (transforms.BatchPrep), on the model's device. The cache may itself live on the GPU.
     """
 
-    def __init__(self, images: torch.Tensor, targets: Sequence[int]) -> None:
+    def __init__(self, images: torch.Tensor, targets: Sequence[int] | torch.Tensor) -> None:
         if len(images) != len(targets):
             raise ValueError(f"{len(images)} images but {len(targets)} targets")
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise ValueError(f"the cache holds N×3×S×S uint8 images, got {images.dtype} {tuple(images.shape)}")
         self.images = images
-        self.targets = torch.as_tensor(list(targets), dtype=torch.long)
+        packed = isinstance(targets, torch.Tensor) and targets.dim() == 2  # distillation rows (kd.pack)
+        self.targets = targets.float() if packed else torch.as_tensor(list(targets), dtype=torch.long)
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """The class index of every photo (column 0 of packed distillation targets)."""
+        return self.targets[:, 0].long() if self.targets.dim() == 2 else self.targets
 
     def __len__(self) -> int:
         return len(self.targets)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return self.images[index], int(self.targets[index])
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int | torch.Tensor]:
+        target = self.targets[index]
+        return self.images[index], target if target.dim() else int(target)
 
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         rows = torch.as_tensor(indices, dtype=torch.long)

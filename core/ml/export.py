@@ -70,6 +70,7 @@ class ModelCard(TypedDict):
     output: str
     metrics: dict[str, dict[str, float | None]]
     temperature: float  # fitted on validation (core.calibration), already applied to the exported logits
+    distilled_from: int | None  # the teacher run of a distilled student; None otherwise
     operating_point: dict[str, object] | None
     defect_recall: intervals.RecallCard | None  # at the operating point, on validation and test, 95% intervals
     false_alarm_rate: intervals.RatesCard | None
@@ -134,6 +135,7 @@ def export_run(ws: Workspace, actor: auth.Actor, run_id: int, fmt: str, out: Pat
         "output": "logits already divided by the temperature; softmax gives the calibrated class probabilities "
         "in the order of classes",
         "temperature": run.temperature if run.temperature is not None else 1.0,
+        "distilled_from": run.config.teacher_run,
         "metrics": {
             "val": {"accuracy": run.val_accuracy, "macro_f1": run.val_macro_f1},
             "test": {"accuracy": run.test_accuracy, "macro_f1": run.test_macro_f1},

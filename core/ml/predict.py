@@ -164,3 +164,12 @@ def predict(predictor: Predictor, photos: list[PhotoInput], tta: bool = False) -
     probs_np = probs.cpu().numpy()
     ms = (time.perf_counter() - start) * 1000 / len(photos)
     return [make_prediction(predictor, row, ms, f) for row, f in zip(probs_np, familiar, strict=True)]
+
+
+def served_cpu_ms(ws: Workspace, run_ids: list[int], rounds: int = 30, threads: int | None = None) -> dict[int, float]:
+    """Median ms per photo of each run's served model (temperature folded in) on the CPU, batch 1, the runs
+    taking turns (runtime.interleaved_cpu_ms): how two runs compare in speed, measured in one process."""
+    loaded = {r: load_predictor(ws, r, device="cpu").spec for r in run_ids}
+    return runtime.interleaved_cpu_ms(
+        {r: (spec.model, spec.preprocess.size) for r, spec in loaded.items()}, rounds, threads
+    )

@@ -87,3 +87,25 @@ def measure_cpu_ms(model: nn.Module, size: int, repeats: int = 7, budget_s: floa
 
 def pick_device(local_rank: int = 0) -> torch.device:
     return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def interleaved_cpu_ms(models: dict[object, tuple[nn.Module, int]], rounds: int = 30, threads: int | None = None):
+    """Median ms per photo (batch 1, CPU) of several models of their input sizes, taking turns round by round so
+    that a change in the machine's load falls on all of them alike; threads: torch's intra-op threads while
+    timing (None: as set). Returns {key: ms}."""
+    inputs = {key: (model.to("cpu").eval(), torch.zeros(1, 3, size, size)) for key, (model, size) in models.items()}
+    times: dict[object, list[float]] = {key: [] for key in models}
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        with torch.inference_mode():
+            for model, x in inputs.values():  # warm-up
+                model(x)
+            for _ in range(rounds):
+                for key, (model, x) in inputs.items():
+                    start = time.perf_counter()
+                    model(x)
+                    times[key].append((time.perf_counter() - start) * 1000)
+    finally:
+        torch.set_num_threads(before)
+    return {key: float(np.median(t)) for key, t in times.items()}

@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from core.config import TrainConfig
-from core.ml import checkpoint, data, models, transforms
+from core.ml import checkpoint, data, kd, models, transforms
 
 if TYPE_CHECKING:
     from core.ml.trainer import RunContext
@@ -134,7 +134,10 @@ def build_loop(
     """Datasets, model on the device (wrapped for DDP), optimizer, schedule, scaler, loss; resumed from last.pt."""
     c = ctx.config
     index = {s: [i for i, it in enumerate(ctx.items) if it.split == s] for s in ("train", "val")}
-    train_ds = data.CachedImages(cache[index["train"]], [targets[i] for i in index["train"]])
+    train_targets = torch.as_tensor([targets[i] for i in index["train"]], dtype=torch.long)
+    if ctx.teacher is not None:  # distillation: each photo's label and its teacher's softened probabilities
+        train_targets = kd.pack(train_targets, ctx.teacher[index["train"]], c.kd_temperature)
+    train_ds = data.CachedImages(cache[index["train"]], train_targets)
     train_prep = transforms.BatchPrep(c.augment, spec.preprocess)
     validation = (
         data.loader(data.CachedImages(cache[index["val"]], [targets[i] for i in index["val"]]), max(c.batch_size, 64)),
@@ -151,15 +154,11 @@ def build_loop(
     steps = steps_per_epoch(len(train_ds), c.batch_size, ctx.world)
     scheduler, when = SCHEDULERS[c.scheduler](optimizer, c, steps)
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and c.amp)
-    step = Step(
-        criterion(ctx, train_ds.targets.tolist(), device),
-        optimizer,
-        scaler,
-        scheduler,
-        when,
-        transforms.batch_mix(c.augment, len(ctx.class_names)),
-        train_prep,
-    )
+    loss = criterion(ctx, train_ds.labels.tolist(), device)
+    if ctx.teacher is not None:
+        loss = kd.DistillationLoss(c.kd_temperature, c.kd_weight, loss)
+    mix = None if ctx.teacher is not None else transforms.batch_mix(c.augment, len(ctx.class_names))
+    step = Step(loss, optimizer, scaler, scheduler, when, mix, train_prep)
     loop = Loop(ctx, spec, device, trained, step, train_ds, validation, steps)
     loop.progress = restore_progress(loop)
     return loop

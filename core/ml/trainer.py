@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, DistributedSampler, WeightedRandomSampl
 
 from core import metrics
 from core.config import TrainConfig
-from core.ml import checkpoint, data, models, runtime, train_state, transforms
+from core.ml import checkpoint, data, kd, models, runtime, train_state, transforms
 from core.runs import SnapshotItem
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class RunContext:
     run_dir: Path
     weights_dir: Path
     hooks: Hooks = field(default_factory=Hooks)
+    teacher: torch.Tensor | None = None  # distillation: the teacher's log-probabilities, one row per item
     rank: int = 0
     world: int = 1
     local_rank: int = 0
@@ -163,7 +164,7 @@ def _train_batch(
         images = step.prep(images)
     if cuda and c.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
-    hard = targets
+    hard = kd.labels_of(targets)  # packed distillation targets carry the label in column 0
     if step.mix is not None:
         images, targets = step.mix(images, targets)
         hard = targets.argmax(dim=1)
@@ -216,8 +217,8 @@ def _train_loader(ctx: RunContext, dataset: data.CachedImages, epoch: int) -> Da
         sampler = DistributedSampler(dataset, num_replicas=ctx.world, rank=ctx.rank, shuffle=True, seed=c.seed)
         sampler.set_epoch(epoch)
     elif c.balance == "sampler":
-        counts = Counter(dataset.targets.tolist())
-        weights = [1.0 / counts[int(t)] for t in dataset.targets]
+        counts = Counter(dataset.labels.tolist())
+        weights = [1.0 / counts[int(t)] for t in dataset.labels]
         sampler = WeightedRandomSampler(weights, len(weights), replacement=True, generator=generator)
     return data.loader(
         dataset,

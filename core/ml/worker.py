@@ -122,6 +122,15 @@ def _run_train(ws: Workspace, job: jobs.Job, hooks: runner.DbHooks) -> runner.Ou
     return runner.DONE
 
 
+@job_kind("distill")
+def _run_distill(ws: Workspace, job: jobs.Job, hooks: runner.DbHooks) -> runner.Outcome:
+    """A distillation: the teacher's targets, then the student trains on them here, as an ordinary run."""
+    from core.ml import distill
+
+    runner.run_here(ws, _start_run(ws, job, hooks), hooks, functools.partial(distill.run_distillation, ws=ws))
+    return runner.DONE
+
+
 def _start_run(ws: Workspace, job: jobs.Job, hooks: runner.DbHooks) -> runs.Run:
     """The job's run: the one an earlier attempt froze, or a new snapshot; its epochs report to it."""
     run = runs.run_for_job(ws.conn, job.id) or _new_run(ws, job)

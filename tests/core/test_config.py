@@ -127,9 +127,11 @@ def test_round_trip_through_json():
         num_workers=2,
     )
     values = config.to_dict()
-    assert values["scheduler"] == "plateau" and values["seed"] == 42 and len(values) == 24
+    assert values["scheduler"] == "plateau" and values["seed"] == 42 and len(values) == 27
     again = TrainConfig.from_dict(json.loads(json.dumps(values)))
     assert again == config
+    distil = TrainConfig(arch="tiny_cnn", kind="distill", teacher_run=5, kd_temperature=2.5, kd_weight=0.4)
+    assert TrainConfig.from_dict(json.loads(json.dumps(distil.to_dict()))) == distil
     assert TrainConfig.from_dict({}) == TrainConfig()
 
 

@@ -17,6 +17,7 @@ from core import (
     backup,
     dataset_export,
     demo,
+    distillation,
     doctor,
     evaluation,
     familiarity_cut,
@@ -92,6 +93,7 @@ CALLS = {
     "jobs.resume": ("train", lambda ws, a: jobs.resume(ws.conn, a, 1)),
     "jobs.submit": ("train", lambda ws, a: jobs.submit(ws.conn, a, tiny_config())),
     "jobs.submit_sweep": ("train", lambda ws, a: jobs.submit_sweep(ws.conn, a, tiny_config(), [8], [0.01])),
+    "distillation.submit_distillation": ("train", lambda ws, a: distillation.submit_distillation(ws.conn, a)),
     "review.record_decision": (
         "relabel",
         lambda ws, a: review.record_decision(

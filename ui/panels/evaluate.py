@@ -193,7 +193,7 @@ def curves(ws: Workspace, run: runs.Run, split: str) -> None:
             width="stretch",
         )
     history = [vars(e) for e in runs.epochs(ws.conn, run.id)]
-    if run.kind == "train" and history:
+    if run.config.trains_a_model and history:
         st.subheader(ui.tr("eval.learning"))
         names = {
             k: ui.tr(f"train.curve.{k}")

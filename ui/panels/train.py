@@ -19,7 +19,7 @@ def _params(millions: float) -> str:
     return f"{millions:.1f} M" if millions >= 0.1 else f"{millions * 1000:.0f} K"
 
 
-def _arch_text(name: str) -> str:
+def arch_text(name: str) -> str:
     arch = zoo.ARCHES[name]
     return ui.tr(
         "train.arch.option",
@@ -30,7 +30,7 @@ def _arch_text(name: str) -> str:
     )
 
 
-def _weights_note(ws: Workspace, arch: zoo.Arch) -> bool:
+def weights_note(ws: Workspace, arch: zoo.Arch) -> bool:
     """Say where pretrained weights come from, or where to put the file; True when they were found."""
     if not arch.weight_files:
         st.caption(":material/info: " + ui.tr("train.weights.none_exist"))
@@ -78,9 +78,9 @@ def _has_weights(ws: Workspace, arch: zoo.Arch) -> bool:
 
 def config_form(ws: Workspace) -> config.TrainConfig:
     """The run settings, with weights availability for the chosen backbone; raises ValidationError."""
-    name = ui.choice(st, ui.tr("train.arch"), list(zoo.ARCHES), "train_arch", _arch_text)
+    name = ui.choice(st, ui.tr("train.arch"), list(zoo.ARCHES), "train_arch", arch_text)
     arch = zoo.ARCHES[name]
-    has_weights = _weights_note(ws, arch)
+    has_weights = weights_note(ws, arch)
     cols = st.columns(6)
     epochs = cols[0].number_input(ui.tr("train.epochs"), 1, 500, DEFAULTS["epochs"], key="train_epochs")
     cols[1].selectbox(ui.tr("train.batch"), BATCHES, index=BATCHES.index(DEFAULTS["batch_size"]), key="train_batch")

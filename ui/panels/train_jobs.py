@@ -182,6 +182,8 @@ def job_detail(ws: Workspace, me: auth.Actor, job: jobs.Job) -> None:
             f"#### #{job.id} · {job.config.arch} · {train_texts.kind_text(job.kind)} · "
             f":{colour}[{train_texts.status_text(job, markdown=True)}]"
         )
+        if job.config.teacher_run:
+            st.caption(":material/school: " + ui.tr("distill.taught_by", run=job.config.teacher_run))
         if job.resumed:
             st.caption(f":material/replay: {train_texts.resumed_text(job)} · " + ui.tr("train.attempt", n=job.attempts))
         if job.cancel_requested and job.active:
@@ -218,7 +220,7 @@ def _run_figures(ws: Workspace, job: jobs.Job, run: runs.Run) -> None:
         for col, (key, value) in zip(st.columns(len(figures)), figures.items(), strict=True):
             col.metric(ui.tr(key), train_texts.figure(value))
     history = [vars(e) for e in runs.epochs(ws.conn, run.id)]
-    if history and job.kind == "train":
+    if history and job.config.trains_a_model:
         names = {
             k: ui.tr(f"train.curve.{k}")
             for k in ("train", "val", "loss", "epoch", "train_acc", "val_acc", "train_f1", "val_f1", "score")
