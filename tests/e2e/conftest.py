@@ -117,7 +117,7 @@ def stop_workers(workspace) -> None:
     with sqlite3.connect(db_path) as conn:
         pids = [row[0] for row in conn.execute("SELECT pid FROM workers")]
         pids += [row[0] for row in conn.execute("SELECT worker_pid FROM jobs WHERE status = 'running'")]
-    for pid in set(pids):
+    for pid in set(pids) - {os.getpid()}:  # never the test run itself, should it have trained a job in-process
         with contextlib.suppress(ProcessLookupError, PermissionError, TypeError):
             os.kill(pid, signal.SIGKILL)
 
