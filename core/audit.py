@@ -35,6 +35,7 @@ ACTIONS = (
     "doctor",
     "refused",
     "review.skip",
+    "review.request",
     "station.add",
     "station.update",
     "inspect",

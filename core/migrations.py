@@ -294,4 +294,24 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     """
     ALTER TABLE runs ADD COLUMN temperature REAL;
     """,
+    # 13: photos a person sent to Review with the reason (today "unfamiliar": unlike anything the model was trained
+    # on), the run that judged them, its percentile and answer; append-only, the decision is review_decisions'
+    (
+        """CREATE TABLE review_requests (
+            id INTEGER PRIMARY KEY,
+            image_id INTEGER NOT NULL REFERENCES images(id),
+            reason TEXT NOT NULL,
+            run_id INTEGER REFERENCES runs(id),
+            percentile REAL,
+            predicted TEXT,
+            user TEXT NOT NULL,
+            at TEXT NOT NULL
+        )""",
+        "CREATE INDEX review_requests_image ON review_requests(image_id)",
+        *(
+            f"""CREATE TRIGGER review_requests_no_{verb.lower()} BEFORE {verb} ON review_requests
+                BEGIN SELECT RAISE(ABORT, 'review requests are append-only'); END"""
+            for verb in ("UPDATE", "DELETE")
+        ),
+    ),
 )

@@ -1,4 +1,5 @@
-"""The review queue: misclassified photos of a run, suspected label errors, conflicting near-duplicates.
+"""The review queue: photos sent by a person (unlike anything the model was trained on), misclassified photos of a
+run, suspected label errors, conflicting near-duplicates.
 
 Decisions (relabel, confirm, skip) are recorded; a relabel is a label event with source 'review'. Relabelling a
 defect photo normal teaches the next model to pass such defects, so it needs an explicit confirmation.
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from core import audit, auth, db, evaluation, health, runs, store
 from core.errors import ValidationError
 
-REASONS = ("misclassified", "suspect", "duplicate_conflict", "leakage")
+REASONS = ("unfamiliar", "misclassified", "suspect", "duplicate_conflict", "leakage")
+REQUEST_REASONS = ("unfamiliar",)  # what a person may send a photo to Review for
 DECISIONS = ("relabel", "confirm", "skip")
 
 
@@ -77,12 +79,60 @@ def duplicate_items(conn: sqlite3.Connection) -> list[Item]:
     return out
 
 
+def request_review(
+    conn: sqlite3.Connection,
+    actor: auth.Actor,
+    image_id: int,
+    reason: str,
+    run_id: int | None = None,
+    percentile: float | None = None,
+    predicted: str | None = None,
+) -> None:
+    """Put a stored photo in the Review queue for a person to label (uploader role), with why and what the model
+    said; recorded and audited in one transaction. A photo already waiting there is not queued twice."""
+    auth.require(actor, "upload", conn)
+    if reason not in REQUEST_REASONS:
+        raise ValidationError(
+            f"a photo is sent to Review for one of: {', '.join(REQUEST_REASONS)}; not {reason!r}",
+            key="review.error.request_reason",
+            reason=reason,
+        )
+    store.get_image(conn, image_id)  # NotFoundError for a photo that is not there
+    with db.transaction(conn):
+        waiting = conn.execute(
+            "SELECT 1 FROM review_requests r WHERE r.image_id = ? AND NOT EXISTS"
+            " (SELECT 1 FROM review_decisions d WHERE d.image_id = r.image_id AND d.at >= r.at)",
+            (image_id,),
+        ).fetchone()
+        if waiting:
+            return
+        conn.execute(
+            "INSERT INTO review_requests (image_id, reason, run_id, percentile, predicted, user, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (image_id, reason, run_id, percentile, predicted, actor.name, db.now_iso()),
+        )
+        audit.record(
+            conn, actor.name, "review.request", f"#{image_id}", reason=reason, run=run_id, percentile=percentile
+        )
+
+
+def requested(conn: sqlite3.Connection) -> list[Item]:
+    """Photos sent to Review and not decided since, newest first; score: the model's familiarity percentile as a
+    share (1.0: unknown)."""
+    rows = conn.execute(
+        "SELECT r.image_id, r.reason, r.percentile, r.predicted, i.label FROM review_requests r"
+        " JOIN images i ON i.id = r.image_id WHERE NOT EXISTS"
+        " (SELECT 1 FROM review_decisions d WHERE d.image_id = r.image_id AND d.at >= r.at) ORDER BY r.id DESC"
+    )
+    return [Item(r[0], r[1], r[4], r[3], (r[2] if r[2] is not None else 100.0) / 100.0) for r in rows]
+
+
 def queue(conn: sqlite3.Connection, run_id: int | None, include: Sequence[str] = REASONS) -> list[Item]:
     """All reasons, most deserving first within each, without photos already decided after their reason
     appeared, trashed photos, or the same photo twice."""
     decided = {r[0] for r in conn.execute("SELECT DISTINCT image_id FROM review_decisions")}
     live = {im.id for im in store.all_images(conn)}
-    parts: list[Item] = []
+    parts: list[Item] = [it for it in requested(conn) if it.reason in include]
     if run_id is not None and "misclassified" in include:
         parts += misclassified(conn, run_id)
     if "suspect" in include:
@@ -91,7 +141,8 @@ def queue(conn: sqlite3.Connection, run_id: int | None, include: Sequence[str] =
     seen: set[int] = set()
     out = []
     for item in parts:
-        if item.image_id in live and item.image_id not in decided and item.image_id not in seen:
+        fresh = item.reason in REQUEST_REASONS or item.image_id not in decided  # a request is newer than its photo
+        if item.image_id in live and fresh and item.image_id not in seen:
             seen.add(item.image_id)
             out.append(item)
     return out
@@ -111,7 +162,12 @@ def _refuse_decided(conn: sqlite3.Connection, image_id: int) -> None:
     done = conn.execute(
         "SELECT decision, user, at FROM review_decisions WHERE image_id = ? ORDER BY id DESC LIMIT 1", (image_id,)
     ).fetchone()
-    if done is not None:
+    if (
+        done is not None
+        and not conn.execute(  # sent to Review again since: it is waiting once more
+            "SELECT 1 FROM review_requests WHERE image_id = ? AND at > ?", (image_id, done[2])
+        ).fetchone()
+    ):
         raise ValidationError(
             f"photo {image_id} was already reviewed ({done[0]} by {done[1]} at {done[2]}): nothing recorded",
             key="review.error.decided",
@@ -159,6 +215,12 @@ def record_decision(
         store.relabel(conn, actor, [item.image_id], label, "review")
     elif decision == "confirm":
         current = store.get_image(conn, item.image_id).label
+        if current is None:
+            raise ValidationError(
+                f"photo {item.image_id} has no label to confirm: choose its label",
+                key="review.error.confirm_unlabelled",
+                id=item.image_id,
+            )
         store.relabel(conn, actor, [item.image_id], current, "review", record_unchanged=True)
     with db.transaction(conn):
         conn.execute(

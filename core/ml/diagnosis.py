@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
-from core import auth, csvfile, evaluation, health, i18n, imaging, ingest
+from core import auth, csvfile, evaluation, health, i18n, imaging, ingest, review
 from core.errors import ValidationError
 from core.ml import explain, predict
 from core.workspace import Workspace
@@ -188,3 +188,24 @@ def save_with_label(ws: Workspace, actor: auth.Actor, diagnosis: Diagnosis, labe
     return ingest.import_uploads(
         ws, actor, [(diagnosis.name, diagnosis.data)], label=label, image_source="diagnose", event_source="diagnose"
     )
+
+
+def send_to_review(ws: Workspace, actor: auth.Actor, diagnosis: Diagnosis, run_id: int) -> ingest.FileOutcome:
+    """'Send to Review': a photo the model found unfamiliar joins the dataset unlabelled (source diagnose) and
+    waits in the Review queue for a person's label, with the model's answer and its familiarity percentile.
+    A photo stored already (a duplicate) is sent as it is; a refused file is not sent."""
+    auth.require(actor, "upload", ws.conn)
+    if not diagnosis.result.unfamiliar:
+        raise ValidationError(
+            f"{diagnosis.name} is familiar to the model: save it with its label instead",
+            key="diagnose.error.familiar",
+            name=diagnosis.name,
+        )
+    outcome = ingest.import_uploads(
+        ws, actor, [(diagnosis.name, diagnosis.data)], label=None, image_source="diagnose", event_source="diagnose"
+    ).outcomes[0]
+    if outcome.image_id is not None:
+        familiar = diagnosis.result.familiarity
+        percentile = familiar.percentile if familiar else None
+        review.request_review(ws.conn, actor, outcome.image_id, "unfamiliar", run_id, percentile, diagnosis.result.top)
+    return outcome

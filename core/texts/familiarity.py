@@ -18,6 +18,19 @@ EN: dict[str, str] = {
     "calibration.after": "after temperature scaling",
     "familiarity.error.no_photos": "run {run} has no training or no validation photos to measure familiarity against",
     "familiarity.error.cut": "the familiarity cut {value} must be a percentile from {low} to {high}",
+    "review.reason.unfamiliar": "sent: unfamiliar photo",
+    "review.why.unfamiliar": "**Why:** sent from Diagnose: unlike anything the model was trained on (familiarity "
+    "percentile {pct}). It has no label yet: choose it with the label buttons.",
+    "review.error.confirm_unlabelled": "Photo #{id} has no label to confirm: choose its label.",
+    "review.error.request_reason": "A photo can be sent to Review only as an unfamiliar photo (not {reason}).",
+    "diagnose.to_review": "Send to Review",
+    "diagnose.to_review.help": "The photo joins the dataset without a label and waits in Review for a person to "
+    "label it; the next model then learns it.",
+    "diagnose.sent": "{name} is waiting in Review (photo #{id}).",
+    "diagnose.error.familiar": "{name} is familiar to the model: save it with its label instead.",
+    "admin.audit.action.review.request": "sent to Review",
+    "admin.audit.detail.percentile": "familiarity percentile",
+    "admin.audit.detail.run": "run",
 }
 
 KO: dict[str, str] = {
@@ -37,4 +50,17 @@ KO: dict[str, str] = {
     "calibration.after": "온도 보정 후",
     "familiarity.error.no_photos": "학습 {run}에 친숙도를 잴 학습 사진 또는 검증 사진이 없습니다",
     "familiarity.error.cut": "친숙도 기준 {value}은(는) {low}에서 {high} 사이의 백분위여야 합니다",
+    "review.reason.unfamiliar": "보냄: 처음 보는 사진",
+    "review.why.unfamiliar": "**이유:** 진단에서 보냄: 모델이 학습한 어떤 사진과도 다릅니다 (친숙도 백분위 {pct}). "
+    "아직 라벨이 없습니다: 라벨 버튼으로 고르세요.",
+    "review.error.confirm_unlabelled": "사진 #{id}에는 확인할 라벨이 없습니다: 라벨을 고르세요.",
+    "review.error.request_reason": "사진은 처음 보는 사진으로만 검토에 보낼 수 있습니다 ({reason} 아님).",
+    "diagnose.to_review": "검토로 보내기",
+    "diagnose.to_review.help": "사진이 라벨 없이 데이터셋에 들어가 검토에서 사람의 라벨을 기다립니다. 다음 모델이 "
+    "이 사진을 배웁니다.",
+    "diagnose.sent": "{name}이(가) 검토에서 기다립니다 (사진 #{id}).",
+    "diagnose.error.familiar": "{name}은(는) 모델에 친숙한 사진입니다: 대신 라벨과 함께 저장하세요.",
+    "admin.audit.action.review.request": "검토로 보냄",
+    "admin.audit.detail.percentile": "친숙도 백분위",
+    "admin.audit.detail.run": "학습",
 }

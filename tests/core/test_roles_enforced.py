@@ -73,6 +73,11 @@ CALLS = {
             ws, a, diagnosis.Diagnosis("x.jpg", b"", None, 1, 1, [], None), "normal"
         ),
     ),  # type: ignore[arg-type]
+    "diagnosis.send_to_review": (
+        "upload",
+        lambda ws, a: diagnosis.send_to_review(ws, a, diagnosis.Diagnosis("x.jpg", b"", None, 1, 1, [], None), 1),
+    ),  # type: ignore[arg-type]
+    "review.request_review": ("upload", lambda ws, a: review.request_review(ws.conn, a, 1, "unfamiliar")),
     "familiarity_cut.set_cut_percentile": (
         "settings",
         lambda ws, a: familiarity_cut.set_cut_percentile(ws.conn, a, 97.0),

@@ -75,3 +75,30 @@ def test_a_familiar_photo_passes_as_before(production, monkeypatch):
     _keep_index(ws, run, 1.5)  # farther than any photo can be (cosine distances end at 2): everything familiar
     at = _opened(ws, run, monkeypatch)
     assert _banner(at).startswith("### PASS"), _banner(at)
+
+
+@pytest.mark.slow
+def test_an_unfamiliar_photo_is_sent_to_review_unlabelled(production, monkeypatch):
+    from core import review, store
+
+    ws, run = production
+    _keep_index(ws, run, 1e-4)
+    at = _opened(ws, run, monkeypatch)
+    sent = [b for b in at.button if b.label == "Send to Review"]
+    assert len(sent) == 1
+    sent[0].click().run()
+    assert not at.exception, at.exception
+    shown = " ".join(s.value for s in at.success)
+    assert "bolt.jpg is waiting in Review (photo #" in shown, shown
+    image_id = int(shown.split("(photo #")[1].split(")")[0])
+    assert store.get_image(ws.conn, image_id).label is None
+    first = review.queue(ws.conn, run.id)[0]
+    assert (first.image_id, first.reason, first.given) == (image_id, "unfamiliar", None)
+
+
+@pytest.mark.slow
+def test_a_familiar_photo_has_no_send_to_review(production, monkeypatch):
+    ws, run = production
+    _keep_index(ws, run, 1.5)
+    at = _opened(ws, run, monkeypatch)
+    assert not [b for b in at.button if b.label == "Send to Review"]

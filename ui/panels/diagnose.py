@@ -169,6 +169,8 @@ def result_card(
                 icon=":material/download:",
             )
             if can_save:
+                if result.result.unfamiliar:
+                    send_button(ws, predictor, result)
                 save_form(ws, result, names)
 
 
@@ -214,6 +216,34 @@ def _save(ws: Workspace, me: auth.Actor, found: diagnosis.Diagnosis) -> None:
         done = "ok", ui.tr("diagnose.saved", name=ui.plain(found.name), label=ui.plain(names.get(label, label)))
     elif outcome.status == "duplicate" and outcome.image_id is not None:
         done = "warn", ui.tr("diagnose.save_duplicate", name=ui.plain(found.name), id=outcome.image_id)
+    else:
+        reason = ui.tr(outcome.key, **ui.plain_values(outcome.detail)) if outcome.key else ui.plain(outcome.message)
+        done = "error", ui.tr("diagnose.refused", name=ui.plain(found.name), reason=reason)
+    st.session_state[f"{key}_done"] = done
+
+
+def send_button(ws: Workspace, predictor: predict.Predictor, found: diagnosis.Diagnosis) -> None:
+    """'Send to Review' for a photo unlike anything the model was trained on; the outcome stays under it."""
+    key = f"diag_review_{found.sha256[:16]}"
+    st.button(
+        ui.tr("diagnose.to_review"),
+        key=key,
+        icon=":material/rate_review:",
+        help=ui.tr("diagnose.to_review.help"),
+        on_click=ui.act,
+        args=(_send, ws, found, predictor.run.id),
+    )
+    done = st.session_state.get(f"{key}_done")
+    if done:
+        {"ok": st.success, "error": st.error}[done[0]](done[1])
+
+
+def _send(ws: Workspace, me: auth.Actor, found: diagnosis.Diagnosis, run_id: int) -> None:
+    key = f"diag_review_{found.sha256[:16]}"
+    st.session_state.pop(f"{key}_done", None)
+    outcome = diagnosis.send_to_review(ws, me, found, run_id)
+    if outcome.image_id is not None:
+        done = "ok", ui.tr("diagnose.sent", name=ui.plain(found.name), id=outcome.image_id)
     else:
         reason = ui.tr(outcome.key, **ui.plain_values(outcome.detail)) if outcome.key else ui.plain(outcome.message)
         done = "error", ui.tr("diagnose.refused", name=ui.plain(found.name), reason=reason)

@@ -84,18 +84,20 @@ def _ask_to_normal(ws: Workspace, me: auth.Actor, item: review.Item, image: stor
 
 
 def _decisions(ws: Workspace, me: auth.Actor, item: review.Item, image: store.Image, names: dict[str, str]) -> None:
-    """'Label is right' (the default, Enter), the label buttons (1, 2, 3… in label order), skip (S)."""
-    st.button(
-        ui.tr("review.confirm", label=ui.label_md(ws, image.label)),
-        key="review_confirm",
-        type="primary",
-        icon=":material/check:",
-        width="stretch",
-        shortcut=CONFIRM_KEY,
-        on_click=ui.act,
-        args=(_decide, ws, item, "confirm"),
-    )
-    st.caption(ui.tr("review.change"))
+    """'Label is right' (the default, Enter), the label buttons (1, 2, 3… in label order), skip (S). A photo
+    without a label (sent from Diagnose) has nothing to confirm: the label buttons are the decision."""
+    if image.label is not None:
+        st.button(
+            ui.tr("review.confirm", label=ui.label_md(ws, image.label)),
+            key="review_confirm",
+            type="primary",
+            icon=":material/check:",
+            width="stretch",
+            shortcut=CONFIRM_KEY,
+            on_click=ui.act,
+            args=(_decide, ws, item, "confirm"),
+        )
+        st.caption(ui.tr("review.change"))
     labels = list(names.items())
     for row in range(0, len(labels), PER_ROW):
         for col, (n, (name, text)) in zip(
@@ -143,9 +145,9 @@ def card(ws: Workspace, me: auth.Actor, run_id: int | None, items: list[review.I
         left, right = st.columns([3, 2])
         with right:
             st.markdown(f"#### #{image.id} · {ui.plain(image.display_name)}")
-            st.markdown(ui.tr(f"review.why.{item.reason}", score=f"{item.score:.2f}"))
+            st.markdown(ui.tr(f"review.why.{item.reason}", score=f"{item.score:.2f}", pct=f"{item.score * 100:.1f}"))
             said = [ui.tr("review.given", label=ui.label_md(ws, image.label))]
-            if item.predicted and item.reason in ("misclassified", "suspect"):
+            if item.predicted and item.reason in ("misclassified", "suspect", "unfamiliar"):
                 said.append(ui.tr("review.predicted", label=ui.label_md(ws, item.predicted)))
             st.markdown(" · ".join(said))
             if item.probs and run_id is not None:
