@@ -49,7 +49,8 @@ def test_start_reload_finish(app_server, page, tmp_path):
     epochs = page.locator(".st-key-train_epochs input")
     epochs.fill(str(EPOCHS))
     epochs.press("Enter")
-    page.wait_for_timeout(800)
+    # the rerun that took the new epochs redraws the warm-up input (inside Advanced) with them as its maximum
+    page.locator(f".st-key-train_warmup input[max='{EPOCHS}']").wait_for(state="attached")
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("Job #1 queued.").wait_for()
 

@@ -146,10 +146,13 @@ def _names(node: ast.AST) -> set[str]:
 
 
 def test_no_page_binds_the_actor_into_a_callback_or_draws_a_live_view_without_the_session_check():
-    """Source check over pages/: a button's on_click never carries `me` (the actor of the run that drew it):
-    a callback that changes something goes through ui.act; and every self-redrawing fragment is ui.live."""
+    """Source check over pages/ and ui/ (where the page helpers and their callbacks live): a button's on_click never
+    carries `me` (the actor of the run that drew it): a callback that changes something goes through ui.act; and
+    every self-redrawing fragment is ui.live."""
     bound, unguarded = [], []
-    for path in sorted((ROOT / "pages").glob("*.py")):
+    sources = sorted((ROOT / "pages").glob("*.py")) + sorted((ROOT / "ui").rglob("*.py"))
+    assert any(p.parent.name == "panels" for p in sources), "the page helpers are in ui/panels"
+    for path in sources:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for call in _calls(tree):
             keywords = {k.arg: k.value for k in call.keywords}
