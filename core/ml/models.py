@@ -60,6 +60,7 @@ class ModelSpec:
     pool_path: str | None  # the global pool that feeds the head directly, when there is one
     pooling: str = "avg"
     weights: WeightsUse | dict[str, object] = field(default_factory=dict)  # empty until load_backbone ran
+    fresh_paths: tuple[str, ...] = ()  # modules besides the head that no pretrained file holds (start fresh)
 
     @property
     def head(self) -> nn.Linear:
@@ -86,6 +87,7 @@ class Network:
     pool_path: str | None  # the global pool that feeds the head directly; None: no avgmax pooling
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    fresh_paths: tuple[str, ...] = ()  # modules besides the head that the pretrained file does not hold
 
 
 Builder = Callable[[int], Network]
@@ -115,6 +117,45 @@ def _lite0(n: int) -> Network:
     # Grad-CAM at the conv head's batch norm (its 1280 channels, before the pooling), not the last block: on the
     # screws test crops 0.725 of the mass in the central box and 91 % of photos over half (last block 0.663, 89 %)
     return Network(model, lambda m: [m._bn1], "_fc", "_avg_pooling", LITE_MEAN, LITE_STD)
+
+
+class ShortLite0(nn.Module):
+    """EfficientNet-Lite0's stem and first six blocks (to stride 16, 80 channels; ImageNet weights from the same
+    file), then a fresh 1×1 conv head, pooling and classifier: a distillation student with a third of Lite0's
+    convolutions. On a CPU at batch 1 a small Lite0 input costs about 6 ms whatever its size (every convolution
+    has a fixed cost); fewer layers is what makes a student fast there."""
+
+    def __init__(self, num_classes: int, blocks: int = 6, width: int = 640) -> None:
+        from efficientnet_lite_pytorch import EfficientNet
+
+        super().__init__()
+        full = EfficientNet.from_name("efficientnet-lite0", num_classes=num_classes)
+        full.set_swish(memory_efficient=False)
+        self._conv_stem, self._bn0, self._swish = full._conv_stem, full._bn0, full._swish
+        self._blocks = nn.ModuleList(full._blocks[:blocks])
+        channels = full._blocks[blocks - 1]._block_args.output_filters
+        self._head_conv = nn.Conv2d(channels, width, 1, bias=False)
+        self._head_bn = nn.BatchNorm2d(width)
+        self._avg_pooling = nn.AdaptiveAvgPool2d(1)
+        self._dropout = nn.Dropout(0.2)
+        self._fc = nn.Linear(width, num_classes)
+        for norm in self.modules():  # TF's 0.01 follows a few hundred fine-tuning steps too slowly: the running
+            if isinstance(norm, nn.BatchNorm2d):  # statistics stayed ImageNet's and the eval model lost its way
+                norm.momentum = 0.1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._swish(self._bn0(self._conv_stem(x)))
+        for block in self._blocks:
+            x = block(x)
+        x = self._swish(self._head_bn(self._head_conv(x)))
+        return self._fc(self._dropout(torch.flatten(self._avg_pooling(x), 1)))
+
+
+@register("efficientnet_lite0_short")
+def _lite0_short(n: int) -> Network:
+    return Network(
+        ShortLite0(n), lambda m: [m._head_bn], "_fc", "_avg_pooling", LITE_MEAN, LITE_STD, ("_head_conv", "_head_bn")
+    )
 
 
 def _torchvision(name: str, cam: Callable[[nn.Module], list[nn.Module]], head: str, pool: str | None) -> None:
@@ -191,6 +232,7 @@ def build(
         Preprocess(image_size or arch.default_size, net.mean, net.std),
         net.head_path,
         net.pool_path,
+        fresh_paths=net.fresh_paths,
     )
     if pooling != "avg":
         _set_pooling(spec, pooling, num_classes)
@@ -240,7 +282,8 @@ def load_backbone(spec: ModelSpec, report: weights_lookup.WeightsReport) -> Weig
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     own = spec.model.state_dict()
-    head_keys = {k for k in own if k.startswith(spec.head_path + ".")}
+    fresh = tuple(f"{path}." for path in (spec.head_path, *spec.fresh_paths))
+    head_keys = {k for k in own if k.startswith(fresh)}
     usable = {k: v for k, v in state.items() if k in own and k not in head_keys and own[k].shape == v.shape}
     missing = [k for k in own if k not in usable and k not in head_keys and not k.endswith("num_batches_tracked")]
     if missing:

@@ -2,8 +2,10 @@
 crops into a smaller student keeps the test macro-F1 within 0.01 of the teacher's at ≤ 0.5× its CPU ms per photo.
 
 The teacher trains at Lite0's own 224 px (the Train page's default), the student is what `distill` makes by
-default (Lite0 at 128 px); both are timed here, in one process, batch 1, taking turns. Run with -s for the
-figures; bench/distill.py measures the same and docs/benchmarks.md records it.
+default (Lite0's first six blocks and a fresh head at 128 px, 15 epochs); both served models are timed here, in
+one process, batch 1, taking turns. Run with -s for the figures; bench/distill.py measures the same and
+docs/benchmarks.md records it. (A whole Lite0 at 128 px keeps the F1 too, but on a CPU it costs 0.46–0.57× the
+teacher: every convolution has a fixed cost at batch 1, so a student gains by fewer layers, not fewer pixels.)
 """
 
 from __future__ import annotations
@@ -50,11 +52,14 @@ def test_a_distilled_student_keeps_the_teachers_f1_at_half_its_cpu_time(tmp_path
             f"{one[student.id]:.1f} ms; ratio {ratio:.2f} ({threads} threads), {ratio_one:.2f} (1 thread); "
             f"temperatures {teacher.temperature:.3f} / {student.temperature:.3f}"
         )
-        assert (student.kind, student.config.teacher_run, student.config.image_size) == ("distill", teacher.id, 128)
+        assert (student.kind, student.config.teacher_run, student.arch, student.config.image_size) == (
+            "distill",
+            teacher.id,
+            "efficientnet_lite0_short",
+            128,
+        )
         assert student.test_macro_f1 >= teacher.test_macro_f1 - 0.01
-        # on one thread: another process on a 2-core machine stalls every intra-op sync of the small model, which
-        # inflates its figure more than the teacher's (0.35 quiet vs 0.50 loaded at 2 threads, 0.31–0.33 on one)
-        assert ratio_one <= 0.5
+        assert ratio <= 0.5 and ratio_one <= 0.5  # measured 0.27 and 0.20–0.23 on this 2-core machine
         assert evaluation.operating_point(ws.conn, student) is not None
     finally:
         ws.close()

@@ -50,7 +50,8 @@ def test_distil_queues_a_student_of_the_production_model(teacher_ws):
     teacher = runs.production_run_id(teacher_ws.conn)
     at = train_page()
     assert f"Teacher: run #{teacher} · tiny_cnn at 48 px" in texts(at)
-    assert at.selectbox(key="distill_student_en").value == "efficientnet_lite0"
+    assert at.selectbox(key="distill_student_en").value == "efficientnet_lite0_short"
+    assert at.number_input(key=f"distill_epochs_{teacher}").value == 15  # the teacher's 1, at least 15
     assert at.selectbox(key=f"distill_size_{teacher}").value == 64  # 0.6 × 48, at least 64
     at.selectbox(key=f"distill_size_{teacher}").set_value(96).run()
     at.number_input(key=f"distill_epochs_{teacher}").set_value(3).run()
@@ -60,7 +61,7 @@ def test_distil_queues_a_student_of_the_production_model(teacher_ws):
     assert (job.kind, job.config.teacher_run, job.config.arch, job.config.image_size, job.config.epochs) == (
         "distill",
         teacher,
-        "efficientnet_lite0",
+        "efficientnet_lite0_short",
         96,
         3,
     )

@@ -66,8 +66,7 @@ def distil_panel(ws: Workspace) -> None:
         default = distillation.student_size(tsize)
         sizes = sorted({*form.SIZES, default})
         size = middle.selectbox(ui.tr("distill.size"), sizes, index=sizes.index(default), key=size_key)
-        epochs = teacher.config.epochs if teacher.config.trains_a_model else 10
-        right.number_input(ui.tr("train.epochs"), 1, 500, epochs, key=epochs_key)
+        right.number_input(ui.tr("train.epochs"), 1, 500, distillation.default_epochs(teacher), key=epochs_key)
         arch, teacher_arch = zoo.get_arch(student), zoo.get_arch(teacher.arch)
         st.caption(
             ui.tr(
