@@ -130,7 +130,7 @@ def _decisions(ws: Workspace, me: auth.Actor, item: review.Item, image: store.Im
         args=(_decide, ws, item, "skip"),
     )
     pairs = " · ".join(f"{n}: {ui.plain(text)}" for n, text in enumerate(list(names.values())[:9], start=1))
-    st.caption(ui.tr("review.keys", pairs=pairs))
+    st.caption(ui.tr("review.keys" if image.label is not None else "review.keys.unlabelled", pairs=pairs))
 
 
 def card(ws: Workspace, me: auth.Actor, run_id: int | None, items: list[review.Item], names: dict[str, str]) -> None:
