@@ -86,8 +86,6 @@ def run_job(ws: Workspace, job: jobs.Job, shutdown: Shutdown | None = None) -> s
         hooks.stop_beating()
         jobs.finish(ws.conn, job.id, status, error, hint, keys)
         log.info("job %d %s%s", job.id, status, f": {error}" if error else "")
-    if shutdown is None:  # run outside the worker loop (`train --wait`, a test): its heartbeat listed this process
-        jobs.worker_gone(ws.conn)  # as a worker; it is not one once the job has ended
     return status
 
 

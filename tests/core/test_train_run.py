@@ -225,18 +225,3 @@ def test_frozen_epochs_train_only_the_head(demo_ws):
     fresh = models.build("tiny_cnn", 3, pretrained=False, image_size=32).model.state_dict()
     assert torch.equal(trained["features.0.0.weight"], fresh["features.0.0.weight"])
     assert not torch.equal(trained["fc.weight"], fresh["fc.weight"])
-
-
-def test_a_job_run_outside_the_worker_loop_does_not_stay_listed_as_a_worker(ws, monkeypatch):
-    """`train --wait` and the tests run a job in their own process; its heartbeat lists that process as a worker,
-    which it no longer is once the job has ended (a test server's teardown took pytest for one and killed it)."""
-    import os
-
-    from core import jobs
-
-    monkeypatch.setattr(jobs, "HEARTBEAT_S", 0.01)  # beat at once, as a job longer than 2 s does
-    add_demo(ws, 30)
-    job_id = jobs.submit(ws.conn, ADMIN, tiny_config(epochs=3))
-    assert run_job_here(ws, job_id) == "done"
-    assert os.getpid() not in {w["pid"] for w in jobs.live_workers(ws.conn)}
-    assert not ws.conn.execute("SELECT 1 FROM workers WHERE pid = ?", (os.getpid(),)).fetchone()
